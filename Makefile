@@ -1,0 +1,57 @@
+# breakglass — see README.md. `make test` and `make demo` work on a fresh Debian
+# machine as root: they install what is missing and start/stop pcscd themselves.
+
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS     := -s -w -buildid= -X main.version=$(VERSION)
+BUILDFLAGS  := -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
+BIN         := bin/breakglass
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+export CGO_ENABLED := 1
+
+.PHONY: all build setup test test-go demo bench lint reproduce clean
+
+all: build
+
+## setup: install missing Debian packages and configure the virtual readers
+setup:
+	@scripts/deps.sh
+	@scripts/readers.sh
+
+## build: the breakglass binary in bin/
+build:
+	$(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/breakglass
+
+## test: lint, then every test on the real stack (pcscd + vpcd + virtual cards, SoftHSM2)
+test: setup lint test-go
+
+test-go:
+	scripts/pcscd.sh run $(GO) test -race -count=1 -timeout 30m ./...
+
+## demo: the main job end to end on virtual cards
+demo: setup build
+	scripts/pcscd.sh run scripts/demo.sh $(BIN)
+
+## bench: the performance goals, as Go benchmarks
+bench: setup
+	scripts/pcscd.sh run $(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+## lint: gofmt, go vet and staticcheck must be clean
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+## reproduce: build twice with -trimpath; the two SHA-256 sums must match
+reproduce:
+	@rm -rf bin/reproduce && mkdir -p bin/reproduce
+	$(GO) build $(BUILDFLAGS) -o bin/reproduce/a ./cmd/breakglass
+	GOCACHE=$$(mktemp -d) $(GO) build $(BUILDFLAGS) -o bin/reproduce/b ./cmd/breakglass
+	@a=$$(sha256sum < bin/reproduce/a); b=$$(sha256sum < bin/reproduce/b); \
+	  echo "first:  $$a"; echo "second: $$b"; \
+	  if [ "$$a" != "$$b" ]; then echo "breakglass: error: the two builds differ"; exit 1; fi; \
+	  echo "reproducible: $(VERSION)"
+
+clean:
+	rm -rf bin

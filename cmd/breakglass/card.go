@@ -1,0 +1,10 @@
+package main
+
+import "github.com/urfave/cli/v2"
+
+func cardCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "card",
+		Usage: "manage hardware tokens (PIV cards, PKCS#11 tokens) and virtual cards",
+	}
+}

@@ -1,0 +1,50 @@
+package main
+
+// The voice of breakglass.
+//
+// Anything interactive goes to the terminal. Everything else goes to stderr,
+// prefixed "breakglass:", lowercase, with no final period. Errors print as
+// "breakglass: error: …" followed by one "breakglass: hint: …" line per hint.
+// Library packages return typed errors; only this package turns them into
+// hints. Secrets never appear in a message.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses, documented in docs/runbook-operator.md.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the operation failed; the message says why
+	exitUsage   = 2 // the command line was wrong
+)
+
+// hintError carries an error and the hints that explain what to do next.
+type hintError struct {
+	err   error
+	hints []string
+	code  int
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+// reportError prints err in the breakglass voice and returns the exit status.
+func reportError(w io.Writer, err error) int {
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "breakglass: error: %v\n", err)
+	code := exitFailure
+	var he *hintError
+	if errors.As(err, &he) {
+		for _, h := range he.hints {
+			fmt.Fprintf(w, "breakglass: hint: %s\n", h)
+		}
+		code = he.code
+	}
+	return code
+}

@@ -1,0 +1,66 @@
+#!/bin/sh
+# pcscd.sh start|stop|run CMD...
+#
+# start: starts pcscd in the foreground mode without --auto-exit (so vpcd's
+#        ports stay open between test packages) unless one is already running.
+# stop:  stops pcscd only if this script started it.
+# run:   start, run CMD, stop; exits with CMD's status.
+set -eu
+
+pidfile=/run/breakglass-pcscd.pid
+log=${TMPDIR:-/tmp}/breakglass-pcscd.log
+
+running() {
+	[ -S /run/pcscd/pcscd.comm ] && pgrep -x pcscd >/dev/null 2>&1
+}
+
+start() {
+	if running; then
+		return 0
+	fi
+	rm -f /run/pcscd/pcscd.comm
+	mkdir -p /run/pcscd
+	pcscd --foreground >"$log" 2>&1 &
+	echo $! >"$pidfile"
+	i=0
+	while ! running || ! ss -ltn 2>/dev/null | grep -q ':35963 '; do
+		i=$((i + 1))
+		if [ "$i" -gt 100 ]; then
+			echo "breakglass: pcscd did not start; its log:" >&2
+			cat "$log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
+stop() {
+	if [ -f "$pidfile" ]; then
+		pid=$(cat "$pidfile")
+		rm -f "$pidfile"
+		kill "$pid" 2>/dev/null || true
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do
+			i=$((i + 1))
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+run)
+	shift
+	start
+	status=0
+	"$@" || status=$?
+	stop
+	exit "$status"
+	;;
+*)
+	echo "usage: $0 start|stop|run CMD..." >&2
+	exit 2
+	;;
+esac
