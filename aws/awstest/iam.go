@@ -1,0 +1,895 @@
+package awstest
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// This file implements the IAM actions, following the IAM API reference
+// for parameters, result shapes and error codes.
+
+var iamHandlers = map[string]handler{
+	"CreateUser":               (*Server).createUser,
+	"GetUser":                  (*Server).getUser,
+	"DeleteUser":               (*Server).deleteUser,
+	"ListUsers":                (*Server).listUsers,
+	"TagUser":                  (*Server).tagUser,
+	"UntagUser":                (*Server).untagUser,
+	"ListUserTags":             (*Server).listUserTags,
+	"PutUserPolicy":            (*Server).putUserPolicy,
+	"GetUserPolicy":            (*Server).getUserPolicy,
+	"ListUserPolicies":         (*Server).listUserPolicies,
+	"DeleteUserPolicy":         (*Server).deleteUserPolicy,
+	"AttachUserPolicy":         (*Server).attachUserPolicy,
+	"DetachUserPolicy":         (*Server).detachUserPolicy,
+	"ListAttachedUserPolicies": (*Server).listAttachedUserPolicies,
+	"CreateRole":               (*Server).createRole,
+	"GetRole":                  (*Server).getRole,
+	"DeleteRole":               (*Server).deleteRole,
+	"ListRoles":                (*Server).listRoles,
+	"UpdateRole":               (*Server).updateRole,
+	"UpdateAssumeRolePolicy":   (*Server).updateAssumeRolePolicy,
+	"TagRole":                  (*Server).tagRole,
+	"UntagRole":                (*Server).untagRole,
+	"ListRoleTags":             (*Server).listRoleTags,
+	"PutRolePolicy":            (*Server).putRolePolicy,
+	"GetRolePolicy":            (*Server).getRolePolicy,
+	"ListRolePolicies":         (*Server).listRolePolicies,
+	"DeleteRolePolicy":         (*Server).deleteRolePolicy,
+	"AttachRolePolicy":         (*Server).attachRolePolicy,
+	"DetachRolePolicy":         (*Server).detachRolePolicy,
+	"ListAttachedRolePolicies": (*Server).listAttachedRolePolicies,
+	"CreateAccessKey":          (*Server).createAccessKey,
+	"ListAccessKeys":           (*Server).listAccessKeys,
+	"UpdateAccessKey":          (*Server).updateAccessKey,
+	"DeleteAccessKey":          (*Server).deleteAccessKey,
+	"GetAccessKeyLastUsed":     (*Server).getAccessKeyLastUsed,
+}
+
+// managedPolicies are the AWS managed policies the server knows, by ARN.
+// Attaching any other policy ARN fails with NoSuchEntity.
+var managedPolicies = map[string]string{
+	"arn:aws:iam::aws:policy/AdministratorAccess": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/ReadOnlyAccess":      `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["*:Get*","*:List*","*:Describe*"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/IAMReadOnlyAccess":   `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*","iam:GenerateServiceLastAccessedDetails"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/PowerUserAccess":     `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*","account:*"],"Resource":"*"}]}`,
+}
+
+const maxAccessKeysPerUser = 2
+
+var (
+	nameRE    = regexp.MustCompile(`^[\w+=,.@-]+$`)
+	pathRE    = regexp.MustCompile(`^/([\x21-\x7e]*/)?$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+)
+
+func checkName(field, v string, max int) *apiError {
+	if v == "" {
+		return errValidation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
+	}
+	if len(v) > max {
+		return errValidation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", v, field, max)
+	}
+	if !nameRE.MatchString(v) {
+		return errValidation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", v, field)
+	}
+	return nil
+}
+
+func checkPath(v string) (string, *apiError) {
+	if v == "" {
+		return "/", nil
+	}
+	if len(v) > 512 || !pathRE.MatchString(v) {
+		return "", errValidation("The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
+	}
+	return v, nil
+}
+
+// parseMembers reads a query-protocol list: prefix.member.1, .2, …
+func parseMembers(p url.Values, prefix string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		v, ok := p[prefix+".member."+strconv.Itoa(i)]
+		if !ok {
+			return out
+		}
+		out = append(out, v[0])
+	}
+}
+
+// parseTags reads Tags.member.N.Key / .Value.
+func parseTags(p url.Values) ([]xTag, *apiError) {
+	var out []xTag
+	seen := map[string]bool{}
+	for i := 1; ; i++ {
+		base := "Tags.member." + strconv.Itoa(i)
+		k, ok := p[base+".Key"]
+		if !ok {
+			break
+		}
+		if k[0] == "" || len(k[0]) > 128 || len(p.Get(base+".Value")) > 256 {
+			return nil, errValidation("1 validation error detected: tag %d has an invalid key or value length", i)
+		}
+		if seen[k[0]] {
+			return nil, newError(http.StatusBadRequest, "InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		seen[k[0]] = true
+		out = append(out, xTag{Key: k[0], Value: p.Get(base + ".Value")})
+	}
+	return out, nil
+}
+
+func mergeTags(have, add []xTag) ([]xTag, *apiError) {
+	for _, t := range add {
+		replaced := false
+		for i := range have {
+			if strings.EqualFold(have[i].Key, t.Key) {
+				have[i] = t
+				replaced = true
+			}
+		}
+		if !replaced {
+			have = append(have, t)
+		}
+	}
+	if len(have) > 50 {
+		return nil, errLimitExceeded("The number of tags has reached the maximum limit.")
+	}
+	return have, nil
+}
+
+func removeTags(have []xTag, keys []string) []xTag {
+	out := have[:0]
+	for _, t := range have {
+		drop := false
+		for _, k := range keys {
+			drop = drop || strings.EqualFold(k, t.Key)
+		}
+		if !drop {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (s *Server) xUser(u *user) xUser {
+	return xUser{Path: u.Path, UserName: u.Name, UserId: u.ID, Arn: s.userARN(u), CreateDate: isoTime(u.Created), Tags: tagsOf(u.Tags)}
+}
+
+func (s *Server) xRole(r *role) xRole {
+	return xRole{Path: r.Path, RoleName: r.Name, RoleId: r.ID, Arn: s.roleARN(r), CreateDate: isoTime(r.Created),
+		AssumeRolePolicyDocument: url.QueryEscape(r.Trust), Description: r.Description, MaxSessionDuration: r.MaxSession, Tags: tagsOf(r.Tags)}
+}
+
+// userARNFor is the ARN used for authorization before the user exists.
+func (s *Server) userARNFor(path, name string) string {
+	return "arn:aws:iam::" + s.st.Account + ":user" + path + name
+}
+
+// lookupUser authorizes action on the named user and returns it.
+func (s *Server) lookupUser(c *call, action string) (*user, *apiError) {
+	name := c.get("UserName")
+	if name == "" && c.caller.user != nil {
+		name = c.caller.user.Name
+	}
+	if name == "" {
+		return nil, errValidation("Must specify userName when calling with non-User credentials")
+	}
+	if err := checkName("userName", name, 64); err != nil {
+		return nil, err
+	}
+	u := s.st.Users[name]
+	arn := s.userARNFor("/", name)
+	if u != nil {
+		arn = s.userARN(u)
+	}
+	if err := s.authorize(c, action, arn, nil); err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, errNoSuchEntity("The user with name %s cannot be found.", name)
+	}
+	return u, nil
+}
+
+func (s *Server) lookupRole(c *call, action string) (*role, *apiError) {
+	name := c.get("RoleName")
+	if err := checkName("roleName", name, 64); err != nil {
+		return nil, err
+	}
+	r := s.st.Roles[name]
+	arn := "arn:aws:iam::" + s.st.Account + ":role/" + name
+	if r != nil {
+		arn = s.roleARN(r)
+	}
+	if err := s.authorize(c, action, arn, nil); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, errNoSuchEntity("The role with name %s cannot be found.", name)
+	}
+	return r, nil
+}
+
+// checkPolicy validates a document for Put*Policy and the trust policy
+// calls; trust policies must also name principals that exist.
+func (s *Server) checkPolicy(doc string, kind policyKind) *apiError {
+	if doc == "" {
+		return errValidation("1 validation error detected: Value null at 'policyDocument' failed to satisfy constraint: Member must not be null")
+	}
+	p, err := parsePolicy(doc, kind)
+	if err != nil {
+		return errMalformedPolicy(strings.TrimPrefix(err.Error(), errMalformed.Error()+": "))
+	}
+	if kind == trustPolicy {
+		for _, st := range p.Statements {
+			for _, pr := range st.Principals {
+				if !s.principalExists(pr) {
+					return errMalformedPolicy("Invalid principal in policy: \"AWS\":\"" + pr + "\"")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// principalExists checks a trust policy principal the way IAM does when
+// the policy is saved: ARNs of this account's users and roles must exist.
+func (s *Server) principalExists(p string) bool {
+	if p == "*" || accountRE.MatchString(p) || strings.HasSuffix(p, ":root") {
+		return true
+	}
+	prefix := "arn:aws:iam::" + s.st.Account + ":"
+	rest, ok := strings.CutPrefix(p, prefix)
+	if !ok {
+		return strings.HasPrefix(p, "arn:aws:iam::") // other accounts: not ours to check
+	}
+	switch {
+	case strings.HasPrefix(rest, "user/"):
+		for _, u := range s.st.Users {
+			if s.userARN(u) == p {
+				return true
+			}
+		}
+	case strings.HasPrefix(rest, "role/"):
+		for _, r := range s.st.Roles {
+			if s.roleARN(r) == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func policyName(c *call) (string, *apiError) {
+	n := c.get("PolicyName")
+	return n, checkName("policyName", n, 128)
+}
+
+// Users.
+
+func (s *Server) createUser(c *call) (any, *apiError) {
+	name := c.get("UserName")
+	if err := checkName("userName", name, 64); err != nil {
+		return nil, err
+	}
+	path, err := checkPath(c.get("Path"))
+	if err != nil {
+		return nil, err
+	}
+	tags, err := parseTags(c.params)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, "iam:CreateUser", s.userARNFor(path, name), nil); err != nil {
+		return nil, err
+	}
+	if s.st.Users[name] != nil {
+		return nil, errAlreadyExists("User with name %s already exists.", name)
+	}
+	u := &user{Name: name, Path: path, ID: newID("AIDA", 17), Created: s.now(), Tags: tags, Inline: map[string]string{}}
+	s.st.Users[name] = u
+	return struct{ User xUser }{s.xUser(u)}, nil
+}
+
+func (s *Server) getUser(c *call) (any, *apiError) {
+	if c.get("UserName") == "" && c.caller.kind == "root" {
+		return struct{ User xUser }{xUser{Path: "/", UserId: s.st.Account, Arn: c.caller.arn, CreateDate: isoTime(s.now())}}, nil
+	}
+	u, err := s.lookupUser(c, "iam:GetUser")
+	if err != nil {
+		return nil, err
+	}
+	return struct{ User xUser }{s.xUser(u)}, nil
+}
+
+func (s *Server) deleteUser(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:DeleteUser")
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range s.st.Keys {
+		if k.User == u.Name {
+			return nil, errDeleteConflict("Cannot delete entity, must delete access keys first.")
+		}
+	}
+	if len(u.Inline) > 0 {
+		return nil, errDeleteConflict("Cannot delete entity, must delete policies first.")
+	}
+	if len(u.Attached) > 0 {
+		return nil, errDeleteConflict("Cannot delete entity, must detach all policies first.")
+	}
+	delete(s.st.Users, u.Name)
+	return nil, nil
+}
+
+func (s *Server) listUsers(c *call) (any, *apiError) {
+	prefix, err := checkPath(c.get("PathPrefix"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, "iam:ListUsers", "arn:aws:iam::"+s.st.Account+":user"+prefix, nil); err != nil {
+		return nil, err
+	}
+	var out []xUser
+	for _, name := range sortedKeys(s.st.Users) {
+		u := s.st.Users[name]
+		if strings.HasPrefix(u.Path, prefix) {
+			x := s.xUser(u)
+			x.Tags = nil // ListUsers does not return tags
+			out = append(out, x)
+		}
+	}
+	return struct {
+		Users       []xUser `xml:"Users>member"`
+		IsTruncated bool
+	}{out, false}, nil
+}
+
+func (s *Server) tagUser(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:TagUser")
+	if err != nil {
+		return nil, err
+	}
+	tags, err := parseTags(c.params)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := mergeTags(append([]xTag{}, u.Tags...), tags)
+	if err != nil {
+		return nil, err
+	}
+	u.Tags = merged
+	return nil, nil
+}
+
+func (s *Server) untagUser(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:UntagUser")
+	if err != nil {
+		return nil, err
+	}
+	u.Tags = removeTags(u.Tags, parseMembers(c.params, "TagKeys"))
+	return nil, nil
+}
+
+type tagList struct {
+	Tags        []xTag `xml:"Tags>member"`
+	IsTruncated bool
+}
+
+func (s *Server) listUserTags(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:ListUserTags")
+	if err != nil {
+		return nil, err
+	}
+	return tagList{Tags: u.Tags}, nil
+}
+
+func (s *Server) putUserPolicy(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:PutUserPolicy")
+	if err != nil {
+		return nil, err
+	}
+	name, err := policyName(c)
+	if err != nil {
+		return nil, err
+	}
+	doc := c.get("PolicyDocument")
+	if err := s.checkPolicy(doc, identityPolicy); err != nil {
+		return nil, err
+	}
+	u.Inline[name] = doc
+	return nil, nil
+}
+
+type inlinePolicy struct {
+	UserName       string `xml:",omitempty"`
+	RoleName       string `xml:",omitempty"`
+	PolicyName     string
+	PolicyDocument string
+}
+
+func (s *Server) getUserPolicy(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:GetUserPolicy")
+	if err != nil {
+		return nil, err
+	}
+	name, err := policyName(c)
+	if err != nil {
+		return nil, err
+	}
+	doc, ok := u.Inline[name]
+	if !ok {
+		return nil, errNoSuchEntity("The user policy with name %s cannot be found.", name)
+	}
+	return inlinePolicy{UserName: u.Name, PolicyName: name, PolicyDocument: url.QueryEscape(doc)}, nil
+}
+
+type policyNames struct {
+	PolicyNames []string `xml:"PolicyNames>member"`
+	IsTruncated bool
+}
+
+func (s *Server) listUserPolicies(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:ListUserPolicies")
+	if err != nil {
+		return nil, err
+	}
+	return policyNames{PolicyNames: sortedKeys(u.Inline)}, nil
+}
+
+func (s *Server) deleteUserPolicy(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:DeleteUserPolicy")
+	if err != nil {
+		return nil, err
+	}
+	name, err := policyName(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := u.Inline[name]; !ok {
+		return nil, errNoSuchEntity("The user policy with name %s cannot be found.", name)
+	}
+	delete(u.Inline, name)
+	return nil, nil
+}
+
+func checkManagedARN(arn string) *apiError {
+	if len(arn) < 20 {
+		return errValidation("1 validation error detected: Value '%s' at 'policyArn' failed to satisfy constraint: Member must have length greater than or equal to 20", arn)
+	}
+	if _, ok := managedPolicies[arn]; !ok {
+		return errNoSuchEntity("Policy %s does not exist or is not attachable.", arn)
+	}
+	return nil
+}
+
+func attach(list []string, arn string) []string {
+	for _, a := range list {
+		if a == arn {
+			return list
+		}
+	}
+	return append(list, arn)
+}
+
+func detach(list []string, arn string) ([]string, bool) {
+	for i, a := range list {
+		if a == arn {
+			return append(list[:i:i], list[i+1:]...), true
+		}
+	}
+	return list, false
+}
+
+type attachedList struct {
+	AttachedPolicies []xAttachedPolicy `xml:"AttachedPolicies>member"`
+	IsTruncated      bool
+}
+
+func attachedPolicies(arns []string) attachedList {
+	var out attachedList
+	for _, a := range arns {
+		out.AttachedPolicies = append(out.AttachedPolicies, xAttachedPolicy{PolicyName: a[strings.LastIndex(a, "/")+1:], PolicyArn: a})
+	}
+	return out
+}
+
+func (s *Server) attachUserPolicy(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:AttachUserPolicy")
+	if err != nil {
+		return nil, err
+	}
+	arn := c.get("PolicyArn")
+	if err := checkManagedARN(arn); err != nil {
+		return nil, err
+	}
+	u.Attached = attach(u.Attached, arn)
+	return nil, nil
+}
+
+func (s *Server) detachUserPolicy(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:DetachUserPolicy")
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if u.Attached, ok = detach(u.Attached, c.get("PolicyArn")); !ok {
+		return nil, errNoSuchEntity("Policy %s was not found.", c.get("PolicyArn"))
+	}
+	return nil, nil
+}
+
+func (s *Server) listAttachedUserPolicies(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:ListAttachedUserPolicies")
+	if err != nil {
+		return nil, err
+	}
+	return attachedPolicies(u.Attached), nil
+}
+
+// Roles.
+
+func checkMaxSession(v string) (int, *apiError) {
+	if v == "" {
+		return 3600, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 3600 || n > 43200 {
+		return 0, errValidation("The requested MaxSessionDuration %s is invalid; it must be between 3600 and 43200 seconds.", v)
+	}
+	return n, nil
+}
+
+func (s *Server) createRole(c *call) (any, *apiError) {
+	name := c.get("RoleName")
+	if err := checkName("roleName", name, 64); err != nil {
+		return nil, err
+	}
+	path, err := checkPath(c.get("Path"))
+	if err != nil {
+		return nil, err
+	}
+	maxSession, err := checkMaxSession(c.get("MaxSessionDuration"))
+	if err != nil {
+		return nil, err
+	}
+	tags, err := parseTags(c.params)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.get("Description")) > 1000 {
+		return nil, errValidation("Description is longer than 1000 characters.")
+	}
+	if err := s.authorize(c, "iam:CreateRole", "arn:aws:iam::"+s.st.Account+":role"+path+name, nil); err != nil {
+		return nil, err
+	}
+	if s.st.Roles[name] != nil {
+		return nil, errAlreadyExists("Role with name %s already exists.", name)
+	}
+	trust := c.get("AssumeRolePolicyDocument")
+	if err := s.checkPolicy(trust, trustPolicy); err != nil {
+		return nil, err
+	}
+	r := &role{Name: name, Path: path, ID: newID("AROA", 17), Description: c.get("Description"), Created: s.now(),
+		Trust: trust, MaxSession: maxSession, Tags: tags, Inline: map[string]string{}}
+	s.st.Roles[name] = r
+	return struct{ Role xRole }{s.xRole(r)}, nil
+}
+
+func (s *Server) getRole(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:GetRole")
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Role xRole }{s.xRole(r)}, nil
+}
+
+func (s *Server) deleteRole(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:DeleteRole")
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Inline) > 0 || len(r.Attached) > 0 {
+		return nil, errDeleteConflict("Cannot delete entity, must delete policies first.")
+	}
+	delete(s.st.Roles, r.Name)
+	return nil, nil
+}
+
+func (s *Server) listRoles(c *call) (any, *apiError) {
+	prefix, err := checkPath(c.get("PathPrefix"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, "iam:ListRoles", "arn:aws:iam::"+s.st.Account+":role"+prefix, nil); err != nil {
+		return nil, err
+	}
+	var out []xRole
+	for _, name := range sortedKeys(s.st.Roles) {
+		r := s.st.Roles[name]
+		if strings.HasPrefix(r.Path, prefix) {
+			x := s.xRole(r)
+			x.Tags = nil
+			out = append(out, x)
+		}
+	}
+	return struct {
+		Roles       []xRole `xml:"Roles>member"`
+		IsTruncated bool
+	}{out, false}, nil
+}
+
+func (s *Server) updateRole(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:UpdateRole")
+	if err != nil {
+		return nil, err
+	}
+	if v := c.get("MaxSessionDuration"); v != "" {
+		n, err := checkMaxSession(v)
+		if err != nil {
+			return nil, err
+		}
+		r.MaxSession = n
+	}
+	if _, ok := c.params["Description"]; ok {
+		r.Description = c.get("Description")
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) updateAssumeRolePolicy(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:UpdateAssumeRolePolicy")
+	if err != nil {
+		return nil, err
+	}
+	doc := c.get("PolicyDocument")
+	if err := s.checkPolicy(doc, trustPolicy); err != nil {
+		return nil, err
+	}
+	r.Trust = doc
+	return nil, nil
+}
+
+func (s *Server) tagRole(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:TagRole")
+	if err != nil {
+		return nil, err
+	}
+	tags, err := parseTags(c.params)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := mergeTags(append([]xTag{}, r.Tags...), tags)
+	if err != nil {
+		return nil, err
+	}
+	r.Tags = merged
+	return nil, nil
+}
+
+func (s *Server) untagRole(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:UntagRole")
+	if err != nil {
+		return nil, err
+	}
+	r.Tags = removeTags(r.Tags, parseMembers(c.params, "TagKeys"))
+	return nil, nil
+}
+
+func (s *Server) listRoleTags(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:ListRoleTags")
+	if err != nil {
+		return nil, err
+	}
+	return tagList{Tags: r.Tags}, nil
+}
+
+func (s *Server) putRolePolicy(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:PutRolePolicy")
+	if err != nil {
+		return nil, err
+	}
+	name, err := policyName(c)
+	if err != nil {
+		return nil, err
+	}
+	doc := c.get("PolicyDocument")
+	if err := s.checkPolicy(doc, identityPolicy); err != nil {
+		return nil, err
+	}
+	r.Inline[name] = doc
+	return nil, nil
+}
+
+func (s *Server) getRolePolicy(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:GetRolePolicy")
+	if err != nil {
+		return nil, err
+	}
+	name, err := policyName(c)
+	if err != nil {
+		return nil, err
+	}
+	doc, ok := r.Inline[name]
+	if !ok {
+		return nil, errNoSuchEntity("The role policy with name %s cannot be found.", name)
+	}
+	return inlinePolicy{RoleName: r.Name, PolicyName: name, PolicyDocument: url.QueryEscape(doc)}, nil
+}
+
+func (s *Server) listRolePolicies(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:ListRolePolicies")
+	if err != nil {
+		return nil, err
+	}
+	return policyNames{PolicyNames: sortedKeys(r.Inline)}, nil
+}
+
+func (s *Server) deleteRolePolicy(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:DeleteRolePolicy")
+	if err != nil {
+		return nil, err
+	}
+	name, err := policyName(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := r.Inline[name]; !ok {
+		return nil, errNoSuchEntity("The role policy with name %s cannot be found.", name)
+	}
+	delete(r.Inline, name)
+	return nil, nil
+}
+
+func (s *Server) attachRolePolicy(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:AttachRolePolicy")
+	if err != nil {
+		return nil, err
+	}
+	arn := c.get("PolicyArn")
+	if err := checkManagedARN(arn); err != nil {
+		return nil, err
+	}
+	r.Attached = attach(r.Attached, arn)
+	return nil, nil
+}
+
+func (s *Server) detachRolePolicy(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:DetachRolePolicy")
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if r.Attached, ok = detach(r.Attached, c.get("PolicyArn")); !ok {
+		return nil, errNoSuchEntity("Policy %s was not found.", c.get("PolicyArn"))
+	}
+	return nil, nil
+}
+
+func (s *Server) listAttachedRolePolicies(c *call) (any, *apiError) {
+	r, err := s.lookupRole(c, "iam:ListAttachedRolePolicies")
+	if err != nil {
+		return nil, err
+	}
+	return attachedPolicies(r.Attached), nil
+}
+
+// Access keys.
+
+func (s *Server) userKeys(name string) []*accessKey {
+	var out []*accessKey
+	for _, k := range s.st.Keys {
+		if k.User == name {
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Serial < out[j].Serial
+	})
+	return out
+}
+
+func (s *Server) createAccessKey(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:CreateAccessKey")
+	if err != nil {
+		return nil, err
+	}
+	if len(s.userKeys(u.Name)) >= maxAccessKeysPerUser {
+		return nil, errLimitExceeded("Cannot exceed quota for AccessKeysPerUser: %d", maxAccessKeysPerUser)
+	}
+	s.st.Serial++
+	k := &accessKey{ID: newID("AKIA", 16), Secret: newSecret(), User: u.Name, Status: "Active", Created: s.now(), Serial: s.st.Serial}
+	s.st.Keys[k.ID] = k
+	return struct{ AccessKey xAccessKey }{xAccessKey{UserName: u.Name, AccessKeyId: k.ID, Status: k.Status, SecretAccessKey: k.Secret, CreateDate: isoTime(k.Created)}}, nil
+}
+
+func (s *Server) listAccessKeys(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:ListAccessKeys")
+	if err != nil {
+		return nil, err
+	}
+	var out []xAccessKey
+	for _, k := range s.userKeys(u.Name) {
+		out = append(out, xAccessKey{UserName: u.Name, AccessKeyId: k.ID, Status: k.Status, CreateDate: isoTime(k.Created)})
+	}
+	return struct {
+		AccessKeyMetadata []xAccessKey `xml:"AccessKeyMetadata>member"`
+		IsTruncated       bool
+	}{out, false}, nil
+}
+
+func (s *Server) userKey(c *call, action string) (*accessKey, *apiError) {
+	u, err := s.lookupUser(c, action)
+	if err != nil {
+		return nil, err
+	}
+	id := c.get("AccessKeyId")
+	if len(id) < 16 || len(id) > 128 {
+		return nil, errValidation("1 validation error detected: Value '%s' at 'accessKeyId' failed to satisfy constraint: Member must have length greater than or equal to 16", id)
+	}
+	k := s.st.Keys[id]
+	if k == nil || k.User != u.Name {
+		return nil, errNoSuchEntity("The Access Key with id %s cannot be found.", id)
+	}
+	return k, nil
+}
+
+func (s *Server) updateAccessKey(c *call) (any, *apiError) {
+	k, err := s.userKey(c, "iam:UpdateAccessKey")
+	if err != nil {
+		return nil, err
+	}
+	switch st := c.get("Status"); st {
+	case "Active", "Inactive":
+		k.Status = st
+	default:
+		return nil, errValidation("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", st)
+	}
+	return nil, nil
+}
+
+func (s *Server) deleteAccessKey(c *call) (any, *apiError) {
+	k, err := s.userKey(c, "iam:DeleteAccessKey")
+	if err != nil {
+		return nil, err
+	}
+	delete(s.st.Keys, k.ID)
+	return nil, nil
+}
+
+func (s *Server) getAccessKeyLastUsed(c *call) (any, *apiError) {
+	id := c.get("AccessKeyId")
+	if len(id) < 16 || len(id) > 128 {
+		return nil, errValidation("1 validation error detected: Value '%s' at 'accessKeyId' failed to satisfy constraint: Member must have length greater than or equal to 16", id)
+	}
+	k := s.st.Keys[id]
+	resource := "arn:aws:iam::" + s.st.Account + ":user/*"
+	if k != nil && s.st.Users[k.User] != nil {
+		resource = s.userARN(s.st.Users[k.User])
+	}
+	if err := s.authorize(c, "iam:GetAccessKeyLastUsed", resource, nil); err != nil {
+		return nil, err
+	}
+	if k == nil {
+		return nil, errNoSuchEntity("The Access Key with id %s cannot be found.", id)
+	}
+	type lastUsed struct {
+		LastUsedDate string `xml:",omitempty"`
+		ServiceName  string
+		Region       string
+	}
+	lu := lastUsed{ServiceName: "N/A", Region: "N/A"}
+	if !k.LastUsed.IsZero() {
+		lu = lastUsed{LastUsedDate: isoTime(k.LastUsed), ServiceName: k.LastService, Region: k.LastRegion}
+	}
+	return struct {
+		UserName          string
+		AccessKeyLastUsed lastUsed
+	}{k.User, lu}, nil
+}

@@ -1,0 +1,242 @@
+package awstest
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file implements STS (AssumeRole, GetCallerIdentity) and the
+// console federation endpoint.
+
+var stsHandlers = map[string]handler{
+	"AssumeRole":        (*Server).assumeRole,
+	"GetCallerIdentity": (*Server).getCallerIdentity,
+}
+
+const (
+	minSessionSeconds     = 900
+	maxSessionSeconds     = 43200
+	chainedSessionSeconds = 3600
+	signinTokenLifetime   = 15 * time.Minute
+)
+
+// GetCallerIdentity needs no permission, as in AWS: even an explicit deny
+// does not stop it.
+func (s *Server) getCallerIdentity(c *call) (any, *apiError) {
+	return struct {
+		UserId  string
+		Account string
+		Arn     string
+	}{c.caller.id, s.st.Account, c.caller.arn}, nil
+}
+
+func (s *Server) assumeRole(c *call) (any, *apiError) {
+	roleARN := c.get("RoleArn")
+	if len(roleARN) < 20 || len(roleARN) > 2048 {
+		return nil, errValidation("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", roleARN)
+	}
+	name := c.get("RoleSessionName")
+	if len(name) < 2 || len(name) > 64 || !nameRE.MatchString(name) {
+		return nil, errValidation("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64", name)
+	}
+	_, hasSI := c.params["SourceIdentity"]
+	sourceIdentity := c.get("SourceIdentity")
+	if hasSI && (len(sourceIdentity) < 2 || len(sourceIdentity) > 64 || !nameRE.MatchString(sourceIdentity) ||
+		strings.HasPrefix(strings.ToLower(sourceIdentity), "aws:")) {
+		return nil, errValidation("1 validation error detected: Value '%s' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64", sourceIdentity)
+	}
+	duration := 3600
+	if v := c.get("DurationSeconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < minSessionSeconds || n > maxSessionSeconds {
+			return nil, errValidation("1 validation error detected: Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must have value between %d and %d", v, minSessionSeconds, maxSessionSeconds)
+		}
+		duration = n
+	}
+	caller := c.caller
+	if caller.kind == "root" {
+		return nil, errAccessDenied("Roles may not be assumed by root accounts.")
+	}
+	// A source identity, once set, carries through role chaining and
+	// cannot be changed.
+	if caller.session != nil && caller.session.SourceIdentity != "" {
+		if hasSI && sourceIdentity != caller.session.SourceIdentity {
+			return nil, errAccessDenied("User: %s is not authorized to change the source identity %s", caller.arn, caller.session.SourceIdentity)
+		}
+		sourceIdentity, hasSI = caller.session.SourceIdentity, true
+	}
+	denied := errAccessDenied("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.arn, roleARN)
+
+	var r *role
+	for _, cand := range s.st.Roles {
+		if s.roleARN(cand) == roleARN {
+			r = cand
+		}
+	}
+	if r == nil {
+		return nil, denied
+	}
+	extra := map[string]string{}
+	if hasSI {
+		extra["sts:sourceidentity"] = sourceIdentity
+	}
+	actions := []string{"sts:AssumeRole"}
+	if hasSI {
+		actions = append(actions, "sts:SetSourceIdentity")
+	}
+	// Both the caller's identity policies and the role's trust policy
+	// must allow every action.
+	for _, action := range actions {
+		if err := s.authorize(c, action, roleARN, extra); err != nil {
+			return nil, err
+		}
+		trust, err := parsePolicy(r.Trust, trustPolicy)
+		if err != nil {
+			return nil, denied
+		}
+		ctx := s.callerContext(caller)
+		for k, v := range extra {
+			ctx[k] = v
+		}
+		req := request{Principal: caller.arn, Account: s.st.Account, Action: action, Resource: roleARN, Context: ctx}
+		ok := evaluate([]*policyDoc{trust}, req, true) == allowed
+		if !ok && caller.session != nil {
+			// Trust policies may name the caller's role rather than the session.
+			req.Principal = "arn:aws:iam::" + s.st.Account + ":role/" + caller.session.Role
+			if cr := s.st.Roles[caller.session.Role]; cr != nil {
+				req.Principal = s.roleARN(cr)
+			}
+			ok = evaluate([]*policyDoc{trust}, req, true) == allowed
+		}
+		if !ok {
+			return nil, errAccessDenied("User: %s is not authorized to perform: %s on resource: %s", caller.arn, action, roleARN)
+		}
+	}
+	chained := caller.session != nil
+	if chained && duration > chainedSessionSeconds {
+		return nil, errValidation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
+	if duration > r.MaxSession {
+		return nil, errValidation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+	now := s.now()
+	ss := &session{
+		ID:             newID("ASIA", 16),
+		Secret:         newSecret(),
+		Token:          "IQoJb3JpZ2luX2VjE" + randomString(300),
+		Role:           r.Name,
+		Name:           name,
+		SourceIdentity: sourceIdentity,
+		Issued:         now,
+		Expires:        now.Add(time.Duration(duration) * time.Second),
+		Chained:        chained,
+	}
+	s.st.Sessions[ss.ID] = ss
+	s.expireOldSessions(now)
+	return struct {
+		Credentials     xCredentials
+		AssumedRoleUser xAssumedRoleUser
+		SourceIdentity  string `xml:",omitempty"`
+	}{
+		Credentials:     xCredentials{AccessKeyId: ss.ID, SecretAccessKey: ss.Secret, SessionToken: ss.Token, Expiration: isoTime(ss.Expires)},
+		AssumedRoleUser: xAssumedRoleUser{AssumedRoleId: r.ID + ":" + name, Arn: s.sessionARN(ss)},
+		SourceIdentity:  ss.SourceIdentity,
+	}, nil
+}
+
+// expireOldSessions forgets sessions that expired more than a day ago, so
+// a long-running rehearsal server does not grow without bound. Recently
+// expired sessions are kept so that they fail with ExpiredToken.
+func (s *Server) expireOldSessions(now time.Time) {
+	for id, ss := range s.st.Sessions {
+		if now.Sub(ss.Expires) > 24*time.Hour {
+			delete(s.st.Sessions, id)
+		}
+	}
+	for tok, si := range s.st.Signins {
+		if now.After(si.Expires) {
+			delete(s.st.Signins, tok)
+		}
+	}
+}
+
+// federationSession is the Session parameter of getSigninToken.
+type federationSession struct {
+	SessionID    string `json:"sessionId"`
+	SessionKey   string `json:"sessionKey"`
+	SessionToken string `json:"sessionToken"`
+}
+
+// serveFederation implements the console federation endpoint:
+// Action=getSigninToken exchanges session credentials for a sign-in
+// token; Action=login redeems it and redirects to the console page.
+func (s *Server) serveFederation(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.persist()
+	now := s.now()
+	switch r.Form.Get("Action") {
+	case "getSigninToken":
+		var fs federationSession
+		if err := json.Unmarshal([]byte(r.Form.Get("Session")), &fs); err != nil {
+			http.Error(w, "Session is not the JSON of sessionId, sessionKey and sessionToken", http.StatusBadRequest)
+			return
+		}
+		ss := s.st.Sessions[fs.SessionID]
+		if ss == nil || ss.Secret != fs.SessionKey || ss.Token != fs.SessionToken {
+			s.logf("awstest: federation getSigninToken: invalid credentials")
+			http.Error(w, "The security token included in the request is invalid", http.StatusBadRequest)
+			return
+		}
+		if !now.Before(ss.Expires) {
+			http.Error(w, "The security token included in the request is expired", http.StatusBadRequest)
+			return
+		}
+		if ss.Chained && r.Form.Get("SessionDuration") != "" {
+			http.Error(w, "SessionDuration is not allowed for role-chained sessions", http.StatusBadRequest)
+			return
+		}
+		tok := randomString(64)
+		s.st.Signins[tok] = &signin{Session: ss.ID, Expires: now.Add(signinTokenLifetime)}
+		s.logf("awstest: federation getSigninToken for %s: ok", s.sessionARN(ss))
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"SigninToken": tok})
+	case "login":
+		si := s.st.Signins[r.Form.Get("SigninToken")]
+		if si == nil || now.After(si.Expires) {
+			http.Error(w, "The sign-in token is invalid or expired", http.StatusBadRequest)
+			return
+		}
+		ss := s.st.Sessions[si.Session]
+		if ss == nil || !now.Before(ss.Expires) {
+			http.Error(w, "The session behind the sign-in token has expired", http.StatusBadRequest)
+			return
+		}
+		delete(s.st.Signins, r.Form.Get("SigninToken"))
+		q := url.Values{"arn": {s.sessionARN(ss)}, "destination": {r.Form.Get("Destination")}}
+		http.Redirect(w, r, "/console?"+q.Encode(), http.StatusFound)
+	default:
+		http.Error(w, "unknown federation Action", http.StatusBadRequest)
+	}
+}
+
+// serveConsole stands in for the AWS console landing page.
+func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, "<!doctype html><title>awstest console</title><p>Signed in as %s.<p>A real console would now open %s.\n",
+		html.EscapeString(r.URL.Query().Get("arn")), html.EscapeString(r.URL.Query().Get("destination")))
+}

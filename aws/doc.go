@@ -1,0 +1,59 @@
+// Package aws provisions, releases, revokes and audits break-glass access
+// to one AWS account with aws-sdk-go-v2. It knows nothing of cards,
+// sealing or the logbook: secrets arrive and leave as byte slices, and the
+// CLI composes this package with seal and logbook.
+//
+// # The shape of the access
+//
+// For a Spec named NAME, [Provision] creates under the IAM path
+// /breakglass/:
+//
+//   - the user breakglass-NAME, whose only permission (inline policy
+//     breakglass-assume-role) is sts:AssumeRole and sts:SetSourceIdentity on
+//     the emergency role, with a SourceIdentity required (an explicit deny
+//     covers AssumeRole without one);
+//   - the role breakglass-NAME, trusted by that user only and only with a
+//     SourceIdentity, with a bounded MaxSessionDuration and the scoped
+//     permissions of the Spec (a managed policy ARN or an inline document);
+//   - tags on both naming the secret, the owner team, and exempting them
+//     from expiry and cleanup automation, plus the provisioning time;
+//   - one access key, returned to the caller to seal at once. It is never
+//     printed or logged here.
+//
+// Provision is idempotent: [PlanProvision] reads the account and lists the
+// steps (a dry run prints them), [Plan.Apply] makes them. A second run
+// plans nothing and creates no second key. An existing user or role of
+// the same name that breakglass did not tag as its own stops the run with
+// a [ConflictError].
+//
+// # Release, revoke, rotate
+//
+// [Session] exchanges the unsealed long-term key for STS credentials with
+// SourceIdentity and RoleSessionName set to the operator's enrolled name,
+// so CloudTrail shows who acted. [ConsoleURL], [CredentialProcessJSON],
+// [ExportLines] and [Environ] present the session. Errors wrap sentinels
+// ([ErrDurationTooLong], [ErrAccessDenied], [ErrKeyInvalid],
+// [ErrThrottled], [ErrUnreachable], [ErrExpired]) for the CLI's hints.
+//
+// After an incident, [Revoke] deactivates and deletes the released key,
+// denies everything to role sessions issued before now (the
+// aws:TokenIssueTime policy AWS's own "Revoke active sessions" uses, named
+// AWSRevokeOlderSessions), and creates a new key to seal. [Rotate] only
+// creates the new key; [RetireKey] deletes the old one once the new one
+// is sealed, so a scheduled rotation never leaves the account without a
+// working sealed key.
+//
+// # Audit
+//
+// [Check] compares the account with the Spec (policies by SHA-256 of their
+// canonical JSON, [PolicyHash]), and the access keys with the sealed key
+// id: exactly one key, the sealed one, active, not too old, and its last
+// use. [KeyStatus] answers an auditor's question about one released key:
+// deleted, inactive or still active, and when it was last used.
+//
+// # Testing
+//
+// The tests run the real SDK clients against package awstest, a loopback
+// IAM/STS server that verifies SigV4 signatures and evaluates the
+// policies above.
+package aws
