@@ -1,0 +1,203 @@
+package seal
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"filippo.io/age/armor"
+)
+
+// The armor lines of the sealed block.
+const (
+	blockBegin = "-----BEGIN BREAKGLASS SEALED SECRET-----"
+	blockEnd   = "-----END BREAKGLASS SEALED SECRET-----"
+)
+
+// Limits on the sealed block, so that Parse holds a bounded amount.
+const (
+	maxBlock = 1 << 20
+	maxLine  = 4096
+)
+
+// A File is a parsed .glass file: the header, each token custodian's share,
+// and the not yet read payload. Parse checks the file's digest, so a File
+// whose header was damaged is never returned and no token is used for it.
+type File struct {
+	Header *Header
+
+	hash   [32]byte       // H
+	shares map[int][]byte // binary age share files by custodian index
+	mac    [32]byte
+	digest [32]byte
+
+	payload io.Reader // *payloadReader, or the binary age file
+	binary  bool
+	opened  bool
+}
+
+// ageMagic starts every binary age file.
+const ageMagic = "age-encryption.org/v1\n"
+
+// BinaryPayload reports whether the payload is a binary (not armored) age file.
+func (f *File) BinaryPayload() bool { return f.binary }
+
+// HeaderHash returns H, the SHA-256 of the canonical header text. The
+// logbook's seal entry records it; compare it before any tap.
+func (f *File) HeaderHash() [32]byte { return f.hash }
+
+// Parse reads the sealed block of a .glass file from r and checks it; the
+// payload is left in r for [Unseal.Open] to stream. r must not be read by
+// anyone else afterwards.
+func Parse(r io.Reader) (*File, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var raw bytes.Buffer // the block as read, for the digest
+	var ls []string
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull || len(line) > maxLine {
+			return nil, &FormatError{Line: len(ls) + 1, Msg: "line too long"}
+		}
+		if err == io.EOF {
+			return nil, &FormatError{Line: len(ls) + 1, Msg: "truncated (no END line, or no final newline)"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		raw.Write(line)
+		if raw.Len() > maxBlock {
+			return nil, &FormatError{Line: len(ls) + 1, Msg: "sealed block larger than 1 MiB"}
+		}
+		ls = append(ls, string(line[:len(line)-1]))
+		if len(ls) == 1 && ls[0] != blockBegin {
+			return nil, &FormatError{Line: 1, Msg: "not a breakglass sealed secret (no BEGIN line)"}
+		}
+		if ls[len(ls)-1] == blockEnd {
+			break
+		}
+	}
+	n := len(ls)
+	if n < 4 || !strings.HasPrefix(ls[n-2], "digest: ") || !strings.HasPrefix(ls[n-3], "mac: ") {
+		return nil, &FormatError{Line: n, Msg: "missing mac or digest line"}
+	}
+	f := &File{shares: map[int][]byte{}}
+	// Digest first: it covers everything up to the mac line, so any
+	// accidental damage is found before reading a single field.
+	d, err := b64.DecodeString(strings.TrimPrefix(ls[n-2], "digest: "))
+	if err != nil || len(d) != 32 {
+		return nil, &FormatError{Line: n - 1, Msg: "digest is not 32 bytes of canonical base64"}
+	}
+	copy(f.digest[:], d)
+	covered := raw.Len() - len(ls[n-2]) - len(ls[n-1]) - 2
+	sum := sha256.Sum256(raw.Bytes()[:covered])
+	if subtle.ConstantTimeCompare(sum[:], f.digest[:]) != 1 {
+		return nil, ErrDamaged
+	}
+	m, err := b64.DecodeString(strings.TrimPrefix(ls[n-3], "mac: "))
+	if err != nil || len(m) != 32 {
+		return nil, &FormatError{Line: n - 2, Msg: "mac is not 32 bytes of canonical base64"}
+	}
+	copy(f.mac[:], m)
+
+	// Header. It ends at the first "share:" or "mac:" line.
+	end := 1
+	for end < n-3 && !strings.HasPrefix(ls[end], "share: ") {
+		end++
+	}
+	hl := &lines{ls: ls[1:end], base: 2}
+	h, err := parseHeader(hl)
+	if err != nil {
+		return nil, err
+	}
+	if hl.i != len(hl.ls) {
+		return nil, hl.errorf("unexpected line in header")
+	}
+	f.Header = h
+	text, err := h.marshal()
+	if err != nil {
+		return nil, &FormatError{Msg: "header: " + err.Error()}
+	}
+	f.hash = sha256.Sum256(text)
+
+	// Shares, one per token custodian, in roster order.
+	i := end
+	for idx, c := range h.Custodians() {
+		if c.Paper() {
+			continue
+		}
+		if i >= n-3 || ls[i] != "share: "+strconv.Itoa(idx) {
+			return nil, &FormatError{Line: i + 1, Msg: "expected share " + strconv.Itoa(idx) + " (" + c.Name + ")"}
+		}
+		j := i + 1
+		for j < n-3 && ls[j] != armor.Footer {
+			j++
+		}
+		if j >= n-3 {
+			return nil, &FormatError{Line: i + 2, Msg: "share " + strconv.Itoa(idx) + " has no END line"}
+		}
+		data, err := decodeArmor(ls[i+1 : j+1])
+		if err != nil {
+			return nil, &FormatError{Line: i + 2, Msg: "share " + strconv.Itoa(idx) + ": " + err.Error()}
+		}
+		if !bytes.HasPrefix(data, []byte("age-encryption.org/v1\n-> p256tag ")) {
+			return nil, &FormatError{Line: i + 2, Msg: "share " + strconv.Itoa(idx) + " is not an age file with a p256tag stanza"}
+		}
+		f.shares[idx] = data
+		i = j + 1
+	}
+	if i != n-3 {
+		return nil, &FormatError{Line: i + 1, Msg: "unexpected line after the shares"}
+	}
+
+	// The payload follows at once: an armored age file (its BEGIN line is
+	// read here; the rest streams), or a binary one that age reads as is.
+	if b, _ := br.Peek(len(ageMagic)); string(b) == ageMagic {
+		f.binary = true
+		f.payload = br
+		return f, nil
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil || string(line) != armor.Header+"\n" {
+		return nil, &FormatError{Line: n + 1, Msg: "missing payload (no BEGIN AGE ENCRYPTED FILE line, nor a binary age file)"}
+	}
+	f.payload = &payloadReader{r: br, line: n + 1}
+	return f, nil
+}
+
+// appendBlock returns the sealed block for h, shares and mac, with its
+// digest: the canonical encoding Parse accepts.
+func appendBlock(h *Header, shares map[int][]byte, mac [32]byte) ([]byte, error) {
+	text, err := h.marshal()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString(blockBegin + "\n")
+	b.Write(text)
+	for idx, c := range h.Custodians() {
+		if c.Paper() {
+			continue
+		}
+		s, ok := shares[idx]
+		if !ok {
+			return nil, errors.New("missing share for custodian " + c.Name)
+		}
+		b.WriteString("share: " + strconv.Itoa(idx) + "\n")
+		b.Write(encodeArmor(s))
+	}
+	b.WriteString("mac: " + b64.EncodeToString(mac[:]) + "\n")
+	sum := sha256.Sum256(b.Bytes())
+	b.WriteString("digest: " + b64.EncodeToString(sum[:]) + "\n")
+	b.WriteString(blockEnd + "\n")
+	return b.Bytes(), nil
+}
+
+// marshalBlock re-encodes the sealed block of a parsed file.
+func (f *File) marshalBlock() ([]byte, error) {
+	return appendBlock(f.Header, f.shares, f.mac)
+}
