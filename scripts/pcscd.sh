@@ -1,5 +1,5 @@
 #!/bin/sh
-# pcscd.sh start|stop|run CMD...
+# pcscd.sh start|stop|restart|run CMD...
 #
 # start: starts pcscd in the foreground mode without --auto-exit (so vpcd's
 #        ports stay open between test packages) unless one is already running.
@@ -48,9 +48,23 @@ stop() {
 	fi
 }
 
+# restart: stops whichever pcscd runs (ours or not) and starts ours.
+restart() {
+	stop
+	if pkill -x pcscd 2>/dev/null; then
+		i=0
+		while pgrep -x pcscd >/dev/null 2>&1 && [ "$i" -lt 50 ]; do
+			i=$((i + 1))
+			sleep 0.1
+		done
+	fi
+	start
+}
+
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+restart) restart ;;
 run)
 	shift
 	start

@@ -19,6 +19,7 @@ to a signed, tamper-evident logbook.
 See docs/ for the runbooks: the operator at 4 am, custodians, drills, auditors.`,
 		Commands: []*cli.Command{
 			cardCommand(),
+			awsCommand(),
 		},
 		HideHelpCommand:        true,
 		UseShortOptionHandling: true,

@@ -6,5 +6,8 @@ func cardCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "card",
 		Usage: "manage hardware tokens (PIV cards, PKCS#11 tokens) and virtual cards",
+		Subcommands: []*cli.Command{
+			cardVirtualCommand(),
+		},
 	}
 }

@@ -32,6 +32,17 @@ type hintError struct {
 func (e *hintError) Error() string { return e.err.Error() }
 func (e *hintError) Unwrap() error { return e.err }
 
+// withHints wraps err with hints for the user.
+func withHints(err error, hints ...string) error {
+	return &hintError{err: err, hints: hints, code: exitFailure}
+}
+
+// usageError reports a wrong command line.
+func usageError(format string, args ...any) error {
+	return &hintError{err: fmt.Errorf(format, args...), code: exitUsage,
+		hints: []string{"see --help for usage and examples"}}
+}
+
 // reportError prints err in the breakglass voice and returns the exit status.
 func reportError(w io.Writer, err error) int {
 	if w == nil {
@@ -47,4 +58,9 @@ func reportError(w io.Writer, err error) int {
 		code = he.code
 	}
 	return code
+}
+
+// infof prints an informational line on stderr.
+func infof(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "breakglass: "+format+"\n", args...)
 }
