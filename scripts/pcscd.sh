@@ -4,7 +4,8 @@
 # start: starts pcscd in the foreground mode without --auto-exit (so vpcd's
 #        ports stay open between test packages) unless one is already running.
 # stop:  stops pcscd only if this script started it.
-# run:   start, run CMD, stop; exits with CMD's status.
+# run:   start pcscd unless one runs, run CMD, stop the pcscd it started;
+#        exits with CMD's status.
 set -eu
 
 pidfile=/run/breakglass-pcscd.pid
@@ -67,10 +68,17 @@ stop) stop ;;
 restart) restart ;;
 run)
 	shift
-	start
+	# Stop afterwards only a pcscd this invocation started.
+	started=false
+	if ! running; then
+		start
+		started=true
+	fi
 	status=0
 	"$@" || status=$?
-	stop
+	if $started; then
+		stop
+	fi
 	exit "$status"
 	;;
 *)

@@ -62,6 +62,30 @@
 // them with piv.Verifier{Roots: ca.CertPool()} — and never with Yubico's
 // roots. Nothing here uses Yubico's keys.
 //
+// # Clients
+//
+// The tests drive the card through piv-go, yubico-piv-tool, and OpenSC's
+// pkcs11-tool with OpenSC's PIV driver (opensc-pkcs11.so, 0.23) and Yubico's
+// ykcs11 (libykcs11.so, 2.2.0): both modules list its objects, sign with a
+// key generated on it and derive the same ECDH secret as Go. What they need
+// is what a real YubiKey needs:
+//
+//   - Both modules build key objects from the certificates in the slots, so
+//     a key is visible only once a certificate is stored next to it.
+//   - OpenSC looks at the retired slots 82–95 only as far as the Key History
+//     object (5FC10C, SP 800-73-4 part 1, 3.3.3) counts keys with on-card
+//     certificates. A YubiKey does not keep that object by itself, and
+//     neither does this card: whoever fills retired slots writes it.
+//   - OpenSC's PKCS#11 module offers 16 virtual slots, 4 per reader, so with
+//     its default configuration it sees only the first 4 PC/SC readers and
+//     reports no token in the others. Raise max_virtual_slots (the tests use
+//     an OPENSC_CONF of their own) when cards sit in later vpcd readers.
+//   - libykcs11 lists only readers whose name starts with "Yubico".
+//   - Debian 12's yubico-piv-tool (2.2.0, linked with OpenSSL 3) fails
+//     selfsign-certificate before sending the card anything, with a real
+//     YubiKey too (Yubico/yubico-piv-tool#388); sign certificates with
+//     piv-go instead.
+//
 // # vpcd and pcscd
 //
 // The card is a TCP client of vpcd: 2-byte big-endian length, then the

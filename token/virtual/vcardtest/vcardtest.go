@@ -6,7 +6,9 @@
 // flock on /tmp/breakglass-vpcd-PORT.lock for as long as it runs; Start
 // waits for a free reader rather than sharing one. Start returns only once
 // pcscd sees the card and piv-go can open it, and stops the cards and frees
-// the readers in t.Cleanup.
+// the readers in t.Cleanup. A test that runs a card by other means, such as
+// `breakglass card virtual` in a subprocess, takes a reader with Reserve and
+// waits for its card with WaitCard and WaitGone.
 //
 // The readers are the ones scripts/readers.sh configures: "Yubico YubiKey
 // Virtual PCD N 00 00" and "… 00 01" on ports 35965+2(N-2) and the next one,
@@ -38,10 +40,13 @@ const (
 	LastPort  = 35978
 )
 
-// How long Start waits for free readers and for pcscd to see a card.
+// How long Start waits for free readers and for pcscd to see a card, and
+// how long pcscd needs to notice a card is gone: it polls vpcd readers every
+// 0.4 s, and three polls are enough.
 var (
 	readerWait   = 3 * time.Minute
 	presenceWait = 30 * time.Second
+	removalWait  = 1200 * time.Millisecond
 )
 
 // ReaderName returns the PC/SC name of the vpcd reader on port.
@@ -283,34 +288,74 @@ func (c *Card) waitPresent(present bool) error {
 	if !present {
 		// Never probe a card that is going away: an SCardConnect racing
 		// pcscd's removal handling can leave the reader unusable ("other
-		// connections outstanding") until pcscd restarts. pcscd polls vpcd
-		// readers every 0.4 s; three polls are enough to see the card gone.
-		time.Sleep(1200 * time.Millisecond)
+		// connections outstanding") until pcscd restarts.
+		time.Sleep(removalWait)
 		return nil
 	}
+	return waitSerial(c.Reader, c.Serial)
+}
+
+// waitSerial waits until piv-go opens reader and reads serial from its card.
+func waitSerial(reader string, want uint32) error {
 	deadline := time.Now().Add(presenceWait)
 	for {
-		yk, err := piv.Open(c.Reader)
+		yk, err := piv.Open(reader)
 		var serial uint32
 		if err == nil {
 			serial, err = yk.Serial()
 			yk.Close()
 		}
-		if present && err == nil && serial == c.Serial {
-			return nil
-		}
-		if !present && err != nil {
+		if err == nil && serial == want {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			if present {
-				return fmt.Errorf("card %d did not appear in reader %q within %v (last error: %v)", c.Serial, c.Reader, presenceWait, err)
+			if err == nil {
+				err = fmt.Errorf("serial %d", serial)
 			}
-			return fmt.Errorf("card %d still present in reader %q after %v", c.Serial, c.Reader, presenceWait)
+			return fmt.Errorf("card %d did not appear in reader %q within %v (last seen: %v)", want, reader, presenceWait, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Reserve locks a free vpcd reader for a card the test runs by other means,
+// such as `breakglass card virtual --port PORT` in a subprocess, and returns
+// its port and PC/SC reader name. The test must stop its card before it
+// ends; t.Cleanup frees the reader once pcscd has had time to see the card
+// go. It waits for a free reader as Start does.
+func Reserve(t testing.TB) (port int, reader string) {
+	t.Helper()
+	readers, err := piv.Cards()
+	if err != nil {
+		t.Fatalf("vcardtest: listing PC/SC readers: %v\n%s", err, hint)
+	}
+	port, lock, err := takeReader(readers, time.Now().Add(readerWait))
+	if err != nil {
+		t.Fatalf("vcardtest: %v", err)
+	}
+	t.Cleanup(func() {
+		time.Sleep(removalWait)
+		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		lock.Close()
+	})
+	return port, readerFor(readers, port)
+}
+
+// WaitCard waits until piv-go can open reader and reads serial from the card
+// in it, and fails the test (with a hint when the PC/SC stack is missing) if
+// that takes longer than 30 s.
+func WaitCard(t testing.TB, reader string, serial uint32) {
+	t.Helper()
+	if err := waitSerial(reader, serial); err != nil {
+		t.Fatalf("vcardtest: %v", err)
+	}
+}
+
+// WaitGone waits until pcscd has had time to notice that a card left its
+// reader (after Remove or when the process running it stops), without
+// probing the reader: a connection racing pcscd's removal handling can leave
+// the reader unusable until pcscd restarts.
+func WaitGone() { time.Sleep(removalWait) }
 
 // Open opens the card with piv-go and closes it in t.Cleanup.
 func (c *Card) Open(t testing.TB) *piv.YubiKey {

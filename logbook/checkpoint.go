@@ -1,0 +1,132 @@
+package logbook
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// A Checkpoint is a signed tree head of a logbook in the C2SP
+// tlog-checkpoint format (c2sp.org/tlog-checkpoint): origin, size and root
+// hash, optional extension lines, then signature lines.
+//
+// breakglass logbooks have no log key of their own (no private key ever lives
+// in a file): each checkpoint is signed by the person whose append produced
+// it, with the same token key that signed the entry.
+type Checkpoint struct {
+	Origin string
+	tlog.Tree
+	Extensions []string // opaque extension lines; breakglass writes none
+
+	// Signed is the checkpoint as a signed note, when known.
+	Signed []byte
+}
+
+// MarshalText returns the checkpoint's note text (without signatures).
+func (c Checkpoint) MarshalText() ([]byte, error) {
+	if err := checkName("origin", c.Origin); err != nil {
+		return nil, err
+	}
+	if c.N < 0 || c.N >= maxIndex {
+		return nil, fmt.Errorf("tree size %d out of range", c.N)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\n%d\n%s\n", c.Origin, c.N, base64.StdEncoding.EncodeToString(c.Hash[:]))
+	for _, x := range c.Extensions {
+		if x == "" || strings.ContainsAny(x, "\n") || checkValue("extension line", x) != nil {
+			return nil, fmt.Errorf("extension line %q: want one non-empty line of text", x)
+		}
+		b.WriteString(x + "\n")
+	}
+	return b.Bytes(), nil
+}
+
+// ParseCheckpointText parses a checkpoint's note text (without signatures),
+// accepting only the canonical encoding.
+func ParseCheckpointText(text []byte) (Checkpoint, error) {
+	if len(text) == 0 || text[len(text)-1] != '\n' {
+		return Checkpoint{}, errors.New("checkpoint text does not end in a newline")
+	}
+	lines := strings.Split(string(text[:len(text)-1]), "\n")
+	if len(lines) < 3 {
+		return Checkpoint{}, errors.New("checkpoint has fewer than three lines (origin, size, root hash)")
+	}
+	c := Checkpoint{Origin: lines[0]}
+	if err := checkName("origin", c.Origin); err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint line 1: %v", err)
+	}
+	n, err := parseDecimal(lines[1])
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint line 2: tree size %q: %v", lines[1], err)
+	}
+	c.N = n
+	h, err := base64.StdEncoding.Strict().DecodeString(lines[2])
+	if err != nil || len(h) != len(c.Hash) {
+		return Checkpoint{}, fmt.Errorf("checkpoint line 3: root hash %q: want base64 of 32 bytes", lines[2])
+	}
+	copy(c.Hash[:], h)
+	if len(lines) > 3 {
+		c.Extensions = lines[3:]
+	}
+	again, err := c.MarshalText()
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint: %v", err)
+	}
+	if !bytes.Equal(again, text) {
+		return Checkpoint{}, errors.New("checkpoint is not in canonical form")
+	}
+	return c, nil
+}
+
+// OpenCheckpoint verifies a signed checkpoint against verifiers (at least one
+// known key must have signed it, and no known key's signature may fail) and
+// parses it.
+func OpenCheckpoint(signed []byte, verifiers note.Verifiers) (Checkpoint, error) {
+	n, err := note.Open(signed, verifiers)
+	if err != nil {
+		return Checkpoint{}, errors.New("checkpoint " + describeNoteError(err))
+	}
+	c, err := ParseCheckpointText([]byte(n.Text))
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	c.Signed = bytes.Clone(signed)
+	return c, nil
+}
+
+// signCheckpoint returns c signed by s.
+func signCheckpoint(c Checkpoint, s note.Signer) (Checkpoint, error) {
+	text, err := c.MarshalText()
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	signed, err := note.Sign(&note.Note{Text: string(text)}, s)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("signing checkpoint as %s: %w", s.Name(), err)
+	}
+	c.Signed = signed
+	return c, nil
+}
+
+// describeNoteError turns a note.Open error into a readable phrase that
+// follows the subject ("entry 4 ", "checkpoint ").
+func describeNoteError(err error) string {
+	var unverified *note.UnverifiedNoteError
+	var invalid *note.InvalidSignatureError
+	switch {
+	case errors.As(err, &unverified):
+		var names []string
+		for _, s := range unverified.Note.UnverifiedSigs {
+			names = append(names, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+		}
+		return fmt.Sprintf("is signed only by keys not in the roster (%s)", strings.Join(names, ", "))
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("has a signature by %s that does not verify (changed after signing)", invalid.Name)
+	}
+	return fmt.Sprintf("is not a valid signed note: %v", err)
+}

@@ -1,0 +1,715 @@
+package logbook
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Files in a logbook directory.
+const (
+	originFile     = "origin"     // the origin line, written once by Create
+	entriesFile    = "entries"    // signed entries, appended one after another
+	checkpointFile = "checkpoint" // the latest signed checkpoint: the commit record
+	lockFile       = "lock"       // flock(2) target serialising appends
+)
+
+// A VerifyError reports the first thing wrong with a logbook.
+type VerifyError struct {
+	// Index is the number of the first bad entry, or -1 when the problem is
+	// not with one entry (a missing or foreign checkpoint, for example).
+	Index int64
+	// Msg says what is wrong. With an Index it is a predicate that follows
+	// "entry N"; without one it is a whole sentence.
+	Msg string
+}
+
+func (e *VerifyError) Error() string {
+	if e.Index < 0 {
+		return "logbook: " + e.Msg
+	}
+	return fmt.Sprintf("logbook: entry %d %s", e.Index, e.Msg)
+}
+
+// A ConflictError is returned by [Log.Append] when the logbook no longer holds
+// the number of entries the caller expected: someone else appended first.
+// The Log has been brought up to date; check the new entries and retry with
+// Size.
+type ConflictError struct {
+	Size int64 // the logbook's size now
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("logbook: another append landed first; the logbook now holds %d entries", e.Size)
+}
+
+// A Log is an open, verified logbook.
+type Log struct {
+	dir       string
+	verifiers note.Verifiers
+	origin    string
+
+	loaded  bool
+	entries []*Entry
+	offset  int64 // bytes of committed entries in the entries file
+	pending int64 // bytes of an unfinished append after them
+	hashes  *hashStore
+	root    tlog.Hash
+	ckpt    Checkpoint
+
+	// testingOnlyAfterWrite, if set, runs after the new entry is written and
+	// synced but before the checkpoint commits it.
+	testingOnlyAfterWrite func()
+}
+
+// Create makes dir a logbook with the given origin (for example
+// "breakglass.example/acme/prod"). The origin names the case: every entry and
+// checkpoint carries it, so a logbook or entry from another case is rejected.
+// Create on an existing logbook with the same origin does nothing.
+func Create(dir, origin string) error {
+	if err := checkName("origin", origin); err != nil {
+		return fmt.Errorf("logbook: %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("logbook: %v", err)
+	}
+	if have, err := readOrigin(dir); err == nil {
+		if have != origin {
+			return fmt.Errorf("logbook: %s already holds the logbook of %q, not %q", dir, have, origin)
+		}
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return writeFileAtomic(dir, originFile, []byte(origin+"\n"))
+}
+
+func readOrigin(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, originFile))
+	if err != nil {
+		return "", fmt.Errorf("logbook: %w", err)
+	}
+	o, ok := bytes.CutSuffix(b, []byte("\n"))
+	if !ok || checkName("origin", string(o)) != nil {
+		return "", fmt.Errorf("logbook: %s: want one line naming the origin", filepath.Join(dir, originFile))
+	}
+	return string(o), nil
+}
+
+// Open verifies the logbook in dir and returns it. Every entry's signature
+// must verify with verifiers (the roster: one verifier per enrolled person)
+// and be made by the entry's actor, every hash link must hold, and the
+// stored checkpoint must be signed by a known key and match the entries.
+// Nothing is returned unless all of that holds; see [InsecureReadUnverified]
+// for reading a damaged logbook.
+func Open(dir string, verifiers note.Verifiers) (*Log, error) {
+	return Verify(dir, verifiers)
+}
+
+// Verify is [Open], and also checks that the logbook is consistent with each
+// of the given signed checkpoints published earlier (on paper, in tickets):
+// that it holds all their entries, unchanged, so it has only been appended
+// to since. The error is a *[VerifyError] naming the first bad entry.
+func Verify(dir string, verifiers note.Verifiers, checkpoints ...[]byte) (*Log, error) {
+	origin, err := readOrigin(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, verifiers: verifiers, origin: origin, hashes: &hashStore{}}
+	unlock, err := l.lock(false)
+	if err != nil {
+		return nil, err
+	}
+	err = l.sync()
+	unlock()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range checkpoints {
+		if err := l.checkPublished(c); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Origin returns the logbook's origin.
+func (l *Log) Origin() string { return l.origin }
+
+// Size returns the number of entries.
+func (l *Log) Size() int64 { return int64(len(l.entries)) }
+
+// Entries returns the verified entries, oldest first. The caller must not
+// modify them.
+func (l *Log) Entries() []*Entry { return l.entries[:len(l.entries):len(l.entries)] }
+
+// Checkpoint returns the latest checkpoint. For an empty logbook it has size
+// 0 and no signature.
+func (l *Log) Checkpoint() Checkpoint {
+	if len(l.entries) == 0 {
+		root, _ := tlog.TreeHash(0, l.hashes)
+		return Checkpoint{Origin: l.origin, Tree: tlog.Tree{N: 0, Hash: root}}
+	}
+	return l.ckpt
+}
+
+// Refresh brings l up to date with appends made since it was opened (by
+// other processes), verifying the new entries.
+func (l *Log) Refresh() error {
+	unlock, err := l.lock(false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return l.sync()
+}
+
+// UnfinishedAppend reports whether the entries file ends in an append that
+// never committed (the process died between writing the entry and its
+// checkpoint). Such an entry is not part of the logbook; the next append
+// discards it.
+func (l *Log) UnfinishedAppend() bool { return l.pending > 0 }
+
+// Append adds e as entry number size, signed by s, only if the log still
+// holds exactly size entries; otherwise it returns a *[ConflictError] with the
+// current size. It returns the new checkpoint, also signed by s.
+//
+// Append fills in e's Origin, Index and Prev, and Actor (s.Name()); Time
+// defaults to now and is rounded to the second; Key defaults to s's
+// Fingerprint() when s has one. s must be in the Log's verifiers: Append
+// refuses to write an entry that would not verify.
+//
+// The entry is written and synced first, then the checkpoint is written to a
+// temporary file, synced and renamed over the old one, and the directory is
+// synced: a crash at any point leaves the logbook with or without the new
+// entry, never damaged. An flock(2) on the lock file serialises appends from
+// several processes.
+func (l *Log) Append(size int64, e Entry, s note.Signer) (Checkpoint, error) {
+	unlock, err := l.lock(true)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	defer unlock()
+	if err := l.sync(); err != nil {
+		return Checkpoint{}, err
+	}
+	if size != l.Size() {
+		return Checkpoint{}, &ConflictError{Size: l.Size()}
+	}
+
+	e.Origin, e.Index, e.Prev, e.Signed = l.origin, size, tlog.Hash{}, nil
+	if size > 0 {
+		e.Prev = l.root
+	}
+	if e.Actor == "" {
+		e.Actor = s.Name()
+	} else if e.Actor != s.Name() {
+		return Checkpoint{}, fmt.Errorf("logbook: entry for actor %s cannot be signed by %s", e.Actor, s.Name())
+	}
+	if e.Key == "" {
+		if fp, ok := s.(interface{ Fingerprint() string }); ok {
+			e.Key = fp.Fingerprint()
+		}
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC().Truncate(time.Second)
+	text, err := e.MarshalText()
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("logbook: entry %d: %v", size, err)
+	}
+	signed, err := note.Sign(&note.Note{Text: string(text)}, s)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("logbook: signing entry %d as %s: %w", size, s.Name(), err)
+	}
+	e.Signed = signed
+	if msg := checkEntrySignature(&e, len(text), l.verifiers); msg != "" {
+		return Checkpoint{}, fmt.Errorf("logbook: refusing to append entry %d: it %s", size, msg)
+	}
+
+	nHashes := len(l.hashes.hashes)
+	rollback := func() { l.hashes.hashes, l.hashes.n = l.hashes.hashes[:nHashes], size }
+	if err := l.hashes.add(tlog.RecordHash(signed)); err != nil {
+		rollback()
+		return Checkpoint{}, err
+	}
+	root, err := l.hashes.root(size + 1)
+	if err != nil {
+		rollback()
+		return Checkpoint{}, err
+	}
+	ckpt, err := signCheckpoint(Checkpoint{Origin: l.origin, Tree: tlog.Tree{N: size + 1, Hash: root}}, s)
+	if err != nil {
+		rollback()
+		return Checkpoint{}, fmt.Errorf("logbook: %w", err)
+	}
+
+	if err := l.writeEntry(signed); err != nil {
+		rollback()
+		return Checkpoint{}, err
+	}
+	if l.testingOnlyAfterWrite != nil {
+		l.testingOnlyAfterWrite()
+	}
+	if err := writeFileAtomic(l.dir, checkpointFile, ckpt.Signed); err != nil {
+		// The rename may or may not have happened; the next sync finds out.
+		rollback()
+		return Checkpoint{}, err
+	}
+	l.entries = append(l.entries, &e)
+	l.offset += int64(len(signed))
+	l.pending = 0
+	l.root = root
+	l.ckpt = ckpt
+	return ckpt, nil
+}
+
+// writeEntry writes signed after the committed entries, dropping any
+// unfinished append, and syncs it to disk.
+func (l *Log) writeEntry(signed []byte) error {
+	path := filepath.Join(l.dir, entriesFile)
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("logbook: %v", err)
+	}
+	err = f.Truncate(l.offset)
+	if err == nil {
+		_, err = f.WriteAt(signed, l.offset)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && statErr != nil {
+		err = syncDir(l.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("logbook: writing entry: %v", err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces dir/name with data: write a temporary file, sync
+// it, rename it into place, sync the directory. Callers hold the lock.
+func writeFileAtomic(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("logbook: %v", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("logbook: writing %s: %v", name, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// lock takes an flock(2) on the lock file: exclusive for appends, shared for
+// reads. A reader on a read-only copy (an auditor's) goes without.
+func (l *Log) lock(exclusive bool) (unlock func(), err error) {
+	path := filepath.Join(l.dir, lockFile)
+	how := syscall.LOCK_SH
+	flag := os.O_RDONLY
+	if exclusive {
+		how, flag = syscall.LOCK_EX, os.O_RDWR|os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		if !exclusive {
+			return func() {}, nil
+		}
+		return nil, fmt.Errorf("logbook: %v", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("logbook: locking %s: %v", path, err)
+	}
+	return func() { f.Close() }, nil // closing the file drops the lock
+}
+
+// sync brings l up to the checkpoint on disk, verifying everything new.
+func (l *Log) sync() error {
+	ckptBytes, err := os.ReadFile(filepath.Join(l.dir, checkpointFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		ckptBytes = nil
+	} else if err != nil {
+		return fmt.Errorf("logbook: %v", err)
+	}
+	if l.loaded && bytes.Equal(ckptBytes, l.ckpt.Signed) {
+		return nil
+	}
+
+	// Read the size from the checkpoint now, verify its signature last: a
+	// forged entry is reported as such, not as a forged checkpoint.
+	var target int64
+	var ck Checkpoint
+	if ckptBytes != nil {
+		split := bytes.LastIndex(ckptBytes, []byte("\n\n"))
+		if split < 0 {
+			return &VerifyError{-1, "checkpoint file is not a signed note"}
+		}
+		if ck, err = ParseCheckpointText(ckptBytes[:split+1]); err != nil {
+			return &VerifyError{-1, "checkpoint file: " + err.Error()}
+		}
+		if ck.Origin != l.origin {
+			return &VerifyError{-1, fmt.Sprintf("checkpoint file is for logbook %q, not %q (copied from another case?)", ck.Origin, l.origin)}
+		}
+		target = ck.N
+	} else if l.Size() > 0 {
+		return &VerifyError{-1, "checkpoint file is missing"}
+	}
+	if target < l.Size() {
+		return &VerifyError{target, fmt.Sprintf("was removed: the checkpoint went back from %d to %d entries", l.Size(), target)}
+	}
+
+	data, err := os.ReadFile(filepath.Join(l.dir, entriesFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("logbook: %v", err)
+	}
+	if int64(len(data)) < l.offset {
+		return &VerifyError{l.Size() - 1, "was removed: the entries file shrank"}
+	}
+	rest := data[l.offset:]
+	var recs [][]byte
+	var textLens []int
+	var short *VerifyError
+	for i := l.Size(); i < target; i++ {
+		if len(rest) == 0 {
+			short = &VerifyError{i, fmt.Sprintf("is missing: the checkpoint covers %d entries but the entries file holds only %d (truncated?)", target, i)}
+			break
+		}
+		rec, textLen, complete := splitRecord(rest)
+		if !complete {
+			short = &VerifyError{i, "is cut short or has no signature (the entries file was truncated or edited)"}
+			break
+		}
+		recs = append(recs, rec)
+		textLens = append(textLens, textLen)
+		rest = rest[len(rec):]
+	}
+
+	nHashes := len(l.hashes.hashes)
+	rollback := func() { l.hashes.hashes, l.hashes.n = l.hashes.hashes[:nHashes], l.Size() }
+	entries, verr := verifyRecords(l.Size(), recs, textLens, l.hashes, l.origin, l.verifiers)
+	if verr != nil {
+		rollback()
+		return verr
+	}
+	if short != nil {
+		rollback()
+		return short
+	}
+	if !tailIsUnfinishedAppend(rest) {
+		rollback()
+		return &VerifyError{target, fmt.Sprintf("is beyond the checkpoint, which covers %d entries: the checkpoint file was rolled back or deleted", target)}
+	}
+	root, err := l.hashes.root(target)
+	if err != nil {
+		rollback()
+		return err
+	}
+	if ckptBytes != nil {
+		if root != ck.Hash {
+			rollback()
+			if target == 0 {
+				return &VerifyError{-1, "checkpoint file has a wrong root hash for the empty logbook"}
+			}
+			return &VerifyError{target - 1, fmt.Sprintf("does not match the checkpoint file: the tree of entries 0–%d has another root hash", target-1)}
+		}
+		if ck, err = OpenCheckpoint(ckptBytes, l.verifiers); err != nil {
+			rollback()
+			return &VerifyError{-1, fmt.Sprintf("checkpoint file: %v", err)}
+		}
+	}
+	l.entries = append(l.entries, entries...)
+	for _, r := range recs {
+		l.offset += int64(len(r))
+	}
+	l.pending = int64(len(rest))
+	l.root = root
+	l.ckpt = ck
+	l.loaded = true
+	return nil
+}
+
+// checkPublished checks that the logbook is consistent with a checkpoint
+// published earlier.
+func (l *Log) checkPublished(signed []byte) error {
+	c, err := OpenCheckpoint(signed, l.verifiers)
+	if err != nil {
+		return &VerifyError{-1, "published " + err.Error()}
+	}
+	if c.Origin != l.origin {
+		return &VerifyError{-1, fmt.Sprintf("published checkpoint is for logbook %q, not %q (a logbook from another case?)", c.Origin, l.origin)}
+	}
+	n := l.Size()
+	if c.N > n {
+		return &VerifyError{n, fmt.Sprintf("is missing: a published checkpoint covers %d entries but the logbook holds only %d (entries were removed)", c.N, n)}
+	}
+	if err := l.hashes.checkConsistent(n, l.root, c.N, c.Hash); err != nil {
+		if c.N == 0 {
+			return &VerifyError{-1, "published checkpoint of the empty logbook has a wrong root hash"}
+		}
+		return &VerifyError{c.N - 1, fmt.Sprintf("does not match the published checkpoint of size %d: entries 0–%d were rewritten after it was published", c.N, c.N-1)}
+	}
+	return nil
+}
+
+var sigPrefix = []byte("— ")
+
+// splitRecord returns the signed entry at the start of data: its text lines,
+// a blank line, and one or more signature lines. complete is false when
+// data ends before the record does, or the record has no signature line.
+func splitRecord(data []byte) (rec []byte, textLen int, complete bool) {
+	sep := bytes.Index(data, []byte("\n\n"))
+	if sep < 0 {
+		return data, 0, false
+	}
+	p, nsig := sep+2, 0
+	for p < len(data) && bytes.HasPrefix(data[p:], sigPrefix) {
+		nl := bytes.IndexByte(data[p:], '\n')
+		if nl < 0 {
+			return data, sep + 1, false
+		}
+		p += nl + 1
+		nsig++
+	}
+	return data[:p], sep + 1, nsig > 0
+}
+
+// tailIsUnfinishedAppend reports whether the bytes after the committed
+// entries are at most one entry (possibly cut short): what a crash between
+// writing an entry and committing its checkpoint leaves behind.
+func tailIsUnfinishedAppend(tail []byte) bool {
+	if len(tail) == 0 {
+		return true
+	}
+	rec, _, complete := splitRecord(tail)
+	if !complete {
+		// A record without signature lines, followed by something else,
+		// is not an unfinished append.
+		return len(rec) == len(tail) || bytes.HasPrefix(sigPrefix, tail[len(rec):])
+	}
+	rest := tail[len(rec):]
+	return bytes.HasPrefix(sigPrefix, rest) // empty, or a signature line just begun
+}
+
+// verifyRecords parses and verifies records as entries start, start+1, …,
+// adding them to hs. Hash links are checked in order; signatures are checked
+// in parallel. The error, a *VerifyError, is about the lowest-numbered bad
+// entry.
+func verifyRecords(start int64, recs [][]byte, textLens []int, hs *hashStore, origin string, verifiers note.Verifiers) ([]*Entry, error) {
+	entries := make([]*Entry, 0, len(recs))
+	var firstBad atomic.Int64 // lowest bad index found so far, relative to start
+	firstBad.Store(int64(len(recs)))
+	var mu sync.Mutex
+	var sigErr *VerifyError
+	report := func(i int, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if sigErr == nil || int64(i)+start < sigErr.Index {
+			sigErr = &VerifyError{start + int64(i), msg}
+		}
+		for {
+			cur := firstBad.Load()
+			if int64(i) >= cur || firstBad.CompareAndSwap(cur, int64(i)) {
+				break
+			}
+		}
+	}
+
+	// Signature checks, in blocks, on every core; the parse and hash links
+	// below run meanwhile and hand entries over as they go.
+	parsed := make([]*Entry, len(recs))
+	var wg sync.WaitGroup
+	const block = 128
+	work := make(chan int, len(recs)/block+1)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Go(func() {
+			for lo := range work {
+				hi := min(lo+block, len(recs))
+				for i := lo; i < hi; i++ {
+					if int64(i) > firstBad.Load() {
+						break
+					}
+					e := parsed[i]
+					if e == nil {
+						continue // unparseable: reported by the sequential pass
+					}
+					if msg := checkEntrySignature(e, textLens[i], verifiers); msg != "" {
+						report(i, msg)
+						break
+					}
+				}
+			}
+		})
+	}
+	var seqErr *VerifyError
+	var internalErr error
+	for i, rec := range recs {
+		idx := start + int64(i)
+		e, err := ParseEntryText(rec[:textLens[i]])
+		if err != nil {
+			seqErr = &VerifyError{idx, "is malformed: " + err.Error()}
+			var uk *UnknownKindError
+			if errors.As(err, &uk) {
+				seqErr.Msg = "has an " + uk.Error()
+			}
+			break
+		}
+		e.Signed = rec
+		if e.Origin != origin {
+			seqErr = &VerifyError{idx, fmt.Sprintf("belongs to logbook %q, not %q (copied from another case?)", e.Origin, origin)}
+			break
+		}
+		if e.Index != idx {
+			seqErr = &VerifyError{idx, fmt.Sprintf("has sequence number %d: entries were deleted, inserted or reordered", e.Index)}
+			break
+		}
+		var root tlog.Hash
+		if idx > 0 {
+			if root, internalErr = hs.root(idx); internalErr != nil {
+				break
+			}
+		}
+		if e.Prev != root {
+			seqErr = &VerifyError{idx, fmt.Sprintf("breaks the hash chain: its previous tree hash does not match entries 0–%d (an earlier entry was changed)", idx-1)}
+			break
+		}
+		if internalErr = hs.add(tlog.RecordHash(rec)); internalErr != nil {
+			break
+		}
+		parsed[i] = e
+		entries = append(entries, e)
+		if (i+1)%block == 0 {
+			work <- i + 1 - block
+		}
+	}
+	if n := len(entries); n%block != 0 {
+		work <- n - n%block
+	}
+	close(work)
+	wg.Wait()
+	switch {
+	case internalErr != nil:
+		return nil, internalErr
+	case sigErr != nil && (seqErr == nil || sigErr.Index <= seqErr.Index):
+		return nil, sigErr
+	case seqErr != nil:
+		return nil, seqErr
+	}
+	return entries, nil
+}
+
+// checkEntrySignature checks e.Signed against verifiers: a known key must
+// have signed it, it must be the actor's, and the actor's key fingerprint must
+// match. It returns "" or a predicate saying what is wrong.
+func checkEntrySignature(e *Entry, textLen int, verifiers note.Verifiers) string {
+	n, err := note.Open(e.Signed, verifiers)
+	if err != nil {
+		return describeNoteError(err)
+	}
+	if len(n.Text) != textLen {
+		return "is not a valid signed note"
+	}
+	var others []string
+	for _, s := range n.Sigs {
+		if s.Name != e.Actor {
+			others = append(others, s.Name)
+			continue
+		}
+		v, err := verifiers.Verifier(s.Name, s.Hash)
+		if err != nil {
+			return describeNoteError(err)
+		}
+		if fp, ok := v.(interface{ Fingerprint() string }); ok && fp.Fingerprint() != e.Key {
+			return fmt.Sprintf("names actor key %q, but %s signed with key %q", e.Key, e.Actor, fp.Fingerprint())
+		}
+		return ""
+	}
+	return fmt.Sprintf("is not signed by its actor %s (signed by %s)", e.Actor, joinNames(others))
+}
+
+func joinNames(names []string) string {
+	var b bytes.Buffer
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(n)
+	}
+	return b.String()
+}
+
+// InsecureReadUnverified reads the entries of the logbook in dir WITHOUT
+// checking any signature, hash link or checkpoint, for looking at a logbook
+// that fails verification. Nothing it returns is evidence of anything. It
+// stops at the first record it cannot parse and returns the entries before
+// it with the error.
+func InsecureReadUnverified(dir string) ([]*Entry, error) {
+	data, err := os.ReadFile(filepath.Join(dir, entriesFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("logbook: %v", err)
+	}
+	var out []*Entry
+	for i := int64(0); len(data) > 0; i++ {
+		rec, textLen, complete := splitRecord(data)
+		if !complete {
+			return out, &VerifyError{i, "is cut short or has no signature"}
+		}
+		e, err := ParseEntryText(rec[:textLen])
+		if err != nil {
+			return out, &VerifyError{i, "is malformed: " + err.Error()}
+		}
+		e.Signed = rec
+		out = append(out, e)
+		data = data[len(rec):]
+	}
+	return out, nil
+}

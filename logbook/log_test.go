@@ -1,0 +1,471 @@
+package logbook
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+func TestAppendOpen(t *testing.T) {
+	dir, ckpts := buildLog(t, testOrigin, len(sampleEntries()))
+	l, err := Open(dir, testRoster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Size() != int64(len(sampleEntries())) {
+		t.Fatalf("size %d", l.Size())
+	}
+	if got := l.Checkpoint().Signed; !bytes.Equal(got, ckpts[len(ckpts)-1]) {
+		t.Fatalf("checkpoint = %s, want %s", got, ckpts[len(ckpts)-1])
+	}
+	for i, e := range l.Entries() {
+		want := sampleEntries()[i]
+		if e.Index != int64(i) || e.Actor != want.who || e.Kind != want.e.Kind || e.Reason != want.e.Reason || !e.Time.Equal(want.e.Time) {
+			t.Errorf("entry %d = %+v", i, e)
+		}
+		fp := testVerifier(t, want.who).(interface{ Fingerprint() string }).Fingerprint()
+		if e.Key != fp {
+			t.Errorf("entry %d key %q, want %q", i, e.Key, fp)
+		}
+	}
+	// Every checkpoint ever returned is consistent with the logbook.
+	if _, err := Verify(dir, testRoster(t), ckpts...); err != nil {
+		t.Fatal(err)
+	}
+	// Checkpoints are standard signed notes.
+	n, err := note.Open(ckpts[2], testRoster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(n.Text, testOrigin+"\n3\n") {
+		t.Fatalf("checkpoint text %q", n.Text)
+	}
+}
+
+func TestAppendConflict(t *testing.T) {
+	dir, _ := buildLog(t, testOrigin, 2)
+	a, err := Open(dir, testRoster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(dir, testRoster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := sampleEntries()[2]
+	if _, err := a.Append(2, x.e, testSigner(t, x.who)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Append(2, x.e, testSigner(t, x.who))
+	var ce *ConflictError
+	if !errors.As(err, &ce) || ce.Size != 3 {
+		t.Fatalf("second append at size 2: err = %v, want ConflictError{3}", err)
+	}
+	if err.Error() != "logbook: another append landed first; the logbook now holds 3 entries" {
+		t.Fatalf("err = %q", err)
+	}
+	// b caught up and can append now.
+	if b.Size() != 3 {
+		t.Fatalf("b.Size() = %d after conflict", b.Size())
+	}
+	y := sampleEntries()[3]
+	if _, err := b.Append(3, y.e, testSigner(t, y.who)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Refresh(); err != nil || a.Size() != 4 {
+		t.Fatalf("Refresh: size %d, err %v", a.Size(), err)
+	}
+	if _, err := a.Append(3, y.e, testSigner(t, y.who)); !errors.As(err, &ce) || ce.Size != 4 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAppendRefuses(t *testing.T) {
+	dir, _ := buildLog(t, testOrigin, 1)
+	l, err := Open(dir, testRoster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		e    Entry
+		s    string
+		want string
+	}{
+		{"signer not in roster", Entry{Kind: KindNote, Reason: "hello"}, "mallory",
+			"logbook: refusing to append entry 1: it is signed only by keys not in the roster (mallory+%08x)"},
+		{"actor is not the signer", Entry{Kind: KindNote, Actor: "alice", Reason: "hello"}, "bob",
+			"logbook: entry for actor alice cannot be signed by bob"},
+		{"unknown kind", Entry{Kind: "witness"}, "bob",
+			`logbook: entry 1: unknown entry kind "witness" (written by a newer breakglass? upgrade to read this logbook)`},
+		{"newline in reason", Entry{Kind: KindNote, Reason: "a\nb"}, "bob",
+			"logbook: entry 1: reason contains a control character or newline"},
+		{"wrong key fingerprint", Entry{Kind: KindNote, Key: "0000 0000 0000 0000"}, "bob",
+			`logbook: refusing to append entry 1: it names actor key "0000 0000 0000 0000", but bob signed with key "%s"`},
+		{"short header hash", Entry{Kind: KindSeal, HeaderHash: []byte{1, 2}}, "bob",
+			"logbook: entry 1: header hash is 2 bytes, want 32 (SHA-256)"},
+		{"bad detail name", Entry{Kind: KindNote, Details: map[string]string{"Key ID": "x"}}, "bob",
+			`logbook: entry 1: detail name "Key ID": want lowercase letters, digits, '.' and '-'`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := testSigner(t, tt.s)
+			want := tt.want
+			if strings.Contains(want, "%08x") {
+				want = fmt.Sprintf(want, s.KeyHash())
+			} else if strings.Contains(want, "%s") {
+				want = fmt.Sprintf(want, testVerifier(t, tt.s).(interface{ Fingerprint() string }).Fingerprint())
+			}
+			_, err := l.Append(1, tt.e, s)
+			if err == nil || err.Error() != want {
+				t.Fatalf("err = %v\nwant  %s", err, want)
+			}
+		})
+	}
+	// Nothing was written.
+	l2, err := Open(dir, testRoster(t))
+	if err != nil || l2.Size() != 1 || l2.UnfinishedAppend() {
+		t.Fatalf("after refused appends: size %d, err %v", l2.Size(), err)
+	}
+}
+
+type tamperCase struct {
+	name      string
+	tamper    func(t *testing.T, dir string)
+	published [][]byte
+	want      string
+}
+
+// tamperCases returns a logbook of 6 entries and the ways to damage it, with
+// the exact error each must give. The vectors in testdata/vectors are built
+// from the same cases.
+func tamperCases(t *testing.T) (dir0 string, cases []tamperCase) {
+	const n = 6
+	dir0, ckpts := buildLog(t, testOrigin, n)
+	entries0 := readFile(t, dir0, entriesFile)
+	recs := records(t, entries0)
+	published := ckpts[3] // a checkpoint of size 4 someone wrote down
+	mallory := testSigner(t, "mallory")
+	otherDir, otherCkpts := buildLog(t, "breakglass.example/other/prod", 2)
+	otherRecs := records(t, readFile(t, otherDir, entriesFile))
+
+	join := func(rs ...[]byte) []byte { return bytes.Join(rs, nil) }
+	return dir0, []tamperCase{
+		{"edit a field", func(t *testing.T, dir string) {
+			b := bytes.Replace(entries0, []byte("reason provision emergency access"), []byte("reason provision emergency axcess"), 1)
+			writeFile(t, dir, entriesFile, b)
+		}, nil, "logbook: entry 2 has a signature by alice that does not verify (changed after signing)"},
+		{"edit the time", func(t *testing.T, dir string) {
+			b := bytes.Replace(entries0, []byte("time 2026-11-24T05:02:00Z"), []byte("time 2026-11-24T05:04:00Z"), 1)
+			writeFile(t, dir, entriesFile, b)
+		}, nil, "logbook: entry 5 has a signature by bob that does not verify (changed after signing)"},
+		{"delete an entry", func(t *testing.T, dir string) {
+			writeFile(t, dir, entriesFile, join(recs[0], recs[1], recs[3], recs[4], recs[5]))
+		}, nil, "logbook: entry 2 has sequence number 3: entries were deleted, inserted or reordered"},
+		{"swap two entries", func(t *testing.T, dir string) {
+			writeFile(t, dir, entriesFile, join(recs[0], recs[1], recs[3], recs[2], recs[4], recs[5]))
+		}, nil, "logbook: entry 2 has sequence number 3: entries were deleted, inserted or reordered"},
+		{"truncate the tail", func(t *testing.T, dir string) {
+			writeFile(t, dir, entriesFile, join(recs[:5]...))
+		}, nil, "logbook: entry 5 is missing: the checkpoint covers 6 entries but the entries file holds only 5 (truncated?)"},
+		{"truncate mid-entry", func(t *testing.T, dir string) {
+			writeFile(t, dir, entriesFile, entries0[:len(entries0)-20])
+		}, nil, "logbook: entry 5 is cut short or has no signature (the entries file was truncated or edited)"},
+		{"truncate the tail and roll back the checkpoint", func(t *testing.T, dir string) {
+			writeFile(t, dir, entriesFile, join(recs[:4]...))
+			writeFile(t, dir, checkpointFile, ckpts[3])
+		}, [][]byte{ckpts[5]}, "logbook: entry 4 is missing: a published checkpoint covers 6 entries but the logbook holds only 4 (entries were removed)"},
+		{"roll back the checkpoint by two", func(t *testing.T, dir string) {
+			writeFile(t, dir, checkpointFile, ckpts[3])
+		}, nil, "logbook: entry 4 is beyond the checkpoint, which covers 4 entries: the checkpoint file was rolled back or deleted"},
+		{"delete the checkpoint", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, checkpointFile))
+		}, nil, "logbook: entry 0 is beyond the checkpoint, which covers 0 entries: the checkpoint file was rolled back or deleted"},
+		{"forge an entry with a key not in the roster", func(t *testing.T, dir string) {
+			appendRaw(t, dir, Entry{Time: testT0, Kind: KindNote, Actor: "mallory", Key: "x", Reason: "all fine"}, mallory)
+		}, nil, fmt.Sprintf("logbook: entry 6 is signed only by keys not in the roster (mallory+%08x)", mallory.KeyHash())},
+		{"forge an entry in another actor's name", func(t *testing.T, dir string) {
+			appendRaw(t, dir, Entry{Time: testT0, Kind: KindNote, Actor: "alice", Key: "x", Reason: "all fine"}, testSigner(t, "bob"))
+		}, nil, "logbook: entry 6 is not signed by its actor alice (signed by bob)"},
+		{"re-sign history after a checkpoint was published", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, entriesFile))
+			os.Remove(filepath.Join(dir, checkpointFile))
+			l, err := Open(dir, testRoster(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, x := range sampleEntries()[:n] {
+				if i == 1 {
+					x.e.Reason = "nothing to see here"
+				}
+				if _, err := l.Append(int64(i), x.e, testSigner(t, x.who)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, [][]byte{published}, "logbook: entry 3 does not match the published checkpoint of size 4: entries 0–3 were rewritten after it was published"},
+		{"an entry from another case", func(t *testing.T, dir string) {
+			writeFile(t, dir, entriesFile, join(otherRecs[0], join(recs[1:]...)))
+		}, nil, `logbook: entry 0 belongs to logbook "breakglass.example/other/prod", not "breakglass.example/acme/prod" (copied from another case?)`},
+		{"a logbook from another case", func(t *testing.T, dir string) {
+			writeFile(t, dir, originFile, []byte("breakglass.example/other/prod\n"))
+		}, nil, `logbook: checkpoint file is for logbook "breakglass.example/acme/prod", not "breakglass.example/other/prod" (copied from another case?)`},
+		{"a checkpoint from another case", func(t *testing.T, dir string) {}, [][]byte{otherCkpts[1]},
+			`logbook: published checkpoint is for logbook "breakglass.example/other/prod", not "breakglass.example/acme/prod" (a logbook from another case?)`},
+		{"an unknown entry kind", func(t *testing.T, dir string) {
+			appendRawText(t, dir, func(text []byte) []byte {
+				return bytes.Replace(text, []byte("\nkind note\n"), []byte("\nkind witness\n"), 1)
+			}, Entry{Time: testT0, Kind: KindNote, Actor: "bob", Key: "x"}, testSigner(t, "bob"))
+		}, nil, `logbook: entry 6 has an unknown entry kind "witness" (written by a newer breakglass? upgrade to read this logbook)`},
+		{"a checkpoint with a foreign signature", func(t *testing.T, dir string) {
+			c, err := OpenCheckpoint(readFile(t, dir, checkpointFile), testRoster(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err = signCheckpoint(c, mallory)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dir, checkpointFile, c.Signed)
+		}, nil, fmt.Sprintf("logbook: checkpoint file: checkpoint is signed only by keys not in the roster (mallory+%08x)", mallory.KeyHash())},
+	}
+}
+
+// TestTamper mangles a finished logbook in each way an attacker (or a
+// careless hand) might, and checks the exact error, which names the entry.
+func TestTamper(t *testing.T) {
+	dir0, tests := tamperCases(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copyDir(t, dir0)
+			tt.tamper(t, dir)
+			_, err := Verify(dir, testRoster(t), tt.published...)
+			if err == nil {
+				t.Fatal("tampered logbook verified")
+			}
+			if err.Error() != tt.want {
+				t.Fatalf("err = %s\nwant  %s", err, tt.want)
+			}
+			var ve *VerifyError
+			if !errors.As(err, &ve) {
+				t.Fatalf("err is %T, want *VerifyError", err)
+			}
+		})
+	}
+}
+
+// TestTamperEveryByte flips each byte of a small logbook in turn: every
+// change must be caught.
+func TestTamperEveryByte(t *testing.T) {
+	dir0, _ := buildLog(t, testOrigin, 2)
+	roster := testRoster(t)
+	for _, name := range []string{entriesFile, checkpointFile} {
+		orig := readFile(t, dir0, name)
+		dir := copyDir(t, dir0)
+		for i := range orig {
+			b := bytes.Clone(orig)
+			b[i] ^= 0x01
+			writeFile(t, dir, name, b)
+			if _, err := Open(dir, roster); err == nil {
+				t.Errorf("%s: flipping byte %d (%q) went unnoticed", name, i, orig[i])
+			}
+		}
+	}
+}
+
+// appendRaw writes e, signed by s, as the next entry, with a checkpoint
+// signed by s, bypassing Append's checks: what a forger with file access does.
+func appendRaw(t *testing.T, dir string, e Entry, s note.Signer) {
+	appendRawText(t, dir, func(b []byte) []byte { return b }, e, s)
+}
+
+func appendRawText(t *testing.T, dir string, edit func([]byte) []byte, e Entry, s note.Signer) {
+	t.Helper()
+	entries := readFile(t, dir, entriesFile)
+	recs := records(t, entries)
+	hs := &hashStore{}
+	for _, r := range recs {
+		if err := hs.add(tlog.RecordHash(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Origin, e.Index = testOrigin, int64(len(recs))
+	e.Prev, _ = hs.root(e.Index)
+	text, err := e.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := note.Sign(&note.Note{Text: string(edit(text))}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.add(tlog.RecordHash(signed))
+	root, _ := hs.root(e.Index + 1)
+	c, err := signCheckpoint(Checkpoint{Origin: testOrigin, Tree: tlog.Tree{N: e.Index + 1, Hash: root}}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, entriesFile, append(entries, signed...))
+	writeFile(t, dir, checkpointFile, c.Signed)
+}
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "logbook")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestUnfinishedAppend(t *testing.T) {
+	dir, _ := buildLog(t, testOrigin, 3)
+	entries := readFile(t, dir, entriesFile)
+	recs := records(t, entries)
+	// Simulate a crash after writing entry 3 but before its checkpoint: the
+	// whole record, or any prefix of it, is ignored.
+	dirX, _ := buildLog(t, testOrigin, 4)
+	rec3 := records(t, readFile(t, dirX, entriesFile))[3]
+	for _, cut := range []int{1, 2, 3, 10, len(rec3) / 2, len(rec3) - 1, len(rec3)} {
+		writeFile(t, dir, entriesFile, append(bytes.Clone(entries), rec3[:cut]...))
+		l, err := Open(dir, testRoster(t))
+		if err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		if l.Size() != 3 || !l.UnfinishedAppend() {
+			t.Fatalf("cut %d: size %d, unfinished %v", cut, l.Size(), l.UnfinishedAppend())
+		}
+	}
+	// The next append discards it.
+	l, _ := Open(dir, testRoster(t))
+	x := sampleEntries()[3]
+	if _, err := l.Append(3, x.e, testSigner(t, x.who)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(dir, testRoster(t))
+	if err != nil || l.Size() != 4 || l.UnfinishedAppend() {
+		t.Fatalf("after append: size %d, err %v", l.Size(), err)
+	}
+	if got := records(t, readFile(t, dir, entriesFile)); !bytes.Equal(bytes.Join(got[:3], nil), bytes.Join(recs, nil)) {
+		t.Fatal("earlier entries changed")
+	}
+	// Two records beyond the checkpoint are not a crash.
+	writeFile(t, dir, entriesFile, append(readFile(t, dir, entriesFile), append(bytes.Clone(rec3), rec3...)...))
+	if _, err := Open(dir, testRoster(t)); err == nil || !strings.Contains(err.Error(), "beyond the checkpoint") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEmptyLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lb")
+	if err := Create(dir, testOrigin); err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(dir, testOrigin); err != nil {
+		t.Fatalf("Create twice: %v", err)
+	}
+	if err := Create(dir, "breakglass.example/x"); err == nil {
+		t.Fatal("Create with another origin succeeded")
+	}
+	l, err := Open(dir, testRoster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Size() != 0 || l.Checkpoint().N != 0 || l.Checkpoint().Hash != tlog.RecordHash(nil) && false {
+		t.Fatalf("empty log: %+v", l.Checkpoint())
+	}
+	if _, err := Open(filepath.Join(t.TempDir(), "none"), testRoster(t)); err == nil {
+		t.Fatal("Open of a missing logbook succeeded")
+	}
+}
+
+func TestQueries(t *testing.T) {
+	dir, _ := buildLog(t, testOrigin, len(sampleEntries()))
+	l, err := Open(dir, testRoster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := l.Entries()
+	idx := func(es []*Entry) []int64 {
+		var out []int64
+		for _, e := range es {
+			out = append(out, e.Index)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		f    Filter
+		want []int64
+	}{
+		{"all", Filter{}, []int64{0, 1, 2, 3, 4, 5, 6, 7}},
+		{"secret", Filter{Secret: "prod-aws"}, []int64{2, 3, 4, 5, 6, 7}},
+		{"since", Filter{Since: testT0.Add(61 * 60e9)}, []int64{4, 5, 6, 7}},
+		{"kinds", Filter{Kinds: []Kind{KindTap, KindRelease}}, []int64{4, 5, 6}},
+		{"actor", Filter{Actor: "carol", Secret: "prod-aws"}, []int64{3, 6, 7}},
+		{"none", Filter{Secret: "other"}, nil},
+	} {
+		if got := idx(Select(all, tt.f)); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// Before the revoke, the release is open; after it, closed.
+	if got := idx(OpenReleases(all[:7], "prod-aws")); fmt.Sprint(got) != "[6]" {
+		t.Errorf("open releases before revoke: %v", got)
+	}
+	if got := OpenReleases(all, "prod-aws"); len(got) != 0 {
+		t.Errorf("open releases after revoke: %v", idx(got))
+	}
+	// A revoke of another key id leaves the release open.
+	other := &Entry{Index: 8, Kind: KindRevoke, Secret: "prod-aws", Details: map[string]string{DetailKeyID: "AKIAOTHER"}}
+	if got := idx(OpenReleases(append(all[:7:7], other), "")); fmt.Sprint(got) != "[6]" {
+		t.Errorf("open releases after revoking another key: %v", got)
+	}
+}
+
+func TestExport(t *testing.T) {
+	dir, _ := buildLog(t, testOrigin, len(sampleEntries()))
+	l, err := Open(dir, testRoster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Text from people is escaped, not interpreted.
+	if _, err := l.Append(l.Size(), Entry{Time: testT0, Kind: KindNote, Reason: "<script>alert(1)</script> *bold* [link](x)"}, testSigner(t, "bob")); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := string(l.Checkpoint().Signed)
+	var md, html bytes.Buffer
+	if err := WriteMarkdown(&md, l, l.Entries(), 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&html, l, l.Entries(), 3); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"md": md.String(), "html": html.String()} {
+		if c := strings.Count(out, "page 3 of 3"); c != 1 {
+			t.Errorf("%s: %d third pages", name, c)
+		}
+		for i := range l.Entries() {
+			if !strings.Contains(out, fmt.Sprintf("Entry %d —", i)) {
+				t.Errorf("%s: entry %d missing", name, i)
+			}
+		}
+		// The signed checkpoint sits at the foot of every page.
+		sigLine := ckpt[strings.LastIndex(ckpt, "— "):]
+		if name == "md" && strings.Count(out, sigLine) != 3 {
+			t.Errorf("%s: checkpoint signature appears %d times, want 3", name, strings.Count(out, sigLine))
+		}
+		if strings.Contains(out, "<script>") {
+			t.Errorf("%s: a reason's markup came through unescaped", name)
+		}
+		if !strings.Contains(out, "Tree head after entry 5: size 6") {
+			t.Errorf("%s: no tree head for page 2", name)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package logbook
+
+import (
+	"slices"
+	"time"
+)
+
+// Detail names with a meaning across kinds. Commands that write entries use
+// these so that queries such as [OpenReleases] can find them.
+const (
+	DetailOperator = "operator" // release, unseal-start: the person the secret went to
+	DetailKeyID    = "key-id"   // release, revoke, rotate, seal: the non-secret id of the sealed key (e.g. an AWS access key id)
+	DetailSession  = "session"  // unseal-start, tap, release: the unseal session id
+	DetailResult   = "result"   // drill: "pass" or "fail"
+	DetailTapped   = "tapped"   // release, drill: who tapped, comma-separated
+)
+
+// A Filter selects entries. Zero fields select everything.
+type Filter struct {
+	Secret string    // only entries about this secret
+	Since  time.Time // only entries at or after this time
+	Kinds  []Kind    // only entries of these kinds
+	Actor  string    // only entries by this person
+}
+
+// Select returns the entries that f selects, in order.
+func Select(entries []*Entry, f Filter) []*Entry {
+	var out []*Entry
+	for _, e := range entries {
+		if f.Secret != "" && e.Secret != f.Secret ||
+			!f.Since.IsZero() && e.Time.Before(f.Since) ||
+			len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.Kind) ||
+			f.Actor != "" && e.Actor != f.Actor {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// OpenReleases returns the release entries not yet closed by a later revoke:
+// the secrets someone holds right now. A revoke closes the earlier releases of
+// the same secret with the same key-id detail; a revoke without a key-id
+// closes every earlier release of the secret. With secret set, only that
+// secret's releases are considered.
+//
+// This is the check behind allocating a secret to one person at a time: an
+// unseal of a secret with an open release must warn and be forced, with a
+// reason, to go ahead.
+func OpenReleases(entries []*Entry, secret string) []*Entry {
+	var open []*Entry
+	for _, e := range entries {
+		if secret != "" && e.Secret != secret {
+			continue
+		}
+		switch e.Kind {
+		case KindRelease:
+			open = append(open, e)
+		case KindRevoke:
+			keyID := e.Details[DetailKeyID]
+			open = slices.DeleteFunc(open, func(r *Entry) bool {
+				return r.Secret == e.Secret && (keyID == "" || r.Details[DetailKeyID] == keyID)
+			})
+		}
+	}
+	return open
+}

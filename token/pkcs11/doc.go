@@ -1,0 +1,38 @@
+// Package pkcs11 is the PKCS#11 backend of package token, on
+// github.com/miekg/pkcs11: SoftHSM2, OpenSC's opensc-pkcs11.so, Yubico's
+// libykcs11.so, or an HSM vendor's module.
+//
+// # Selecting a token
+//
+// Tokens are named by RFC 7512 URIs: path attributes token, serial,
+// manufacturer, model and slot-id select the token; id selects the
+// key-agreement key; the query attributes module-path and pin-source say
+// which module to load and where the PIN is ("file:/run/pin" or a path). A
+// URI that matches several tokens is an error listing them.
+//
+// # Keys
+//
+// [Enroll] generates two EC P-256 key pairs on the token, with CKA_TOKEN,
+// CKA_PRIVATE and CKA_SENSITIVE true and CKA_EXTRACTABLE false: one may only
+// derive (CKA_DERIVE), the other may only sign (CKA_SIGN). They are labelled
+// "breakglass key agreement" and "breakglass signing" and get random 8-byte
+// CKA_IDs, which enrollment records keep.
+//
+// ECDH is CKM_ECDH1_DERIVE with CKD_NULL and the peer's uncompressed point;
+// the shared x-coordinate comes back as a short-lived CKO_SECRET_KEY of type
+// CKK_GENERIC_SECRET (session object, extractable, not sensitive) that is
+// read and destroyed at once. Signatures are CKM_ECDSA over the caller's
+// digest, converted from PKCS#11's r‖s to ASN.1 for crypto.Signer.
+//
+// # PINs
+//
+// PKCS#11 has no retry count, only flags: CKF_USER_PIN_FINAL_TRY makes the
+// backend refuse to log in (a *token.PINError with one try left), and
+// CKF_USER_PIN_LOCKED reports a blocked PIN.
+//
+// # Modules
+//
+// A module is loaded and initialised once per process and finalised when
+// its last token is closed, so tests can switch SOFTHSM2_CONF between
+// tokens.
+package pkcs11

@@ -1,0 +1,231 @@
+package pkcs11
+
+import (
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/breakglass/breakglass/token"
+	p11 "github.com/miekg/pkcs11"
+)
+
+func pin(s string) token.PINFunc {
+	return func() ([]byte, error) { return []byte(s), nil }
+}
+
+func enroll(t *testing.T, uri string) *Token {
+	t.Helper()
+	tok, err := Enroll(uri, EnrollOptions{Options: Options{PIN: pin("1234")}})
+	if err != nil {
+		t.Fatalf("Enroll: %v", err)
+	}
+	t.Cleanup(func() { tok.Close() })
+	return tok
+}
+
+func TestEnrollSoftHSM(t *testing.T) {
+	mod := softHSM(t, "alice")
+	uri := "pkcs11:token=alice?module-path=" + mod
+	tok := enroll(t, uri)
+
+	info := tok.Info()
+	if info.Kind != token.KindPKCS11 || info.Label != "alice" || info.Serial == "" {
+		t.Fatalf("Info = %+v", info)
+	}
+	if !strings.HasPrefix(info.URI, "pkcs11:token=alice;serial=") || !strings.HasSuffix(info.URI, "?module-path="+mod) {
+		t.Fatalf("URI = %q", info.URI)
+	}
+	attrs, err := tok.KeyAttributes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]bool{
+		"key-agreement": {"sensitive": true, "extractable": false, "derive": true, "sign": false, "always-sensitive": true, "never-extractable": true},
+		"signing":       {"sensitive": true, "extractable": false, "derive": false, "sign": true, "always-sensitive": true, "never-extractable": true},
+	}
+	for k, m := range want {
+		for a, v := range m {
+			if attrs[k][a] != v {
+				t.Errorf("%s key: %s = %v, want %v", k, a, attrs[k][a], v)
+			}
+		}
+	}
+	checkKeys(t, tok)
+
+	// The record round-trips and the token in hand passes the challenge,
+	// also after closing and reopening by the record's URI and key ids.
+	rec, err := token.NewRecord(token.Custodian{Name: "alice"}, info, tok.KeyAgreementKey().PublicKey(), tok.SigningKey().Public(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Sign(tok.SigningKey()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	tok.Close()
+	kxID, sigID := mustHex(t, rec.Keys.KeyAgreement.ID), mustHex(t, rec.Keys.Signing.ID)
+	re, err := Open(rec.Token.URI, Options{PIN: pin("1234"), KeyAgreementID: kxID, SigningID: sigID})
+	if err != nil {
+		t.Fatalf("Open(%q): %v", rec.Token.URI, err)
+	}
+	defer re.Close()
+	if err := rec.Challenge(re); err != nil {
+		t.Fatalf("Challenge: %v", err)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b := make([]byte, len(s)/2)
+	for i := range b {
+		var v byte
+		for _, c := range s[2*i : 2*i+2] {
+			v <<= 4
+			switch {
+			case c >= '0' && c <= '9':
+				v |= byte(c - '0')
+			case c >= 'a' && c <= 'f':
+				v |= byte(c-'a') + 10
+			default:
+				t.Fatalf("bad hex %q", s)
+			}
+		}
+		b[i] = v
+	}
+	return b
+}
+
+// checkKeys runs ECDH and a signature on the token and checks both against
+// software.
+func checkKeys(t *testing.T, tok token.Token) {
+	t.Helper()
+	eph, _ := ecdh.P256().GenerateKey(rand.Reader)
+	got, err := tok.KeyAgreementKey().ECDH(eph.PublicKey())
+	if err != nil {
+		t.Fatalf("ECDH on token: %v", err)
+	}
+	want, _ := eph.ECDH(tok.KeyAgreementKey().PublicKey())
+	if string(got) != string(want) {
+		t.Fatal("ECDH on the token differs from software ECDH")
+	}
+	digest := sha256.Sum256([]byte("breakglass"))
+	sig, err := tok.SigningKey().Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if !ecdsa.VerifyASN1(tok.SigningKey().Public().(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatal("token signature does not verify")
+	}
+}
+
+func TestEnrollRefusesOverwrite(t *testing.T) {
+	mod := softHSM(t, "bob")
+	uri := "pkcs11:token=bob?module-path=" + mod
+	first := enroll(t, uri)
+	pub := first.KeyAgreementKey().PublicKey()
+	first.Close()
+
+	_, err := Enroll(uri, EnrollOptions{Options: Options{PIN: pin("1234")}})
+	if !errors.Is(err, token.ErrSlotInUse) {
+		t.Fatalf("second Enroll = %v, want ErrSlotInUse", err)
+	}
+	forced, err := Enroll(uri, EnrollOptions{Options: Options{PIN: pin("1234")}, Force: true})
+	if err != nil {
+		t.Fatalf("Enroll --force: %v", err)
+	}
+	defer forced.Close()
+	if forced.KeyAgreementKey().PublicKey().Equal(pub) {
+		t.Fatal("--force kept the old key")
+	}
+	checkKeys(t, forced)
+}
+
+func TestOpenErrors(t *testing.T) {
+	mod := softHSM(t, "carol", "dave")
+	enroll(t, "pkcs11:token=carol?module-path="+mod).Close()
+
+	tests := []struct {
+		name string
+		uri  string
+		opts Options
+		is   error
+		want string
+	}{
+		{"wrong PIN", "pkcs11:token=carol?module-path=" + mod, Options{PIN: pin("9999")}, nil, "wrong PIN"},
+		{"no such token", "pkcs11:token=erin?module-path=" + mod, Options{PIN: pin("1234")}, token.ErrNotPresent, "no PKCS#11 token matches pkcs11:token=erin"},
+		{"ambiguous", "pkcs11:?module-path=" + mod, Options{PIN: pin("1234")}, nil, "2 PKCS#11 tokens match"},
+		{"not enrolled", "pkcs11:token=dave?module-path=" + mod, Options{PIN: pin("1234")}, token.ErrNotEnrolled, "no private key"},
+		{"no module", "pkcs11:token=carol", Options{}, nil, "no PKCS#11 module given"},
+		{"missing module", "pkcs11:token=carol?module-path=/nonexistent.so", Options{}, nil, "no such file"},
+		{"piv uri", "piv:serial=1", Options{}, nil, "not a pkcs11: URI"},
+		{"pin source", "pkcs11:token=carol?module-path=" + mod + "&pin-source=file:/nonexistent", Options{}, nil, "pin-source"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := Open(tt.uri, tt.opts)
+			if err == nil {
+				tok.Close()
+				t.Fatal("Open succeeded")
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %v is not %v", err, tt.is)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want %q", err, tt.want)
+			}
+		})
+	}
+	var pe *token.PINError
+	_, err := Open("pkcs11:token=carol?module-path="+mod, Options{PIN: pin("9999")})
+	if !errors.As(err, &pe) || !pe.Tried {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+}
+
+func TestRetriesFromFlags(t *testing.T) {
+	tests := []struct {
+		flags uint
+		want  int
+		safe  bool
+	}{
+		{0, -1, true},
+		{p11.CKF_USER_PIN_COUNT_LOW, -1, true},
+		{p11.CKF_USER_PIN_FINAL_TRY | p11.CKF_USER_PIN_COUNT_LOW, 1, false},
+		{p11.CKF_USER_PIN_LOCKED, 0, false},
+	}
+	for _, tt := range tests {
+		got := retriesFromFlags(tt.flags)
+		if got != tt.want || token.SafeToTry(got) != tt.safe {
+			t.Errorf("flags %#x: retries %d safe %v, want %d %v", tt.flags, got, token.SafeToTry(got), tt.want, tt.safe)
+		}
+	}
+}
+
+func TestPINSource(t *testing.T) {
+	mod := softHSM(t, "frank")
+	enroll(t, "pkcs11:token=frank?module-path="+mod).Close()
+	f := t.TempDir() + "/pin"
+	if err := writeFile(f, "1234\n"); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Open("pkcs11:token=frank?module-path="+mod+"&pin-source=file:"+f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	checkKeys(t, tok)
+}
+
+func TestRawToASN1(t *testing.T) {
+	if _, err := rawToASN1(make([]byte, 63)); err == nil {
+		t.Fatal("accepted a 63-byte signature")
+	}
+}
