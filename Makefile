@@ -25,8 +25,10 @@ build:
 ## test: lint, then every test on the real stack (pcscd + vpcd + virtual cards, SoftHSM2)
 test: setup lint test-go
 
+# Packages run one at a time (-p 1): they share pcscd's virtual readers, and a
+# command that scans every reader must not open another package's card.
 test-go:
-	scripts/pcscd.sh run $(GO) test -race -count=1 -timeout 30m ./...
+	scripts/pcscd.sh run $(GO) test -race -count=1 -p 1 -timeout 30m ./...
 
 ## demo: the main job end to end on virtual cards
 demo: setup build

@@ -11,8 +11,10 @@ set -eu
 pidfile=/run/breakglass-pcscd.pid
 log=${TMPDIR:-/tmp}/breakglass-pcscd.log
 
+# running: a pcscd listens on the socket (in this network namespace; a pcscd
+# in another namespace, or a stale socket file, does not count).
 running() {
-	[ -S /run/pcscd/pcscd.comm ] && pgrep -x pcscd >/dev/null 2>&1
+	ss -xl 2>/dev/null | grep -q '/run/pcscd/pcscd.comm'
 }
 
 start() {
@@ -24,7 +26,7 @@ start() {
 	pcscd --foreground >"$log" 2>&1 &
 	echo $! >"$pidfile"
 	i=0
-	while ! running || ! ss -ltn 2>/dev/null | grep -q ':35963 '; do
+	while ! running || ! ss -ltn 2>/dev/null | grep -q ':35978 '; do
 		i=$((i + 1))
 		if [ "$i" -gt 100 ]; then
 			echo "breakglass: pcscd did not start; its log:" >&2

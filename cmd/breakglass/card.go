@@ -7,6 +7,11 @@ func cardCommand() *cli.Command {
 		Name:  "card",
 		Usage: "manage hardware tokens (PIV cards, PKCS#11 tokens) and virtual cards",
 		Subcommands: []*cli.Command{
+			cardListCommand(),
+			cardEnrollCommand(),
+			cardVerifyCommand(),
+			cardCheckCommand(),
+			cardPINCommand(),
 			cardVirtualCommand(),
 		},
 	}

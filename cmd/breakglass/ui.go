@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit statuses, documented in docs/runbook-operator.md.
@@ -56,8 +57,24 @@ func reportError(w io.Writer, err error) int {
 			fmt.Fprintf(w, "breakglass: hint: %s\n", h)
 		}
 		code = he.code
+	} else if isCLIUsageError(err) {
+		fmt.Fprintf(w, "breakglass: hint: see --help for usage and examples\n")
+		code = exitUsage
 	}
 	return code
+}
+
+// isCLIUsageError reports whether err is urfave/cli's own complaint about
+// the command line (a missing required flag, an unknown flag, a bad value),
+// which it returns as plain errors.
+func isCLIUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"Required flag", "flag provided but not defined", "flag needs an argument", "invalid value", "invalid boolean"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // infof prints an informational line on stderr.

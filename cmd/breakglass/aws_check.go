@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/logbook"
+)
+
+// exitDrift is aws check's exit status when it found drift: the check ran,
+// and break-glass access is at risk.
+const exitDrift = 3
+
+const awsCheckHelp = `check compares the AWS account with what provision set up and what is
+sealed, and changes nothing:
+
+   - the user and the role exist, were made by breakglass, with their tags,
+     policies (by SHA-256 of the canonical JSON) and maximum session;
+   - the user has exactly one access key, the sealed one, active, and not
+     older than --max-key-age;
+   - the key's last use (GetAccessKeyLastUsed) is explained by a release or
+     a recorded attempt in the logbook;
+   - the provisioning record agrees with the logbook's seal entry.
+
+Each finding comes with its fix. The exit status is 0 when nothing drifted
+(warnings allowed), 3 on drift, 1 when the check itself could not run.
+
+Run it with administrator (or read-only IAM) credentials, on a schedule and
+after every revoke.
+
+EXAMPLES
+   breakglass aws check prod.glass
+   breakglass aws check prod.glass --json | jq '.findings[]'`
+
+func awsCheckCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "check",
+		Usage:       "find drift between the account, the provisioning and the sealed key",
+		ArgsUsage:   "NAME.glass",
+		Description: awsCheckHelp,
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout"},
+			&cli.DurationFlag{Name: "max-key-age", Value: 90 * 24 * time.Hour, Usage: "warn about a sealed key older than this"},
+		}, append(awsConnFlags(), caseFlags()...)...),
+		Action: runAWSCheck,
+	}
+}
+
+// awsCheckJSON is check's --json output.
+type awsCheckJSON struct {
+	Secret    string         `json:"secret"`
+	File      string         `json:"file"`
+	Account   string         `json:"account"`
+	UserARN   string         `json:"user_arn"`
+	RoleARN   string         `json:"role_arn"`
+	SealedKey aws.KeyState   `json:"sealed_key"`
+	Findings  []aws.Finding  `json:"findings"`
+	Drift     bool           `json:"drift"`
+	Releases  []awsUseReport `json:"explained_by,omitempty"`
+}
+
+// awsUseReport names the logbook entry that explains a key's last use.
+type awsUseReport struct {
+	Index    int64     `json:"index"`
+	Kind     string    `json:"kind"`
+	Time     time.Time `json:"time"`
+	Operator string    `json:"operator"`
+	Ticket   string    `json:"ticket,omitempty"`
+}
+
+// awsUseSlack is how far a key's last use may be from the logbook entry
+// that explains it: the entry is written right after the exchange, and
+// IAM's last-used time is not exact.
+const awsUseSlack = 15 * time.Minute
+
+// explainUse finds the logbook entry (a release, or a recorded failed
+// attempt) that explains a use of keyID at t.
+func explainUse(entries []*logbook.Entry, secretName, keyID string, t time.Time) *logbook.Entry {
+	for _, e := range entries {
+		if e.Secret != secretName || e.Details[logbook.DetailKeyID] != keyID {
+			continue
+		}
+		if e.Kind != logbook.KindRelease && !(e.Kind == logbook.KindNote && e.Details["action"] == "aws-session") {
+			continue
+		}
+		if d := t.Sub(e.Time); d > -awsUseSlack && d < awsUseSlack {
+			return e
+		}
+	}
+	return nil
+}
+
+func runAWSCheck(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("give one sealed key: breakglass aws check NAME.glass")
+	}
+	path := c.Args().First()
+	f, file, err := readGlass(path)
+	if err != nil {
+		return err
+	}
+	file.Close()
+	h := f.Header
+	if err := awsGlassHeader(path, h); err != nil {
+		return err
+	}
+	rec, spec, err := loadAWSRecord(path, h)
+	if err != nil {
+		return err
+	}
+	ac, err := openAWSCase(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := awsAdminConfig(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := awsContext(c)
+	defer cancel()
+	rep, err := aws.Check(ctx, cfg, spec, h.KeyID, aws.CheckOptions{MaxKeyAge: c.Duration("max-key-age")})
+	if err != nil {
+		return awsErr("checking "+h.Name, err)
+	}
+	out := awsCheckJSON{Secret: h.Name, File: path, Account: rep.Account, UserARN: rep.UserARN, RoleARN: rep.RoleARN,
+		SealedKey: rep.SealedKey, Findings: rep.Findings}
+
+	entries := ac.entries()
+	if ac.log != nil {
+		if seal := awsLastSeal(entries, h.Name); seal != nil {
+			for k, v := range rec.PolicyHashes {
+				if got := seal.Details["policy-"+k+"-sha256"]; got != "" && got != v {
+					out.Findings = append(out.Findings, aws.Finding{Severity: aws.Drift, Subject: awsRecordPath(path),
+						Problem: fmt.Sprintf("the %s policy hash differs from the logbook's seal entry %d", k, seal.Index),
+						Fix:     "restore " + awsRecordPath(path) + " from git; if the change was intended, run breakglass aws provision to record it"})
+				}
+			}
+		}
+	}
+	if lu := rep.SealedKey.LastUsed; !lu.IsZero() {
+		switch e := explainUse(entries, h.Name, h.KeyID, lu); {
+		case e != nil:
+			out.Releases = append(out.Releases, awsUseReport{Index: e.Index, Kind: string(e.Kind), Time: e.Time,
+				Operator: e.Details[logbook.DetailOperator], Ticket: e.Ticket})
+		case ac.log == nil:
+			out.Findings = append(out.Findings, aws.Finding{Severity: aws.Warning, Subject: h.KeyID,
+				Problem: fmt.Sprintf("the sealed key was last used %s (%s), and there is no logbook to explain it", lu.UTC().Format(time.RFC3339), rep.SealedKey.LastUsedService),
+				Fix:     "keep a logbook in the case (breakglass log init) so that every use is explained"})
+		default:
+			out.Findings = append(out.Findings, aws.Finding{Severity: aws.Drift, Subject: h.KeyID,
+				Problem: fmt.Sprintf("the sealed key was used %s (%s) and no release in the logbook explains it", lu.UTC().Format(time.RFC3339), rep.SealedKey.LastUsedService),
+				Fix:     "treat it as an incident: find the call in CloudTrail, then run breakglass aws revoke " + path})
+		}
+	}
+	for _, fd := range out.Findings {
+		out.Drift = out.Drift || fd.Severity == aws.Drift
+	}
+
+	if c.Bool("json") {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		w := c.App.Writer
+		fmt.Fprintf(w, "%s: user %s, role %s\n", h.Name, rep.UserARN, rep.RoleARN)
+		fmt.Fprintf(w, "sealed key %s: %s", h.KeyID, rep.SealedKey.Status)
+		if !rep.SealedKey.LastUsed.IsZero() {
+			fmt.Fprintf(w, ", last used %s (%s)", rep.SealedKey.LastUsed.UTC().Format(time.RFC3339), rep.SealedKey.LastUsedService)
+		} else if rep.SealedKey.Status != aws.KeyDeleted {
+			fmt.Fprintf(w, ", never used")
+		}
+		fmt.Fprintln(w)
+		for _, r := range out.Releases {
+			fmt.Fprintf(w, "last use explained by logbook entry %d (%s by %s, ticket %s)\n", r.Index, r.Kind, r.Operator, r.Ticket)
+		}
+		for _, fd := range out.Findings {
+			fmt.Fprintf(w, "%s: %s: %s\n  fix: %s\n", fd.Severity, fd.Subject, fd.Problem, fd.Fix)
+		}
+	}
+	if out.Drift {
+		n := 0
+		for _, fd := range out.Findings {
+			if fd.Severity == aws.Drift {
+				n++
+			}
+		}
+		return &hintError{err: fmt.Errorf("%s: %s: break-glass access is at risk", h.Name, plural(n, "drift finding")),
+			hints: []string{"each finding above names its fix"}, code: exitDrift}
+	}
+	if len(out.Findings) > 0 {
+		infof("%s: no drift, %s", h.Name, plural(len(out.Findings), "warning"))
+	} else {
+		infof("%s: no drift", h.Name)
+	}
+	return nil
+}
+
+// awsLastSeal is the latest seal, reseal, revoke or rotate entry of a
+// secret that carries policy hashes (written by provision).
+func awsLastSeal(entries []*logbook.Entry, name string) *logbook.Entry {
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if e.Secret == name && e.Kind == logbook.KindSeal && strings.HasPrefix(e.Reason, "aws provision") {
+			return e
+		}
+	}
+	return nil
+}

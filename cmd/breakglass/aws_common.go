@@ -1,0 +1,327 @@
+package main
+
+// Pieces shared by the aws commands: the administrator's SDK configuration,
+// the sealed key's plaintext encoding, the provisioning record kept next to
+// the .glass, and the translation of package aws's errors into hints.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/seal"
+)
+
+// awsConnFlags select the administrator's credentials and the endpoint:
+// the SDK's default chain (environment, ~/.aws, SSO, instance roles) with
+// these overrides.
+func awsConnFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "profile", Usage: "AWS shared-config `PROFILE` (default: the SDK's default chain)"},
+		&cli.StringFlag{Name: "region", Usage: "AWS `REGION` (IAM is global; default us-east-1)"},
+		&cli.StringFlag{Name: "endpoint-url", Usage: "send every AWS request to `URL` (the rehearsal server; AWS_ENDPOINT_URL works too)"},
+	}
+}
+
+// awsEndpoint is --endpoint-url, else $AWS_ENDPOINT_URL_STS or
+// $AWS_ENDPOINT_URL, as the SDK itself reads them.
+func awsEndpoint(c *cli.Context) string {
+	if e := c.String("endpoint-url"); e != "" {
+		return e
+	}
+	if e := os.Getenv("AWS_ENDPOINT_URL_STS"); e != "" {
+		return e
+	}
+	return os.Getenv("AWS_ENDPOINT_URL")
+}
+
+// awsAdminConfig loads the administrator's SDK configuration.
+func awsAdminConfig(c *cli.Context) (awssdk.Config, error) {
+	cfg, err := aws.LoadConfig(c.Context, aws.ConfigOptions{
+		Profile:  c.String("profile"),
+		Region:   c.String("region"),
+		Endpoint: c.String("endpoint-url"),
+	})
+	if err != nil {
+		return cfg, withHints(err, "check --profile, ~/.aws/config and ~/.aws/credentials (or AWS_SHARED_CREDENTIALS_FILE)")
+	}
+	return cfg, nil
+}
+
+// awsContext bounds one command's AWS calls.
+func awsContext(c *cli.Context) (context.Context, context.CancelFunc) {
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, 2*time.Minute)
+}
+
+// awsErr turns package aws's errors into hints. what says what was being
+// done, for the message.
+func awsErr(what string, err error) error {
+	var ce *aws.ConflictError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return withHints(fmt.Errorf("%s: %w", what, err),
+			"breakglass never takes over an IAM "+ce.Kind+" it did not create; nothing was changed",
+			"look at who owns "+ce.ARN+" (its tags, CloudTrail), then rename it or choose another --name")
+	case errors.Is(err, aws.ErrDurationTooLong):
+		return withHints(fmt.Errorf("%s: %w", what, err),
+			"ask for less with --duration (the role allows what provision set with --max-session; 1h by default)")
+	case errors.Is(err, aws.ErrKeyInvalid):
+		return withHints(fmt.Errorf("%s: %w", what, err),
+			"the sealed key is deleted, inactive or was rotated outside breakglass: run breakglass aws check to see which",
+			"then breakglass aws revoke (a new key sealed to the same roster) or breakglass aws provision")
+	case errors.Is(err, aws.ErrAccessDenied):
+		return withHints(fmt.Errorf("%s: %w", what, err),
+			"a policy changed: the user needs sts:AssumeRole and sts:SetSourceIdentity on the role, and the role must trust the user",
+			"run breakglass aws check with administrator credentials; it names the drift and the fix")
+	case errors.Is(err, aws.ErrThrottled):
+		return withHints(fmt.Errorf("%s: %w", what, err),
+			"AWS kept throttling after several retries with backoff; wait a minute and run the command again")
+	case errors.Is(err, aws.ErrUnreachable):
+		return withHints(fmt.Errorf("%s: %w", what, err),
+			"check the network (and a proxy: HTTPS_PROXY); breakglass needs to reach IAM and STS",
+			"with the rehearsal server, check --endpoint-url or AWS_ENDPOINT_URL")
+	case errors.Is(err, aws.ErrExpired):
+		return withHints(fmt.Errorf("%s: %w", what, err), "start a new session with breakglass aws session")
+	case errors.Is(err, aws.ErrWrongAccount):
+		return withHints(fmt.Errorf("%s: %w", what, err),
+			"use administrator credentials for the account the secret belongs to (--profile)")
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// The sealed secret of an aws provision is the long-term access key in the
+// AWS CLI's credential_process shape, exactly
+//
+//	{"Version":1,"AccessKeyId":"AKIA…","SecretAccessKey":"…"}
+//
+// with no spaces and no newline, so that a key recovered with standard
+// tools (docs/runbook-aws.md) can be handed to any AWS client as is.
+var (
+	sealedKeyPrefix = []byte(`{"Version":1,"AccessKeyId":"`)
+	sealedKeyMiddle = []byte(`","SecretAccessKey":"`)
+	sealedKeySuffix = []byte(`"}`)
+	accessKeyIDRE   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+)
+
+// maxSealedKey bounds the plaintext of a sealed AWS key.
+const maxSealedKey = 1024
+
+// marshalSealedKey encodes k as the sealed plaintext. The caller wipes the
+// result.
+func marshalSealedKey(k *aws.Credentials) ([]byte, error) {
+	if !accessKeyIDRE.MatchString(k.AccessKeyID) || !validSecretKey(k.SecretAccessKey) {
+		return nil, errors.New("the new access key has an unexpected shape; it was not sealed")
+	}
+	b := make([]byte, 0, len(sealedKeyPrefix)+len(k.AccessKeyID)+len(sealedKeyMiddle)+len(k.SecretAccessKey)+len(sealedKeySuffix))
+	b = append(b, sealedKeyPrefix...)
+	b = append(b, k.AccessKeyID...)
+	b = append(b, sealedKeyMiddle...)
+	b = append(b, k.SecretAccessKey...)
+	b = append(b, sealedKeySuffix...)
+	return b, nil
+}
+
+// parseSealedKey decodes the sealed plaintext. It accepts only the exact
+// encoding marshalSealedKey writes. The returned secret is a copy; the
+// caller wipes both b and the result. Errors never quote b.
+func parseSealedKey(b []byte) (*aws.Credentials, error) {
+	bad := errors.New("the unsealed secret is not an AWS access key sealed by breakglass aws provision")
+	if len(b) > maxSealedKey || len(b) < len(sealedKeyPrefix)+len(sealedKeySuffix) || !bytes.HasPrefix(b, sealedKeyPrefix) || !bytes.HasSuffix(b, sealedKeySuffix) {
+		return nil, bad
+	}
+	body := b[len(sealedKeyPrefix) : len(b)-len(sealedKeySuffix)]
+	i := bytes.Index(body, sealedKeyMiddle)
+	if i < 0 {
+		return nil, bad
+	}
+	id, sec := body[:i], body[i+len(sealedKeyMiddle):]
+	if !accessKeyIDRE.Match(id) || !validSecretKey(sec) {
+		return nil, bad
+	}
+	return &aws.Credentials{AccessKeyID: string(id), SecretAccessKey: bytes.Clone(sec)}, nil
+}
+
+// validSecretKey: AWS secret access keys are 40 base64 characters; allow
+// some room without letting JSON syntax in.
+func validSecretKey(b []byte) bool {
+	if len(b) < 16 || len(b) > 128 {
+		return false
+	}
+	for _, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// awsRecord is the provisioning record, NAME.aws.json next to NAME.glass:
+// the Spec that check, revoke and rotate need without unsealing anything.
+// It holds no secret. Its policy hashes are also in the logbook's seal
+// entry, so an edited record shows up as drift against the logbook.
+type awsRecord struct {
+	Version       int               `json:"version"`
+	Name          string            `json:"name"`
+	Account       string            `json:"account"`
+	UserARN       string            `json:"user_arn"`
+	RoleARN       string            `json:"role_arn"`
+	RolePolicyARN string            `json:"role_policy_arn,omitempty"`
+	RolePolicy    json.RawMessage   `json:"role_policy,omitempty"`
+	MaxSession    string            `json:"max_session"`
+	Owner         string            `json:"owner"`
+	ExtraTags     map[string]string `json:"extra_tags,omitempty"`
+	PolicyHashes  map[string]string `json:"policy_hashes,omitempty"`
+	Provisioned   time.Time         `json:"provisioned"`
+}
+
+const maxAWSRecord = 256 << 10
+
+// awsRecordPath is the record's path for a .glass path.
+func awsRecordPath(glass string) string {
+	return strings.TrimSuffix(glass, ".glass") + ".aws.json"
+}
+
+func newAWSRecord(spec aws.Spec, p *aws.Plan, at time.Time) *awsRecord {
+	r := &awsRecord{
+		Version: 1, Name: spec.Name, Account: p.Account, UserARN: p.UserARN, RoleARN: p.RoleARN,
+		RolePolicyARN: spec.RolePolicyARN, MaxSession: spec.MaxSession.String(), Owner: spec.Owner,
+		ExtraTags: spec.ExtraTags, PolicyHashes: p.PolicyHashes, Provisioned: at.UTC().Truncate(time.Second),
+	}
+	if len(spec.RolePolicy) > 0 {
+		if c, err := aws.CanonicalPolicy(spec.RolePolicy); err == nil {
+			r.RolePolicy = c
+		}
+	}
+	if spec.MaxSession == 0 {
+		r.MaxSession = time.Hour.String()
+	}
+	return r
+}
+
+// parseAWSRecord parses and validates a provisioning record.
+func parseAWSRecord(b []byte) (*awsRecord, error) {
+	if len(b) > maxAWSRecord {
+		return nil, errors.New("too large for a provisioning record")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r awsRecord
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("not a provisioning record: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("not a provisioning record: trailing data")
+	}
+	if r.Version != 1 {
+		return nil, fmt.Errorf("provisioning record version %d is not supported", r.Version)
+	}
+	spec, err := r.spec()
+	if err != nil {
+		return nil, err
+	}
+	if r.Account == "" || r.UserARN != spec.UserARN(r.Account) || r.RoleARN != spec.RoleARN(r.Account) {
+		return nil, errors.New("provisioning record: the account and ARNs do not match the name")
+	}
+	return &r, nil
+}
+
+func (r *awsRecord) marshal() []byte {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		panic(err) // only plain fields and canonical JSON
+	}
+	return append(b, '\n')
+}
+
+// spec is the aws.Spec the record describes.
+func (r *awsRecord) spec() (aws.Spec, error) {
+	d, err := time.ParseDuration(r.MaxSession)
+	if err != nil {
+		return aws.Spec{}, fmt.Errorf("provisioning record: max_session: %v", err)
+	}
+	s := aws.Spec{Name: r.Name, AccountID: r.Account, RolePolicyARN: r.RolePolicyARN,
+		MaxSession: d, Owner: r.Owner, ExtraTags: r.ExtraTags}
+	if len(r.RolePolicy) > 0 {
+		s.RolePolicy = []byte(r.RolePolicy)
+	}
+	if err := s.Validate(); err != nil {
+		return aws.Spec{}, fmt.Errorf("provisioning record: %w", err)
+	}
+	return s, nil
+}
+
+// loadAWSRecord reads the provisioning record that belongs to a .glass
+// and checks it against the sealed header.
+func loadAWSRecord(glass string, h *seal.Header) (*awsRecord, aws.Spec, error) {
+	path := awsRecordPath(glass)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, aws.Spec{}, withHints(fmt.Errorf("cannot read the provisioning record: %v", unwrapPathError(err)),
+			fmt.Sprintf("breakglass aws provision writes %s next to %s; restore it from git", path, glass))
+	}
+	r, err := parseAWSRecord(b)
+	if err != nil {
+		return nil, aws.Spec{}, withHints(fmt.Errorf("%s: %w", path, err), "restore it from git")
+	}
+	if h.Name != r.Name || h.Scope != r.RoleARN {
+		return nil, aws.Spec{}, withHints(fmt.Errorf("%s describes %s (%s), but %s seals %s (%s)", path, r.Name, r.RoleARN, glass, h.Name, h.Scope),
+			"the two files belong together: restore them from git")
+	}
+	spec, _ := r.spec()
+	return r, spec, nil
+}
+
+// awsGlassHeader checks that a sealed file was made by aws provision: it
+// names a key id and a role ARN.
+func awsGlassHeader(path string, h *seal.Header) error {
+	if !accessKeyIDRE.MatchString(h.KeyID) || !strings.HasPrefix(h.Scope, "arn:aws") || !strings.Contains(h.Scope, ":role/") {
+		return withHints(fmt.Errorf("%s was not sealed by breakglass aws provision (no access key id and role ARN in its header)", path),
+			"use breakglass unseal for other sealed secrets")
+	}
+	return nil
+}
+
+// sealAWSKey seals a new access key to a roster and writes it to path: a
+// new file, or with replace an atomic replacement once the new file is
+// complete. The plaintext is wiped.
+func sealAWSKey(path string, replace bool, key *aws.Credentials, p seal.Params) (*seal.Sealed, error) {
+	plain, err := marshalSealedKey(key)
+	if err != nil {
+		return nil, err
+	}
+	defer secret.Wipe(plain)
+	p.KeyID = key.AccessKeyID
+	return sealTo(path, replace, bytes.NewReader(plain), p)
+}
+
+// rosterParams is the roster of a sealed header, as seal parameters for
+// sealing a new key to the same custodians (public keys only).
+func rosterParams(h *seal.Header, sealedBy string) seal.Params {
+	p := seal.Params{
+		Name: h.Name, Scope: h.Scope, UseCases: h.UseCases, SealedBy: sealedBy,
+		GroupThreshold: h.GroupThreshold,
+	}
+	for _, g := range h.Groups {
+		p.Groups = append(p.Groups, seal.Group{Name: g.Name, Threshold: g.Threshold, Custodians: append([]seal.Custodian(nil), g.Custodians...)})
+	}
+	return p
+}

@@ -1,0 +1,415 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/token"
+)
+
+const awsSessionHelp = `session turns k custodians' taps into personal, short-lived AWS credentials.
+
+It unseals the long-term access key sealed by aws provision (k taps, as in
+breakglass unseal), exchanges it at once for STS credentials of the emergency
+role with SourceIdentity and RoleSessionName set to the operator's enrolled
+name (CloudTrail shows who acted), for --duration (at most the role's
+limit), and wipes the long-term key. That key never leaves memory.
+
+The session goes to exactly one place:
+   --exec [-- CMD …]  the environment of CMD (default: your $SHELL); nothing
+                      is written to disk
+   --console          a console sign-in URL (valid 15 minutes; treat it as
+                      a secret)
+   --json             the credential_process JSON (Version 1, with
+                      Expiration), for a pipe
+   --export           shell export lines, for eval "$(…)"
+
+With a logbook in the case, the release is recorded (operator, the
+long-term key id, the session key id, expiry, reason, ticket, use case, who
+tapped), signed by the operator's card; if it cannot be recorded, nothing is
+released. A secret with an open release (not yet revoked) is refused: one
+person at a time. --force overrides that, and is recorded.
+
+If AWS cannot be reached, throttles, refuses, or the sealed key no longer
+works, nothing is released and the failed attempt is recorded.
+
+After the incident: breakglass aws revoke NAME.glass.
+
+EXAMPLES
+   # a shell with the session (YubiKeys)
+   breakglass aws session prod.glass --reason "SSO outage" --ticket INC-4711 \
+     --use-case "SSO is down" --operator alice --exec
+
+   # one command
+   breakglass aws session prod.glass --reason r --ticket INC-1 --exec -- \
+     aws sts get-caller-identity
+
+   # the console
+   breakglass aws session prod.glass --reason r --ticket INC-1 --console
+
+   # rehearsal: virtual cards and the loopback server
+   BREAKGLASS_PIN=123456 breakglass aws session demo.glass --reason drill \
+     --ticket T-1 --endpoint-url http://127.0.0.1:4599 --export`
+
+func awsSessionCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "reason", Usage: "why access is needed (recorded)", Required: true},
+		&cli.StringFlag{Name: "ticket", Usage: "incident or ticket `ID` (recorded)", Required: true},
+		&cli.StringFlag{Name: "use-case", Usage: "one of the use cases sealed in the file (asked for when not given)"},
+		&cli.DurationFlag{Name: "duration", Value: time.Hour, Usage: "session length, 15m up to the role's maximum"},
+		&cli.BoolFlag{Name: "exec", Usage: "run the command after -- (default $SHELL) with the session in its environment"},
+		&cli.BoolFlag{Name: "console", Usage: "print a console sign-in URL"},
+		&cli.BoolFlag{Name: "json", Usage: "print the credential_process JSON"},
+		&cli.BoolFlag{Name: "export", Usage: "print shell export lines"},
+		&cli.BoolFlag{Name: "force-tty", Usage: "print --json or --export even when standard output is a terminal"},
+		&cli.BoolFlag{Name: "force", Usage: "go ahead although a release of this secret is still open (recorded)"},
+		&cli.StringFlag{Name: "federation-url", Usage: "console federation endpoint `URL` (default AWS's, or the rehearsal server's)"},
+		&cli.StringFlag{Name: "region", Usage: "AWS `REGION` for STS (default us-east-1)"},
+		&cli.StringFlag{Name: "endpoint-url", Usage: "send the STS request to `URL` (the rehearsal server; AWS_ENDPOINT_URL works too)"},
+	}
+	flags = append(flags, tapFlags()...)
+	flags = append(flags, caseFlags()...)
+	return &cli.Command{
+		Name:        "session",
+		Usage:       "unseal with k taps and open a personal, short-lived AWS session",
+		ArgsUsage:   "NAME.glass (--exec [-- CMD ARGS…] | --console | --json | --export)",
+		Description: awsSessionHelp,
+		Flags:       flags,
+		Action:      runAWSSession,
+	}
+}
+
+// sourceIdentityRE is STS's pattern for SourceIdentity and RoleSessionName.
+var sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+
+// awsSessionOptions are session's checked command line.
+type awsSessionOptions struct {
+	path     string
+	mode     string // exec, console, json, export
+	cmd      []string
+	duration time.Duration
+}
+
+func awsSessionArgs(c *cli.Context) (*awsSessionOptions, error) {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return nil, usageError("missing the sealed key: breakglass aws session NAME.glass --reason … --ticket … --exec")
+	}
+	o := &awsSessionOptions{path: args[0], cmd: args[1:], duration: c.Duration("duration")}
+	if len(o.cmd) > 0 && o.cmd[0] == "--" {
+		o.cmd = o.cmd[1:]
+	}
+	var modes []string
+	for _, m := range []string{"exec", "console", "json", "export"} {
+		if c.Bool(m) {
+			modes = append(modes, "--"+m)
+			o.mode = m
+		}
+	}
+	switch {
+	case len(modes) == 0:
+		return nil, usageError("say where the session goes: --exec [-- CMD …], --console, --json or --export")
+	case len(modes) > 1:
+		return nil, usageError("give only one of %s", strings.Join(modes, ", "))
+	case o.mode != "exec" && len(o.cmd) > 0:
+		return nil, usageError("unexpected arguments %q (did you mean --exec -- CMD …?)", o.cmd)
+	case (o.mode == "json" || o.mode == "export") && isTerminal(os.Stdout) && !c.Bool("force-tty"):
+		return nil, withHints(errors.New("standard output is a terminal; breakglass does not print credentials on the screen"),
+			`use --exec, or capture the output: eval "$(breakglass aws session … --export)"; --force-tty if you really must`)
+	case o.duration < 15*time.Minute || o.duration > 12*time.Hour || o.duration%time.Second != 0:
+		return nil, usageError("--duration %s: use whole seconds from 15m to 12h (and at most the role's maximum)", o.duration)
+	}
+	if o.mode == "exec" && len(o.cmd) == 0 {
+		sh := os.Getenv("SHELL")
+		if sh == "" {
+			sh = "/bin/sh"
+		}
+		o.cmd = []string{sh}
+	}
+	return o, nil
+}
+
+func runAWSSession(c *cli.Context) error {
+	o, err := awsSessionArgs(c)
+	if err != nil {
+		return err
+	}
+	f, file, err := readGlass(o.path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	h := f.Header
+	if err := awsGlassHeader(o.path, h); err != nil {
+		return err
+	}
+	// The role's limit, when the provisioning record is at hand: refuse
+	// before anyone taps.
+	if _, err := os.Stat(awsRecordPath(o.path)); err == nil {
+		if _, spec, err := loadAWSRecord(o.path, h); err != nil {
+			return err
+		} else if max := spec.MaxSession; max > 0 && o.duration > max {
+			return withHints(fmt.Errorf("--duration %s: %w (%s allows %s)", o.duration, aws.ErrDurationTooLong, h.Scope, max),
+				fmt.Sprintf("ask for at most --duration %s; nothing was unsealed", max))
+		}
+	}
+	ac, err := openAWSCase(c)
+	if err != nil {
+		return err
+	}
+	operator := c.String("operator")
+	if operator == "" {
+		operator = currentUser()
+	}
+	opRec, err := ac.person(operator, ac.log != nil)
+	if err != nil {
+		return err
+	}
+	if opRec != nil {
+		if operator, err = actorName(opRec); err != nil {
+			return err
+		}
+	}
+	if !sourceIdentityRE.MatchString(operator) || strings.HasPrefix(strings.ToLower(operator), "aws:") {
+		return usageError("operator name %q cannot be an AWS source identity: use 2 to 64 letters, digits or +=,.@_-", operator)
+	}
+	forced, err := awsCheckOpenReleases(c, ac, h.Name)
+	if err != nil {
+		return err
+	}
+	uc, err := chooseUseCase(c, h)
+	if err != nil {
+		return err
+	}
+
+	cm := newCeremony(c, f, request{Action: "aws session", Operator: operator,
+		Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc})
+	if err := cm.run(context.Background()); err != nil {
+		return err
+	}
+	key, err := awsOpenSealedKey(cm.u, h)
+	if err != nil {
+		return err
+	}
+	req := aws.Request{RoleARN: h.Scope, Operator: operator, Duration: o.duration,
+		Region: c.String("region"), Endpoint: awsEndpoint(c)}
+	ctx, cancel := awsContext(c)
+	defer cancel()
+	sess, err := aws.Session(ctx, *key, req)
+	key.Wipe()
+	hh := f.HeaderHash()
+	base := logbook.Entry{Secret: h.Name, HeaderHash: hh[:], Reason: c.String("reason"),
+		Ticket: c.String("ticket"), UseCase: uc}
+	tapped := make([]string, len(cm.approvals))
+	for i, a := range cm.approvals {
+		tapped[i] = a.Custodian
+	}
+	if err != nil {
+		e := base
+		e.Kind = logbook.KindNote
+		e.Details = map[string]string{"action": "aws-session", logbook.DetailResult: "failed",
+			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, "error": logSafe(err.Error()),
+			logbook.DetailTapped: strings.Join(tapped, ",")}
+		if rerr := ac.record(e, opRec, -1); rerr != nil {
+			reportError(os.Stderr, fmt.Errorf("the failed attempt could not be recorded: %w", rerr))
+		}
+		return awsErr("no session for "+operator+" (nothing was released)", err)
+	}
+	defer sess.Wipe()
+
+	e := base
+	e.Kind = logbook.KindRelease
+	e.Details = map[string]string{
+		logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: strings.Join(tapped, ","),
+		"session-key-id": sess.AccessKeyID, "expires": sess.Expiration.UTC().Format(time.RFC3339),
+		"role-arn": h.Scope, "assumed-role-arn": sess.AssumedRoleARN, "output": o.mode,
+	}
+	if forced {
+		e.Details["forced"] = "another release was open"
+	}
+	if err := awsRecordRelease(ac, e, opRec, h.Name, forced); err != nil {
+		return withHints(fmt.Errorf("the release could not be recorded, so nothing was released: %w", err),
+			"the STS session "+sess.AccessKeyID+" exists in AWS until "+sess.Expiration.UTC().Format(time.RFC3339)+
+				": run breakglass aws revoke "+o.path+" to end it")
+	}
+	infof("session for %s as %s until %s (session key %s)", operator, sess.AssumedRoleARN,
+		sess.Expiration.Local().Format("15:04 MST"), sess.AccessKeyID)
+	return awsDeliver(c, o, sess, req)
+}
+
+// awsCheckOpenReleases applies the one-person-at-a-time rule. It reports
+// whether --force overrode it.
+func awsCheckOpenReleases(c *cli.Context, ac *awsCase, name string) (bool, error) {
+	open := logbook.OpenReleases(ac.entries(), name)
+	if len(open) == 0 {
+		return false, nil
+	}
+	last := open[len(open)-1]
+	who := last.Details[logbook.DetailOperator]
+	if who == "" {
+		who = last.Actor
+	}
+	msg := fmt.Errorf("%s was released to %s at %s (ticket %s) and has not been revoked since",
+		name, who, last.Time.UTC().Format(time.RFC3339), last.Ticket)
+	if c.Bool("force") {
+		infof("warning: %v; going ahead because of --force (recorded)", msg)
+		return true, nil
+	}
+	return false, withHints(msg,
+		"one person at a time: ask "+who+" to finish, then run breakglass aws revoke",
+		"if a second person really must act now, add --force (it is recorded)")
+}
+
+// awsRecordRelease records the release, re-checking the open releases
+// against the logbook as it is now (other entries may have landed during
+// the taps) and appending only on top of what was checked.
+func awsRecordRelease(ac *awsCase, e logbook.Entry, actor *token.Record, name string, forced bool) error {
+	if ac.log == nil {
+		return ac.record(e, actor, -1)
+	}
+	for try := 0; try < 4; try++ {
+		if err := ac.log.Refresh(); err != nil {
+			return logError(err)
+		}
+		if !forced && len(logbook.OpenReleases(ac.entries(), name)) > 0 {
+			return errors.New("someone else's release of " + name + " was recorded during the taps")
+		}
+		err := ac.record(e, actor, ac.log.Size())
+		var ce *logbook.ConflictError
+		if !errors.As(err, &ce) {
+			return err
+		}
+	}
+	return errors.New("the logbook kept changing; try again")
+}
+
+// awsOpenSealedKey decrypts the sealed key after the taps and checks it is
+// the key the header names.
+func awsOpenSealedKey(u *seal.Unseal, h *seal.Header) (*aws.Credentials, error) {
+	r, err := u.Open()
+	if err != nil {
+		return nil, openErr(err)
+	}
+	buf, err := readHeld(r, maxSealedKey, "this is not a key sealed by breakglass aws provision")
+	if err != nil {
+		return nil, fmt.Errorf("decrypting %s: %w (nothing was released)", h.Name, err)
+	}
+	defer secret.Wipe(buf)
+	key, err := parseSealedKey(buf)
+	if err != nil {
+		return nil, withHints(err, "use breakglass unseal for secrets not made by breakglass aws provision")
+	}
+	if key.AccessKeyID != h.KeyID {
+		key.Wipe()
+		return nil, withHints(fmt.Errorf("the sealed access key %s is not the key id %s its header names (nothing was released)", key.AccessKeyID, h.KeyID),
+			"the file is not as provisioned: restore it from git and compare its header hash with the logbook")
+	}
+	return key, nil
+}
+
+// awsDeliver hands the session to its one destination.
+func awsDeliver(c *cli.Context, o *awsSessionOptions, sess *aws.STSCredentials, req aws.Request) error {
+	switch o.mode {
+	case "json":
+		b, err := aws.CredentialProcessJSON(sess)
+		if err != nil {
+			return err
+		}
+		defer secret.Wipe(b)
+		_, err = os.Stdout.Write(append(b, '\n'))
+		return err
+	case "export":
+		b := aws.ExportLines(sess)
+		defer secret.Wipe(b)
+		_, err := os.Stdout.Write(b)
+		return err
+	case "console":
+		fed := c.String("federation-url")
+		if fed == "" && req.Endpoint != "" {
+			fed = strings.TrimSuffix(req.Endpoint, "/") + "/federation"
+		}
+		ctx, cancel := awsContext(c)
+		defer cancel()
+		u, err := aws.ConsoleURL(ctx, sess, fed)
+		if err != nil {
+			return awsErr("console sign-in", err)
+		}
+		fmt.Fprintln(os.Stdout, u)
+		infof("open the URL within 15 minutes; it signs in as %s", sess.AssumedRoleARN)
+		return nil
+	}
+	return awsExec(o.cmd, sess, req)
+}
+
+// awsSessionEnvDrop are variables that would make a child use other
+// credentials than the session's.
+var awsSessionEnvDrop = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CREDENTIAL_EXPIRATION",
+	"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"}
+
+func awsExec(args []string, sess *aws.STSCredentials, req aws.Request) error {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		drop := false
+		for _, d := range awsSessionEnvDrop {
+			drop = drop || k == d
+		}
+		if !drop {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, aws.Environ(sess)...)
+	env = append(env, "BREAKGLASS_AWS_SESSION="+sess.AssumedRoleARN)
+	if req.Endpoint != "" {
+		env = append(env, "AWS_ENDPOINT_URL="+req.Endpoint)
+	}
+	if req.Region != "" {
+		env = append(env, "AWS_REGION="+req.Region)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	infof("running %s with the session in its environment (until %s); exit it when done", args[0],
+		sess.Expiration.Local().Format("15:04 MST"))
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		hints := []string{}
+		if !time.Now().Before(sess.Expiration) {
+			hints = append(hints, "the session expired at "+sess.Expiration.UTC().Format(time.RFC3339)+"; start a new one with breakglass aws session")
+		}
+		return &hintError{err: fmt.Errorf("%s exited with status %d", args[0], ee.ExitCode()), hints: hints, code: max(1, ee.ExitCode())}
+	}
+	if err != nil {
+		return withHints(fmt.Errorf("running %s: %v", args[0], err), "check the command after --exec --")
+	}
+	infof("session handed back; after the incident run breakglass aws revoke")
+	return nil
+}
+
+// logSafe makes an error message fit a logbook value: one line, printable.
+func logSafe(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/internal/term"
+	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/piv"
+)
+
+// Flags shared by the card commands.
+var (
+	readerFlag = &cli.StringFlag{Name: "reader", EnvVars: []string{"BREAKGLASS_READER"},
+		Usage: "use only the PC/SC reader `NAME` (BREAKGLASS_READER works too)"}
+	serialFlag = &cli.UintFlag{Name: "serial", Usage: "use the PIV card with serial number `N`"}
+	moduleFlag = &cli.StringFlag{Name: "module", Usage: "PKCS#11 module `PATH` (overrides module-path in the URI)"}
+)
+
+// pivSelector builds the card selector from --serial and --reader.
+func pivSelector(c *cli.Context) piv.Selector {
+	return piv.Selector{Serial: uint32(c.Uint("serial")), Reader: c.String("reader")}
+}
+
+// chooseCard resolves a selector that matches several cards: asks on the
+// terminal, or fails with a hint when there is none.
+func chooseCard(sel piv.Selector) (piv.Selector, error) {
+	found, err := piv.Find(sel)
+	if err != nil {
+		return sel, explainToken(err)
+	}
+	if len(found) == 1 {
+		sel.Serial, sel.Reader = found[0].Serial, found[0].Reader
+		return sel, nil
+	}
+	var opts []string
+	for _, f := range found {
+		opts = append(opts, fmt.Sprintf("card %d in %s", f.Serial, f.Reader))
+	}
+	if !term.Available() {
+		return sel, withHints(&piv.ChoiceError{Cards: found}, "choose one with --serial N or --reader NAME")
+	}
+	i, err := term.Choose("several PIV cards are connected; which one?", opts)
+	if err != nil {
+		return sel, err
+	}
+	sel.Serial, sel.Reader = found[i].Serial, found[i].Reader
+	return sel, nil
+}
+
+// secretSource reads a secret other than the PIN: from a file flag, an
+// environment variable (tests and drills on virtual cards), or the
+// terminal (asked twice when fresh is set).
+func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byte, error) {
+	if v := os.Getenv(env); v != "" {
+		return []byte(v), nil
+	}
+	if f := c.String(fileFlag); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %v", fileFlag, unwrapPathError(err))
+		}
+		p := bytes.Clone(bytes.TrimRight(b, "\r\n"))
+		token.WipeBytes(b)
+		return p, nil
+	}
+	var (
+		b   []byte
+		err error
+	)
+	if fresh {
+		b, err = term.ReadNewSecret(what)
+	} else {
+		b, err = term.ReadSecret(what + ": ")
+	}
+	if errors.Is(err, term.ErrNoTerminal) {
+		return nil, withHints(fmt.Errorf("no terminal to ask for the %s on", what),
+			fmt.Sprintf("use --%s FILE, or set %s (tests and drills on virtual cards only)", fileFlag, env))
+	}
+	return b, err
+}
+
+// explainToken turns token errors into messages with hints.
+func explainToken(err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		he  *hintError
+		pe  *token.PINError
+		np  *token.NotPresentError
+		wt  *token.WrongTokenError
+		fe  *token.FieldError
+		ce  *piv.ChoiceError
+		msg = err.Error()
+	)
+	switch {
+	case errors.As(err, &he):
+		return err
+	case errors.As(err, &pe) && pe.PUK && pe.Retries == 0:
+		return withHints(err, "the PUK is blocked too: the card can only be reset, which destroys its keys",
+			"let another custodian tap instead, and re-enroll this card after a reset")
+	case errors.As(err, &pe) && pe.PUK && !pe.Tried:
+		return withHints(err, "one more wrong PUK would block the card for good",
+			"if you are sure of the PUK, use ykman piv access unblock-pin; otherwise let another custodian tap")
+	case errors.As(err, &pe) && pe.PUK:
+		return withHints(err, "check the PUK and try again")
+	case errors.As(err, &pe) && pe.Retries == 0:
+		return withHints(err, "unblock it with the PUK: breakglass card pin unblock",
+			"or let another custodian tap instead")
+	case errors.As(err, &pe) && !pe.Tried:
+		return withHints(err, "unblock it with the PUK (breakglass card pin unblock, or ykman piv access unblock-pin), or",
+			"let another custodian tap instead")
+	case errors.As(err, &pe):
+		return withHints(err, "check the PIN and try again; breakglass stops before the last try")
+	case errors.As(err, &np):
+		switch {
+		case strings.Contains(msg, "pcscd"):
+			return withHints(err, "start the PC/SC daemon: sudo systemctl start pcscd (or scripts/pcscd.sh start), then try again")
+		case strings.Contains(msg, "removed"), strings.Contains(msg, "was reset"):
+			return withHints(err, "put the card back and run the command again; an interrupted operation changes nothing")
+		case strings.Contains(msg, "another program"):
+			return withHints(err, "close the other program using the card (ykman, a browser, gpg-agent) and try again")
+		case strings.Contains(msg, "PKCS#11"):
+			return withHints(err, "check the module path and the token URI; list tokens with pkcs11-tool --module PATH -L")
+		}
+		return withHints(err, "plug in the card, then check with: breakglass card list")
+	case errors.As(err, &wt):
+		return withHints(err, "hand the card back to its owner and use "+wt.Expected+"'s card")
+	case errors.Is(err, token.ErrTouchTimeout):
+		return withHints(err, "touch the card when it blinks (within 15 seconds) and try again")
+	case errors.Is(err, token.ErrSlotInUse):
+		return withHints(err, "pass --force to replace the keys (their shares can no longer be opened), or choose other slots with --slot")
+	case errors.Is(err, token.ErrNotEnrolled):
+		return withHints(err, "enroll the card first: breakglass card enroll --name NAME --piv")
+	case errors.Is(err, piv.ErrDefaultCredentials):
+		return withHints(err, "choose a new PIN and PUK (6 to 8 characters) when asked, or use --new-pin-file and --new-puk-file")
+	case errors.As(err, &fe):
+		return withHints(err, "the record was changed after enrollment: get an unmodified copy from the case repository, or re-enroll")
+	case errors.As(err, &ce):
+		return withHints(err, "choose one with --serial N or --reader NAME")
+	}
+	return err
+}
+
+// readRecord reads and parses a record file, naming the file in errors.
+func readRecord(path string) (*token.Record, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withHints(fmt.Errorf("cannot read enrollment record: %v", unwrapPathError(err)),
+			"custodians make their record with breakglass card enroll; pass NAME.card.json")
+	}
+	r, err := token.ParseRecord(b)
+	if err != nil {
+		return nil, explainToken(fmt.Errorf("%s: %w", path, err))
+	}
+	return r, nil
+}
+
+// ownerOf looks in dir for the enrollment record of the PIV card serial and
+// returns its custodian's name.
+func ownerOf(dir string, serial string) string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.card.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		r, err := token.ParseRecord(b)
+		if err == nil && r.Token.Serial == serial && r.Token.Kind == token.KindPIV {
+			return r.Custodian.Name
+		}
+	}
+	return ""
+}
+
+// recordFileName is the default --out for a custodian.
+func recordFileName(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(name)) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('-')
+		}
+	}
+	if b.Len() == 0 {
+		return "custodian.card.json"
+	}
+	return b.String() + ".card.json"
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/piv"
+	"github.com/breakglass/breakglass/token/pkcs11"
+)
+
+const cardEnrollHelp = `Enrolls a custodian: generates a key-agreement key and a separate signing key
+on their token (P-256, never leaving it), and writes the enrollment record,
+a public JSON file self-signed by the token's signing key.
+
+With --piv (a YubiKey), the keys go to the first free retired slots (82, 83,
+…) with PIN policy "once"; the key-agreement key needs a touch for every use,
+the signing key a touch every 15 seconds ("cached"). On a factory-fresh card
+breakglass asks for a new PIN and PUK and replaces the default management key
+with a random one stored PIN-protected on the card, so no default credential
+survives. The record carries the card's attestation certificates.
+
+With --pkcs11 URI, the keys are generated on a PKCS#11 token (sensitive,
+not extractable) named by an RFC 7512 URI. With --paper, the record only says
+who holds the paper share and where it is kept.
+
+PINs are asked on the terminal. For automation, use --pin-file, --new-pin-file
+and --new-puk-file, or BREAKGLASS_PIN, BREAKGLASS_NEW_PIN and BREAKGLASS_NEW_PUK
+(meant for tests and drills on virtual cards).
+
+EXAMPLES
+   breakglass card enroll --name alice --email alice@example.com --team sre --piv
+   breakglass card enroll --name alice --piv --serial 18392011 --slot 85
+   breakglass card enroll --name bob --pkcs11 'pkcs11:token=bob' --module /usr/lib/softhsm/libsofthsm2.so
+   breakglass card enroll --name dave --team security --paper --location "safe 2, HQ"
+   breakglass card enroll --name carol --piv --reader "Virtual PCD 00 00"   # a virtual card`
+
+func cardEnrollCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "enroll",
+		Usage:       "generate a custodian's keys on their token and write the enrollment record",
+		Description: cardEnrollHelp,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "custodian `NAME`", Required: true},
+			&cli.StringFlag{Name: "email", Usage: "custodian contact `EMAIL`"},
+			&cli.StringFlag{Name: "team", Usage: "custodian `TEAM`"},
+			&cli.BoolFlag{Name: "piv", Usage: "enroll a PIV card (YubiKey)"},
+			serialFlag, readerFlag,
+			&cli.StringFlag{Name: "slot", Usage: "key-agreement `SLOT` (82-95; default first free)"},
+			&cli.StringFlag{Name: "sign-slot", Usage: "signing `SLOT` (default the next free)"},
+			&cli.StringFlag{Name: "pin-policy", Value: "once", Usage: "PIN `POLICY`: never, once or always"},
+			&cli.StringFlag{Name: "touch-policy", Value: "always", Usage: "touch `POLICY` of the key-agreement key: never, always or cached"},
+			&cli.StringFlag{Name: "sign-touch-policy", Value: "cached", Usage: "touch `POLICY` of the signing key"},
+			&cli.StringFlag{Name: "pkcs11", Usage: "enroll the PKCS#11 token named by `URI`"},
+			moduleFlag,
+			&cli.BoolFlag{Name: "paper", Usage: "enroll a paper custodian (no token)"},
+			&cli.StringFlag{Name: "location", Usage: "where the paper share is kept (`TEXT`)"},
+			&cli.StringFlag{Name: "out", Usage: "write the record to `FILE` (default NAME.card.json)"},
+			&cli.BoolFlag{Name: "force", Usage: "replace existing breakglass keys on the token"},
+			pinFileFlag,
+			&cli.StringFlag{Name: "new-pin-file", Usage: "read the new PIN of a factory-fresh card from `FILE`"},
+			&cli.StringFlag{Name: "new-puk-file", Usage: "read the new PUK of a factory-fresh card from `FILE`"},
+		},
+		Action: runCardEnroll,
+	}
+}
+
+func runCardEnroll(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("card enroll takes no arguments, only flags")
+	}
+	kinds := 0
+	for _, k := range []string{"piv", "pkcs11", "paper"} {
+		if c.IsSet(k) {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return usageError("choose exactly one of --piv, --pkcs11 URI and --paper")
+	}
+	if c.IsSet("location") && !c.Bool("paper") {
+		return usageError("--location is for --paper custodians")
+	}
+	cust := token.Custodian{Name: c.String("name"), Email: c.String("email"), Team: c.String("team")}
+	out := c.String("out")
+	if out == "" {
+		out = recordFileName(cust.Name)
+	}
+	if _, err := os.Stat(out); err == nil {
+		return withHints(fmt.Errorf("%s already exists", out), "choose another file with --out, or move the old record away")
+	}
+	var (
+		rec *token.Record
+		err error
+	)
+	switch {
+	case c.Bool("paper"):
+		rec = token.NewPaperRecord(cust, c.String("location"), time.Now())
+	case c.Bool("piv"):
+		rec, err = enrollPIV(c, cust)
+	default:
+		rec, err = enrollPKCS11(c, cust)
+	}
+	if err != nil {
+		return explainToken(err)
+	}
+	b, err := rec.Marshal()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return withHints(fmt.Errorf("writing the record: %v", unwrapPathError(err)),
+			"the token is enrolled; run again with --force and another --out to get a record")
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if rec.Keys == nil {
+		infof("enrolled %s (paper) in %s", cust.Name, out)
+		return nil
+	}
+	infof("enrolled %s: %s %s, keys %s/%s, in %s", cust.Name, rec.Token.Kind, rec.Token.Serial, rec.Keys.KeyAgreement.ID, rec.Keys.Signing.ID, out)
+	infof("key-agreement key %s, signing key %s", rec.Keys.KeyAgreement.Fingerprint, rec.Keys.Signing.Fingerprint)
+	return nil
+}
+
+func enrollPIV(c *cli.Context, cust token.Custodian) (*token.Record, error) {
+	for _, f := range []string{"pkcs11", "module"} {
+		if c.IsSet(f) {
+			return nil, usageError("--%s is for --pkcs11 tokens", f)
+		}
+	}
+	opts := piv.EnrollOptions{Force: c.Bool("force")}
+	var err error
+	if opts.PINPolicy, err = piv.ParsePINPolicy(c.String("pin-policy")); err != nil {
+		return nil, usageError("--pin-policy: %v", err)
+	}
+	if opts.TouchPolicy, err = piv.ParseTouchPolicy(c.String("touch-policy")); err != nil {
+		return nil, usageError("--touch-policy: %v", err)
+	}
+	if opts.SigningTouchPolicy, err = piv.ParseTouchPolicy(c.String("sign-touch-policy")); err != nil {
+		return nil, usageError("--sign-touch-policy: %v", err)
+	}
+	if s := c.String("slot"); s != "" {
+		if opts.KeyAgreementSlot, err = piv.ParseSlot(s); err != nil {
+			return nil, usageError("--slot: %v", err)
+		}
+	}
+	if s := c.String("sign-slot"); s != "" {
+		if opts.SigningSlot, err = piv.ParseSlot(s); err != nil {
+			return nil, usageError("--sign-slot: %v", err)
+		}
+	}
+	if opts.Selector, err = chooseCard(pivSelector(c)); err != nil {
+		return nil, err
+	}
+	label := fmt.Sprintf("card %d", opts.Serial)
+	opts.PIN = pinSource(c, label)
+	opts.NewSecrets = func(pinDefault, pukDefault bool) ([]byte, []byte, error) {
+		infof("%s still has its factory PIN or PUK; choose new ones (6 to 8 characters)", label)
+		var pin, puk []byte
+		if pinDefault {
+			p, err := secretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", true)
+			if err != nil {
+				return nil, nil, err
+			}
+			pin = p
+		}
+		if pukDefault {
+			p, err := secretSource(c, "new-puk-file", "BREAKGLASS_NEW_PUK", "PUK", true)
+			if err != nil {
+				token.WipeBytes(pin)
+				return nil, nil, err
+			}
+			puk = p
+		}
+		return pin, puk, nil
+	}
+	infof("enrolling %s; touch the card when it blinks", label)
+	tok, att, err := piv.Enroll(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tok.Close()
+	rec, err := piv.NewRecord(cust, tok, att, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := rec.Sign(tok.SigningKey()); err != nil {
+		return nil, fmt.Errorf("self-signing the record on the card: %w", err)
+	}
+	return rec, nil
+}
+
+func enrollPKCS11(c *cli.Context, cust token.Custodian) (*token.Record, error) {
+	for _, f := range []string{"serial", "slot", "sign-slot"} {
+		if c.IsSet(f) {
+			return nil, usageError("--%s is for --piv cards", f)
+		}
+	}
+	uri := c.String("pkcs11")
+	tok, err := pkcs11.Enroll(uri, pkcs11.EnrollOptions{
+		Options: pkcs11.Options{Module: c.String("module"), PIN: pinSource(c, uri)},
+		Force:   c.Bool("force"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer tok.Close()
+	rec, err := token.NewRecord(cust, tok.Info(), tok.KeyAgreementKey().PublicKey(), tok.SigningKey().Public(), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := rec.Sign(tok.SigningKey()); err != nil {
+		return nil, fmt.Errorf("self-signing the record on the token: %w", err)
+	}
+	return rec, nil
+}
+
+// openEnrolledToken opens the token an enrollment record describes. For a
+// PIV card that is not connected, it looks at the card that is and names
+// its owner when dir holds their record.
+func openEnrolledToken(c *cli.Context, rec *token.Record, dir string) (token.Token, error) {
+	pin := pinSource(c, rec.Custodian.Name+"'s token")
+	switch rec.Token.Kind {
+	case token.KindPIV:
+		tok, err := piv.OpenRecord(rec, piv.Selector{Reader: c.String("reader")}, pin)
+		if err == nil || !errors.Is(err, token.ErrNotPresent) {
+			return tok, err
+		}
+		found, ferr := piv.Find(piv.Selector{Reader: c.String("reader")})
+		if ferr != nil || len(found) != 1 {
+			return nil, err
+		}
+		serial := fmt.Sprint(found[0].Serial)
+		who := ownerOf(dir, serial)
+		reason := "serial " + serial + ", expected " + rec.Token.Serial
+		if who != "" {
+			reason = "it is " + who + "'s card (" + reason + ")"
+		}
+		return nil, &token.WrongTokenError{Token: "piv " + serial, Expected: rec.Custodian.Name, Reason: reason}
+	case token.KindPKCS11:
+		kx, err1 := hex.DecodeString(rec.Keys.KeyAgreement.ID)
+		sig, err2 := hex.DecodeString(rec.Keys.Signing.ID)
+		if err1 != nil || err2 != nil {
+			return nil, &token.FieldError{Field: "keys.*.id", Reason: "not hex"}
+		}
+		return pkcs11.Open(rec.Token.URI, pkcs11.Options{Module: c.String("module"), PIN: pin, KeyAgreementID: kx, SigningID: sig})
+	}
+	return nil, fmt.Errorf("%s is a paper custodian: there is no token to open", rec.Custodian.Name)
+}

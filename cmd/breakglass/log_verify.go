@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/logbook"
+)
+
+const logVerifyHelp = `log verify checks the whole logbook: every entry's signature against the
+enrollment records of the case (and any --roster FILE), that each entry is
+signed by its actor with the key it names, every hash link, the Merkle tree
+against the stored checkpoint, and that the logbook is consistent with every
+--checkpoint given: it still holds all their entries, unchanged, so it has
+only been appended to since they were published.
+
+A checkpoint is a file holding one (as log checkpoint prints it), the text
+itself, or - for standard input.
+
+The exit status says it all: 0 and a one-line summary when everything holds;
+1 and a message naming the first bad entry and what is wrong with it
+otherwise; 2 for a wrong command line. An enrollment record that does not
+verify is an error too, not skipped.
+
+EXAMPLES
+   breakglass log verify
+   breakglass log verify --checkpoint journal/2026-11-24.txt --checkpoint INC-4242-checkpoint.txt
+   breakglass log verify --case ~/cases/prod-aws --origin breakglass.example.com/acme/prod-aws \
+     --roster former-custodians/alice.card.json
+   pbpaste | breakglass log verify --checkpoint -`
+
+func logVerifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "verify",
+		Usage:       "check every signature, hash link and published checkpoint",
+		ArgsUsage:   " ",
+		Description: logVerifyHelp,
+		Flags: append([]cli.Flag{
+			&cli.GenericFlag{Name: "checkpoint", Value: &repeatFlag{}, Usage: "a published checkpoint: `FILE`, its text, or - (repeatable)"},
+			&cli.StringFlag{Name: "origin", Usage: "require the logbook to be the one of `ORIGIN`"},
+		}, caseFlags()...),
+		Action: runLogVerify,
+	}
+}
+
+func runLogVerify(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("log verify takes no arguments (got %q); pass checkpoints with --checkpoint", c.Args().First())
+	}
+	var ckpts [][]byte
+	for _, arg := range repeatValues(c, "checkpoint", false) {
+		b, err := readCheckpointArg(c, arg)
+		if err != nil {
+			return err
+		}
+		ckpts = append(ckpts, b)
+	}
+	cd, err := openCase(c)
+	if err != nil {
+		return err
+	}
+	if !cd.HasLog() {
+		return cd.noLogbook()
+	}
+	vs, err := cd.Verifiers()
+	if err != nil {
+		return err
+	}
+	l, err := logbook.Verify(cd.LogDir(), vs, ckpts...)
+	if err != nil {
+		return logError(err)
+	}
+	if o := c.String("origin"); o != "" && l.Origin() != o {
+		return withHints(fmt.Errorf("the logbook of case %s is the one of %q, not %q", cd.Dir, l.Origin(), o),
+			"a logbook from another case? check --case (or BREAKGLASS_CASE)")
+	}
+	if l.UnfinishedAppend() {
+		infof("the entries file ends in an unfinished append (a crash before it was committed); it is not part of the logbook, and the next append discards it")
+	}
+	ck := l.Checkpoint()
+	fmt.Fprintf(stdout(c), "logbook verified: %s, consistent with %s, tree head %d %s\n",
+		logPlural(l.Size(), "entry", "entries"), logPlural(int64(len(ckpts)), "checkpoint", "checkpoints"),
+		ck.N, base64.StdEncoding.EncodeToString(ck.Hash[:]))
+	return nil
+}
+
+// readCheckpointArg reads a --checkpoint value: "-" (standard input), the
+// text of a checkpoint (it has a newline), or a file. Pasted text is
+// normalised: carriage returns at line ends and trailing blanks are dropped,
+// and a final newline is added.
+func readCheckpointArg(c *cli.Context, arg string) ([]byte, error) {
+	var b []byte
+	switch {
+	case arg == "-":
+		var err error
+		if b, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20)); err != nil {
+			return nil, fmt.Errorf("--checkpoint -: %v", err)
+		}
+	case strings.Contains(arg, "\n"):
+		b = []byte(arg)
+	default:
+		var err error
+		if b, err = os.ReadFile(arg); err != nil {
+			return nil, withHints(fmt.Errorf("--checkpoint %s: %v", arg, unwrapPath(err)),
+				"pass a file holding a checkpoint (as breakglass log checkpoint prints it), or its text")
+		}
+	}
+	lines := bytes.Split(b, []byte("\n"))
+	for i, l := range lines {
+		lines[i] = bytes.TrimRight(l, "\r")
+	}
+	b = append(bytes.TrimRight(bytes.Join(lines, []byte("\n")), " \t\r\n"), '\n')
+	if !bytes.Contains(b, []byte("\n\n— ")) {
+		return nil, withHints(errors.New("--checkpoint "+shortArg(arg)+": not a signed checkpoint (origin, size, root hash, a blank line, signature lines)"),
+			"copy the whole output of breakglass log checkpoint, signature lines included")
+	}
+	return b, nil
+}
+
+// shortArg names a --checkpoint value in messages: a file name, or the
+// first line of a text.
+func shortArg(arg string) string {
+	if first, _, ok := strings.Cut(arg, "\n"); ok {
+		return fmt.Sprintf("%q…", first)
+	}
+	return arg
+}

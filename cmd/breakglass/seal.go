@@ -1,0 +1,391 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/token"
+)
+
+const sealHelp = `seal encrypts a secret so that K of the custodians listed must tap their
+cards to unseal it. It needs only the custodians' enrollment records (public
+keys): no card is touched while sealing.
+
+The secret is read from standard input (which must not be a terminal: pipe it
+in) or from --in. It is written, with the roster and its policy, to
+NAME.glass (or --out), created only if it does not exist and never left
+half-written.
+
+Every record must verify: its self-signature, and for a PIV card the
+attestation chain to Yubico's PIV root. Virtual cards (tests, rehearsals) are
+accepted only with --allow-virtual.
+
+A paper custodian (enrolled with card enroll --paper) receives a SLIP-0039
+mnemonic. It is printed once, on the terminal (or into --paper-out DIR, one
+0600 file per custodian), for hand-over; it is never stored in the .glass.
+
+Groups express policies like "2 of security and 1 of platform": give
+--group NAME:K:a.card.json,b.card.json,… once per group and --group-threshold
+for how many groups must be complete.
+
+EXAMPLES
+   # 2 of 3 YubiKeys (PIV)
+   aws iam create-access-key … | jq -r .AccessKey.SecretAccessKey | \
+     breakglass seal --name prod-aws --threshold 2 \
+       --to alice.card.json,bob.card.json,carol.card.json \
+       --scope aws:123456789012:role/breakglass \
+       --use-case "SSO is down" --use-case "MFA device lost" --key-id AKIAEXAMPLE
+
+   # PKCS#11 tokens and a paper share are enrolled the same way; the records
+   # say which is which
+   breakglass seal --name prod-db --threshold 2 --in db-root.txt \
+     --to hsm-ops.card.json,dave.card.json,safe.card.json --paper-out /media/usb
+
+   # virtual cards (rehearsals and tests only)
+   echo hunter2 | breakglass seal --name demo --threshold 2 --allow-virtual \
+     --to a.card.json,b.card.json,c.card.json
+
+   # 2 of security and 1 of platform
+   breakglass seal --name prod-aws --in key.txt --group-threshold 2 \
+     --group security:2:alice.card.json,bob.card.json,carol.card.json \
+     --group platform:1:dave.card.json,erin.card.json`
+
+func sealCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "seal",
+		Usage:       "seal a secret to k of n custodians' cards",
+		ArgsUsage:   " ",
+		Description: sealHelp,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "the secret's `NAME` (also the default file name)", Required: true},
+			&cli.IntFlag{Name: "threshold", Aliases: []string{"k"}, Usage: "custodians needed to unseal (with --to)"},
+			&cli.GenericFlag{Name: "to", Value: &listFlag{}, Usage: "enrollment records `a.card.json,b.card.json,…` (repeatable)"},
+			&cli.GenericFlag{Name: "group", Value: &listFlag{}, Usage: "a group `NAME:K:a.card.json,…` (repeatable)"},
+			&cli.IntFlag{Name: "group-threshold", Usage: "groups needed (with --group; default all)"},
+			&cli.StringFlag{Name: "scope", Usage: "where the secret applies, e.g. `aws:123456789012:role/breakglass`"},
+			&cli.GenericFlag{Name: "use-case", Value: &listFlag{}, Usage: "a permitted use `CASE` (repeatable)"},
+			&cli.StringFlag{Name: "key-id", Usage: "non-secret `ID` of the secret, e.g. an AWS access key id"},
+			&cli.StringFlag{Name: "sealed-by", Usage: "who seals (default $USER)"},
+			&cli.StringFlag{Name: "in", Usage: "read the secret from `FILE` instead of standard input"},
+			&cli.StringFlag{Name: "out", Usage: "write `FILE` (default NAME.glass)"},
+			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR` (0600 files) instead of the terminal"},
+			&cli.BoolFlag{Name: "allow-virtual", Usage: "accept virtual cards (test CA); for tests and rehearsals only"},
+			&cli.StringFlag{Name: "roots", Usage: "extra attestation roots, PEM `FILE`"},
+			&cli.BoolFlag{Name: "binary", Usage: "write the payload as binary age (large secrets)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
+		},
+		Action: runSeal,
+	}
+}
+
+// rosterFromFlags reads --to/--threshold or --group/--group-threshold into
+// seal parameters, verifying every record.
+func rosterFromFlags(c *cli.Context, p *seal.Params) error {
+	to, groups := listValues(c, "to", true), listValues(c, "group", false)
+	roots, err := loadRoots(c.String("roots"))
+	if err != nil {
+		return err
+	}
+	allow := c.Bool("allow-virtual")
+	load := func(paths []string) ([]seal.Custodian, error) {
+		var cs []seal.Custodian
+		for _, path := range paths {
+			r, err := loadRecord(path, allow, roots)
+			if err != nil {
+				return nil, err
+			}
+			cu, err := custodianFromRecord(r)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			cs = append(cs, cu)
+		}
+		return cs, nil
+	}
+	switch {
+	case len(to) > 0 && len(groups) > 0:
+		return usageError("give either --to (one group) or --group, not both")
+	case len(to) > 0:
+		if !c.IsSet("threshold") {
+			return usageError("--threshold K is required with --to")
+		}
+		if p.Custodians, err = load(to); err != nil {
+			return err
+		}
+		p.Threshold = c.Int("threshold")
+		if p.Threshold < 1 || p.Threshold > len(p.Custodians) {
+			return usageError("--threshold %d: must be between 1 and the %d custodians", p.Threshold, len(p.Custodians))
+		}
+	case len(groups) > 0:
+		for _, g := range groups {
+			name, n, paths, err := parseGroupSpec(g)
+			if err != nil {
+				return err
+			}
+			cs, err := load(paths)
+			if err != nil {
+				return err
+			}
+			if n < 1 || n > len(cs) {
+				return usageError("--group %s: threshold %d must be between 1 and its %d custodians", name, n, len(cs))
+			}
+			p.Groups = append(p.Groups, seal.Group{Name: name, Threshold: n, Custodians: cs})
+		}
+		p.GroupThreshold = len(p.Groups)
+		if c.IsSet("group-threshold") {
+			p.GroupThreshold = c.Int("group-threshold")
+		}
+		if p.GroupThreshold < 1 || p.GroupThreshold > len(p.Groups) {
+			return usageError("--group-threshold %d: must be between 1 and the %d groups", p.GroupThreshold, len(p.Groups))
+		}
+	default:
+		return usageError("no custodians: give --to a.card.json,… with --threshold K, or --group")
+	}
+	return nil
+}
+
+// parseGroupSpec parses a --group value, NAME:K:a.card.json,b.card.json,….
+// The name may not contain ':'; file names may not contain ','.
+func parseGroupSpec(g string) (name string, k int, paths []string, err error) {
+	name, rest, ok1 := strings.Cut(g, ":")
+	ks, files, ok2 := strings.Cut(rest, ":")
+	k, aerr := strconv.Atoi(ks)
+	if !ok1 || !ok2 || aerr != nil || name == "" || strconv.Itoa(k) != ks {
+		return "", 0, nil, usageError("--group %q: want NAME:K:a.card.json,b.card.json,…", g)
+	}
+	for _, f := range strings.Split(files, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			paths = append(paths, f)
+		}
+	}
+	if len(paths) == 0 {
+		return "", 0, nil, usageError("--group %q: no enrollment records", g)
+	}
+	return name, k, paths, nil
+}
+
+// custodianFromRecord turns a verified enrollment record into a roster
+// entry: kind, name, fingerprint, and the p256tag recipient of its
+// key-agreement key.
+func custodianFromRecord(r *token.Record) (seal.Custodian, error) {
+	cu := seal.Custodian{
+		Name:        r.Custodian.Name,
+		Kind:        string(r.Token.Kind),
+		Fingerprint: strings.ReplaceAll(r.Fingerprint(), " ", ""),
+	}
+	if r.Token.Kind == token.KindPaper {
+		return cu, nil
+	}
+	pub, err := r.KeyAgreementPublicKey()
+	if err != nil {
+		return cu, err
+	}
+	rcp, err := seal.TagRecipient(pub)
+	if err != nil {
+		return cu, err
+	}
+	cu.Recipient = rcp.String()
+	return cu, nil
+}
+
+func currentUser() string {
+	for _, v := range []string{"BREAKGLASS_OPERATOR", "USER", "LOGNAME"} {
+		if s := os.Getenv(v); s != "" {
+			return s
+		}
+	}
+	return "unknown"
+}
+
+// sealSummary is what seal and reseal print with --json.
+type sealSummary struct {
+	File           string   `json:"file"`
+	Name           string   `json:"name"`
+	HeaderHash     string   `json:"header-hash"`
+	Recipient      string   `json:"recipient"`
+	Threshold      string   `json:"threshold"`
+	Custodians     []string `json:"custodians"`
+	PaperShares    []string `json:"paper-shares,omitempty"`
+	PaperOut       string   `json:"paper-out,omitempty"`
+	Previous       string   `json:"previous,omitempty"`
+	UseCases       []string `json:"use-cases,omitempty"`
+	Scope          string   `json:"scope,omitempty"`
+	KeyID          string   `json:"key-id,omitempty"`
+	SealedBy       string   `json:"sealed-by"`
+	CreatedAt      string   `json:"created-at"`
+	GroupThreshold int      `json:"group-threshold"`
+}
+
+func policyString(h *seal.Header) string {
+	if len(h.Groups) == 1 {
+		g := h.Groups[0]
+		return fmt.Sprintf("%d of %d", g.Threshold, len(g.Custodians))
+	}
+	var parts []string
+	for _, g := range h.Groups {
+		parts = append(parts, fmt.Sprintf("%d of %s (%d)", g.Threshold, g.Name, len(g.Custodians)))
+	}
+	return fmt.Sprintf("%d of %d groups: %s", h.GroupThreshold, len(h.Groups), strings.Join(parts, ", "))
+}
+
+func runSeal(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("unexpected argument %q (the secret comes from standard input or --in)", c.Args().First())
+	}
+	p := seal.Params{
+		Name:          c.String("name"),
+		Scope:         c.String("scope"),
+		UseCases:      listValues(c, "use-case", false),
+		KeyID:         c.String("key-id"),
+		SealedBy:      c.String("sealed-by"),
+		BinaryPayload: c.Bool("binary"),
+	}
+	if p.SealedBy == "" {
+		p.SealedBy = currentUser()
+	}
+	if err := rosterFromFlags(c, &p); err != nil {
+		return err
+	}
+	out := c.String("out")
+	if out == "" {
+		out = p.Name + ".glass"
+	}
+	if err := checkNewFile(out); err != nil {
+		return err
+	}
+	paperDir := c.String("paper-out")
+	if err := checkPaperOut(p, paperDir); err != nil {
+		return err
+	}
+	var in io.Reader = os.Stdin
+	if path := c.String("in"); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return withHints(fmt.Errorf("cannot read the secret: %v", unwrapPathError(err)), "check the --in path")
+		}
+		defer f.Close()
+		in = f
+	} else if isTerminal(os.Stdin) {
+		return withHints(errors.New("standard input is a terminal; breakglass does not read secrets typed on the command line"),
+			"pipe the secret in (… | breakglass seal …) or use --in FILE")
+	}
+	sealed, err := sealTo(out, false, in, p)
+	if err != nil {
+		return err
+	}
+	return reportSealed(c, out, sealed, paperDir)
+}
+
+// sealTo seals in to path (created, or with replace swapped in) and maps
+// library errors to hints.
+func sealTo(path string, replace bool, in io.Reader, p seal.Params) (*seal.Sealed, error) {
+	return sealWith(path, replace, p, func(w io.Writer) (*seal.Sealed, error) { return seal.Seal(w, in, p, nil) })
+}
+
+// sealWith writes path with do (seal.Seal or seal.Reseal).
+func sealWith(path string, replace bool, p seal.Params, do func(io.Writer) (*seal.Sealed, error)) (*seal.Sealed, error) {
+	var sealed *seal.Sealed
+	err := writeNewFile(path, 0o644, replace, func(w io.Writer) error {
+		var err error
+		sealed, err = do(w)
+		return err
+	})
+	switch {
+	case errors.Is(err, seal.ErrEmptySecret):
+		return nil, withHints(fmt.Errorf("%w; nothing was written", err), "pipe the secret in or use --in FILE")
+	case err != nil:
+		return nil, fmt.Errorf("sealing %s: %w (nothing was written)", p.Name, err)
+	}
+	return sealed, nil
+}
+
+// reportSealed prints the paper shares and the summary of a new file.
+func reportSealed(c *cli.Context, out string, sealed *seal.Sealed, paperDir string) error {
+	h := sealed.Header
+	sum := sealSummary{
+		File: out, Name: h.Name, HeaderHash: hex.EncodeToString(sealed.HeaderHash[:]),
+		Recipient: h.Recipient, Threshold: policyString(h), Scope: h.Scope, KeyID: h.KeyID,
+		UseCases: h.UseCases, SealedBy: h.SealedBy, CreatedAt: h.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"),
+		GroupThreshold: h.GroupThreshold, PaperOut: paperDir,
+	}
+	if h.Previous != nil {
+		sum.Previous = hex.EncodeToString(h.Previous)
+	}
+	for _, cu := range h.Custodians() {
+		sum.Custodians = append(sum.Custodians, cu.Kind+" "+cu.Name)
+	}
+	for _, ps := range sealed.Paper {
+		sum.PaperShares = append(sum.PaperShares, ps.Custodian)
+	}
+	if err := handOverPaper(sealed.Paper, h.Name, paperDir); err != nil {
+		if out != "" && c.Command.Name == "seal" {
+			os.Remove(out) // the shares are lost: the file is useless
+		}
+		return err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	infof("sealed %s to %s: %s", h.Name, out, sum.Threshold)
+	infof("custodians: %s", strings.Join(sum.Custodians, ", "))
+	infof("header hash %s", sum.HeaderHash)
+	return nil
+}
+
+// handOverPaper prints each paper custodian's mnemonic on the terminal, or
+// writes it to DIR/NAME-CUSTODIAN.paper.txt (0600, never overwriting).
+func handOverPaper(ps []seal.PaperShare, name, dir string) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	if dir == "" {
+		tty, err := promptTTYCheck()
+		if err != nil {
+			return err
+		}
+		defer tty.Close()
+		for _, p := range ps {
+			fmt.Fprintf(tty, "\n=== paper share for %s (%s) — hand over, then clear the screen ===\n%s\n", p.Custodian, name, p.Mnemonic)
+		}
+		fmt.Fprintln(tty)
+		return nil
+	}
+	for _, p := range ps {
+		path := filepath.Join(dir, fmt.Sprintf("%s-%s.paper.txt", name, safeFileName(p.Custodian)))
+		text := fmt.Sprintf("breakglass paper share\nsecret: %s\ncustodian: %s\nmnemonic: %s\n", name, p.Custodian, p.Mnemonic)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, err = io.WriteString(f, text)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return withHints(fmt.Errorf("the secret was sealed, but the paper share for %s could not be written: %v", p.Custodian, unwrapPathError(err)),
+				"remove the new .glass file and seal again with a writable, empty --paper-out directory")
+		}
+		infof("paper share for %s written to %s", p.Custodian, path)
+	}
+	return nil
+}
+
+func safeFileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,394 @@
+package main
+
+// Helpers shared by the seal, unseal, drill, reseal, recover and plugin
+// commands: output files that never overwrite and never stay half-written,
+// terminal checks, PIN and mnemonic input, enrollment records.
+
+import (
+	"bufio"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	xterm "golang.org/x/term"
+
+	"github.com/breakglass/breakglass/internal/term"
+	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/piv"
+	"github.com/breakglass/breakglass/token/virtual"
+)
+
+// listFlag is a repeatable string flag that keeps each value as given:
+// --group values contain commas, which cli.StringSliceFlag would split.
+type listFlag []string
+
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+
+// listValues returns a repeatable flag's values; commaSplit also splits each
+// value at commas (--to a,b --to c).
+func listValues(c *cli.Context, name string, commaSplit bool) []string {
+	l, _ := c.Generic(name).(*listFlag)
+	if l == nil {
+		return nil
+	}
+	var out []string
+	for _, v := range *l {
+		if !commaSplit {
+			out = append(out, v)
+			continue
+		}
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool { return xterm.IsTerminal(int(f.Fd())) }
+
+// checkNewFile fails when path exists or its directory cannot take a new
+// file, before anything secret is produced or any card is tapped.
+func checkNewFile(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return withHints(fmt.Errorf("%s already exists; breakglass never overwrites a file", path),
+			"choose another --out path, or move the old file away first")
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking %s: %v", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".breakglass-check-*")
+	if err != nil {
+		return withHints(fmt.Errorf("cannot write %s: %v", path, unwrapPathError(err)),
+			"choose an --out path in a directory you can write")
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// writeNewFile writes path through write: into a 0600 temporary file in the
+// same directory, synced, then linked into place only if path still does
+// not exist. On any error nothing is left behind. With replace, an existing
+// path is replaced atomically instead (reseal in place).
+func writeNewFile(path string, mode os.FileMode, replace bool, write func(io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return withHints(fmt.Errorf("cannot write %s: %v", path, unwrapPathError(err)),
+			"choose an --out path in a directory you can write")
+	}
+	tmp := f.Name()
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		os.Remove(tmp)
+	}()
+	bw := bufio.NewWriterSize(f, 64<<10)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
+	}
+	f = nil
+	if replace {
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
+		}
+		return nil
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return withHints(fmt.Errorf("%s appeared while breakglass was writing it; nothing was written", path),
+				"choose another --out path")
+		}
+		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
+	}
+	return nil
+}
+
+// readGlass opens and parses a .glass file. The digest is checked here, so
+// a damaged file is refused before any card is asked for anything.
+func readGlass(path string) (*seal.File, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, withHints(fmt.Errorf("cannot read the sealed secret: %v", err),
+			"give the path of a NAME.glass file made by breakglass seal")
+	}
+	g, err := seal.Parse(f)
+	if err != nil {
+		f.Close()
+		var fe *seal.FormatError
+		switch {
+		case errors.Is(err, seal.ErrDamaged):
+			return nil, nil, withHints(fmt.Errorf("%s: %w", path, err),
+				"no card was used; restore the file from git or a backup copy (git diff shows what changed)")
+		case errors.As(err, &fe):
+			return nil, nil, withHints(fmt.Errorf("%s: %w", path, err),
+				"no card was used; is this the right file? restore it from git or a backup copy")
+		}
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, f, nil
+}
+
+// pinSource returns how a command gets a token's PIN: the BREAKGLASS_PIN
+// environment variable (tests, drills on virtual cards), --pin-file, or a
+// hidden prompt on the terminal, as the card commands do. label names the
+// token in the prompt.
+func pinSource(c *cli.Context, label string) token.PINFunc {
+	return func() ([]byte, error) {
+		return secretSource(c, "pin-file", "BREAKGLASS_PIN", "PIN for "+label, false)
+	}
+}
+
+var pinFileFlag = &cli.StringFlag{Name: "pin-file", Usage: "read token PINs from `FILE` (automation; BREAKGLASS_PIN works too)"}
+
+// promptTTY asks on the terminal, without echo.
+func promptTTY(prompt string) ([]byte, error) {
+	b, err := term.ReadSecret(prompt)
+	switch {
+	case errors.Is(err, term.ErrNoTerminal):
+		return nil, withHints(errors.New("no terminal to ask on"),
+			"use --mnemonic-file (paper shares) or --pin-file / BREAKGLASS_PIN when running without a terminal")
+	case errors.Is(err, term.ErrCancelled):
+		return nil, token.ErrCancelled
+	}
+	return b, err
+}
+
+// loadRecord reads and verifies an enrollment record: its self-signature
+// and, for a PIV card, its attestation against Yubico's roots or, with
+// allowVirtual, the virtual card's test CA.
+func loadRecord(path string, allowVirtual bool, roots *x509.CertPool) (*token.Record, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withHints(fmt.Errorf("cannot read enrollment record: %v", err),
+			"custodians make their record with breakglass card enroll; pass NAME.card.json")
+	}
+	r, err := token.ParseRecord(b)
+	if err == nil {
+		err = r.Verify()
+	}
+	if err != nil {
+		return nil, withHints(fmt.Errorf("%s: %w", path, err),
+			"the record was edited or damaged: ask the custodian for a fresh copy, or re-enroll")
+	}
+	if r.Token.Kind != token.KindPIV {
+		return r, nil
+	}
+	_, err = piv.VerifyAttestation(r, roots)
+	if err != nil && allowVirtual {
+		var vroots *x509.CertPool
+		if vroots, err = virtualRoots(); err == nil {
+			_, err = piv.VerifyAttestation(r, vroots)
+		}
+	}
+	if err != nil {
+		hints := []string{"the card's attestation does not chain to Yubico's PIV root: it may not be a genuine YubiKey"}
+		if !allowVirtual {
+			hints = append(hints, "for virtual cards (tests, rehearsals only) add --allow-virtual")
+		}
+		return nil, withHints(fmt.Errorf("%s (%s): %w", path, r.Custodian.Name, err), hints...)
+	}
+	return r, nil
+}
+
+// virtualRoots loads the virtual card's test CA without creating one: from
+// $BREAKGLASS_VIRTUAL_CA (a directory), else the default directory.
+func virtualRoots() (*x509.CertPool, error) {
+	dir := os.Getenv("BREAKGLASS_VIRTUAL_CA")
+	if dir == "" {
+		d, err := virtual.DefaultCADir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("no virtual test CA: %v", unwrapPathError(err))
+	}
+	pool := x509.NewCertPool()
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("virtual test CA: %v", err)
+		}
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// loadRoots reads extra PEM roots for attestation (--roots).
+func loadRoots(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--roots: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--roots: %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// plural returns "1 tap" or "2 taps".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// promptTTYCheck opens the terminal for paper-share hand-over, or explains
+// why it cannot.
+func promptTTYCheck() (*os.File, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return nil, withHints(errors.New("the roster has paper custodians but there is no terminal to show their shares on"),
+			"use --paper-out DIR (a removable drive) to hand them over as 0600 files")
+	}
+	return tty, nil
+}
+
+// interspersed lets flags follow the positional arguments, as in
+// `breakglass unseal F.glass --reason …` (urfave/cli stops parsing flags at
+// the first argument). When c's arguments hold flags, it runs the command
+// again with the flags first and reports true. Arguments after "--" are
+// left alone.
+func interspersed(c *cli.Context, path ...string) (bool, error) {
+	args := c.Args().Slice()
+	takes := map[string]bool{}
+	for _, f := range c.Command.Flags {
+		v, _ := f.(cli.DocGenerationFlag)
+		for _, n := range f.Names() {
+			takes[n] = v != nil && v.TakesValue()
+		}
+	}
+	var flags, pos, rest []string
+	moved := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = args[i:]
+			break
+		}
+		if len(a) < 2 || a[0] != '-' || len(pos) == 0 {
+			pos = append(pos, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if _, known := takes[name]; !known {
+			pos = append(pos, a) // let the command report it
+			continue
+		}
+		moved = true
+		flags = append(flags, a)
+		if takes[name] && !hasValue && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	if !moved {
+		return false, nil
+	}
+	argv := append([]string{"breakglass"}, path...)
+	argv = append(argv, rawFlags(c)...)
+	argv = append(argv, flags...)
+	argv = append(argv, pos...)
+	argv = append(argv, rest...)
+	return true, newApp().Run(argv)
+}
+
+// rawFlags returns the flags c parsed before its first argument, as given.
+func rawFlags(c *cli.Context) []string {
+	var out []string
+	for _, name := range c.FlagNames() {
+		if !c.IsSet(name) {
+			continue
+		}
+		f := lookupFlag(c.Command.Flags, name)
+		if f == nil {
+			continue
+		}
+		switch v := f.(type) {
+		case *cli.BoolFlag:
+			out = append(out, "--"+name+"="+strconv.FormatBool(c.Bool(name)))
+		case *cli.GenericFlag:
+			if l, ok := v.Value.(*listFlag); ok {
+				for _, s := range *l {
+					out = append(out, "--"+name, s)
+				}
+			}
+		default:
+			out = append(out, "--"+name, fmt.Sprint(c.Value(name)))
+		}
+	}
+	return out
+}
+
+func lookupFlag(fs []cli.Flag, name string) cli.Flag {
+	for _, f := range fs {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// requireFlags reports flags that must be given (checked here rather than
+// by urfave/cli, which would check before interspersed could move them).
+func requireFlags(c *cli.Context, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if !c.IsSet(n) || c.String(n) == "" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return usageError("missing %s", strings.Join(missing, " and "))
+	}
+	return nil
+}

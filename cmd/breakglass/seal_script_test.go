@@ -1,0 +1,183 @@
+package main
+
+// Scripts for seal, unseal, drill, reseal, recover and the age plugin, in
+// testdata/script-seal. They run the real binary (this test binary,
+// re-executed through small wrappers on $PATH as breakglass and
+// age-plugin-breakglass) against four virtual YubiKeys on pcscd, enrolled
+// once for all scripts: alice, bob and carol make the usual roster, dave is
+// enrolled but in no roster, frank's PIN gets worn down, and grace's card
+// touches slowly (3 s) so that a script can pull it out mid-tap. The
+// script command `vcard remove|insert NAME` does that. The cards are shared, so the scripts run one
+// at a time.
+//
+// Each script sees:
+//
+//	$CARDS            directory with alice.card.json … dave.card.json and
+//	                  paper.card.json (a paper custodian, erin)
+//	$READER_alice …   the PC/SC reader of each card
+//	$SERIAL_alice …   its serial
+//	BREAKGLASS_PIN    the cards' PIN
+//	BREAKGLASS_VIRTUAL_CA  the test CA, for --allow-virtual
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/piv"
+	"github.com/breakglass/breakglass/token/virtual"
+	"github.com/breakglass/breakglass/token/virtual/vcardtest"
+)
+
+const sealTestPIN = "246810"
+
+// The test binary is also breakglass and age-plugin-breakglass, chosen by
+// BREAKGLASS_TEST_MAIN (set by the wrappers sealScriptBin writes).
+func init() {
+	switch os.Getenv("BREAKGLASS_TEST_MAIN") {
+	case "breakglass":
+		os.Unsetenv("BREAKGLASS_TEST_MAIN")
+		os.Exit(run(append([]string{"breakglass"}, os.Args[1:]...)))
+	case "age-plugin-breakglass":
+		os.Unsetenv("BREAKGLASS_TEST_MAIN")
+		os.Exit(runAgePlugin(os.Args[1:]))
+	}
+}
+
+// sealScriptBin writes the wrappers into a fresh directory.
+func sealScriptBin(t *testing.T) string {
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"breakglass", "age-plugin-breakglass"} {
+		sh := fmt.Sprintf("#!/bin/sh\nBREAKGLASS_TEST_MAIN=%s exec %q \"$@\"\n", name, self)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(sh), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// enrollVirtual enrolls a virtual card and writes its record.
+func enrollVirtual(t *testing.T, c *vcardtest.Card, name, dir string) {
+	t.Helper()
+	tok, att, err := piv.Enroll(piv.EnrollOptions{
+		Selector: piv.Selector{Reader: c.Reader},
+		NewSecrets: func(bool, bool) ([]byte, []byte, error) {
+			return []byte(sealTestPIN), []byte("13572468"), nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("enrolling %s: %v", name, err)
+	}
+	defer tok.Close()
+	r, err := piv.NewRecord(token.Custodian{Name: name, Email: name + "@example.com"}, tok, att, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sign(tok.SigningKey()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".card.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSealScripts(t *testing.T) {
+	for _, tool := range []string{"age", "age-keygen", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing: apt-get install -y age python3", tool)
+		}
+	}
+	names := []string{"alice", "bob", "carol", "dave", "frank", "grace"}
+	cards := vcardtest.Start(t, 5)
+	// grace touches slowly, so a script can pull her card mid-tap.
+	cards = append(cards, vcardtest.Start(t, 1, vcardtest.WithTouch(virtual.Touch{Mode: virtual.TouchDelay, Delay: 3 * time.Second}),
+		vcardtest.WithTouchTimeout(15*time.Second))...)
+	byName := map[string]*vcardtest.Card{}
+	for i, c := range cards {
+		byName[names[i]] = c
+	}
+	recs := t.TempDir()
+	for i, c := range cards {
+		enrollVirtual(t, c, names[i], recs)
+	}
+	paper := token.NewPaperRecord(token.Custodian{Name: "erin"}, "safe 2", time.Now())
+	pb, _ := paper.Marshal()
+	if err := os.WriteFile(filepath.Join(recs, "paper.card.json"), pb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := sealScriptBin(t)
+	docs, err := filepath.Abs("../../docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one sync.Mutex // the cards are shared: one script at a time
+	testscript.Run(t, testscript.Params{
+		Dir:  "testdata/script-seal",
+		Cmds: sealScriptCmds(t, byName),
+		Setup: func(e *testscript.Env) error {
+			one.Lock()
+			e.Defer(one.Unlock)
+			e.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+			e.Setenv("CARDS", recs)
+			e.Setenv("DOCS", docs)
+			e.Setenv("BREAKGLASS_PIN", sealTestPIN)
+			e.Setenv("BREAKGLASS_VIRTUAL_CA", vcardtest.CADir())
+			e.Setenv("USER", "operator")
+			for i, c := range cards {
+				e.Setenv("READER_"+names[i], c.Reader)
+				e.Setenv("SERIAL_"+names[i], strconv.FormatUint(uint64(c.Serial), 10))
+			}
+			return nil
+		},
+	})
+}
+
+// sealScriptCmds adds sleep and vcard to the card scripts' commands
+// (softhsm, edit, …; see card_script_test.go).
+func sealScriptCmds(t *testing.T, byName map[string]*vcardtest.Card) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	cmds := cardScriptCmds(t)
+	for name, f := range map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		// sleep DURATION
+		"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
+			d, err := time.ParseDuration(strings.Join(args, ""))
+			if neg || err != nil {
+				ts.Fatalf("usage: sleep DURATION")
+			}
+			time.Sleep(d)
+		},
+		// vcard remove|insert NAME: pull a card out of its reader or put it back.
+		"vcard": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 2 || byName[args[1]] == nil {
+				ts.Fatalf("usage: vcard remove|insert NAME")
+			}
+			switch c := byName[args[1]]; args[0] {
+			case "remove":
+				c.Remove()
+			case "insert":
+				c.Insert()
+			default:
+				ts.Fatalf("usage: vcard remove|insert NAME")
+			}
+		},
+	} {
+		cmds[name] = f
+	}
+	return cmds
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/breakglass/breakglass/seal"
+)
+
+func TestParseGroupSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		name  string
+		k     int
+		paths []string
+		ok    bool
+	}{
+		{"security:2:a.card.json,b.card.json,c.card.json", "security", 2, []string{"a.card.json", "b.card.json", "c.card.json"}, true},
+		{"ops:1: a.json , b.json,", "ops", 1, []string{"a.json", "b.json"}, true},
+		{"dir:1:x/y:z.json", "dir", 1, []string{"x/y:z.json"}, true},
+		{"security:2", "", 0, nil, false},
+		{":2:a.json", "", 0, nil, false},
+		{"s:two:a.json", "", 0, nil, false},
+		{"s:02:a.json", "", 0, nil, false},
+		{"s:2:", "", 0, nil, false},
+		{"s:2:,,", "", 0, nil, false},
+	} {
+		name, k, paths, err := parseGroupSpec(tc.in)
+		if (err == nil) != tc.ok || name != tc.name || k != tc.k || !reflect.DeepEqual(paths, tc.paths) {
+			t.Errorf("parseGroupSpec(%q) = %q, %d, %q, %v", tc.in, name, k, paths, err)
+		}
+	}
+}
+
+// FuzzParseGroupSpec: an accepted spec re-encodes to a spec that parses to
+// the same group.
+func FuzzParseGroupSpec(f *testing.F) {
+	f.Add("security:2:a.card.json,b.card.json")
+	f.Add("p:1:x")
+	f.Add("::")
+	f.Fuzz(func(t *testing.T, s string) {
+		name, k, paths, err := parseGroupSpec(s)
+		if err != nil {
+			if name != "" || paths != nil {
+				t.Fatal("a rejected spec returned values")
+			}
+			return
+		}
+		again := name + ":" + strconv.Itoa(k) + ":" + strings.Join(paths, ",")
+		n2, k2, p2, err := parseGroupSpec(again)
+		if err != nil || n2 != name || k2 != k || !reflect.DeepEqual(p2, paths) {
+			t.Fatalf("%q → %q did not round-trip: %q %d %q %v", s, again, n2, k2, p2, err)
+		}
+		for _, p := range paths {
+			if p == "" || strings.Contains(p, ",") || strings.TrimSpace(p) != p {
+				t.Fatalf("bad path %q", p)
+			}
+		}
+	})
+}
+
+func TestMnemonicFromText(t *testing.T) {
+	for in, want := range map[string]string{
+		"academic acid\n": "academic acid\n",
+		"breakglass paper share\nsecret: x\nmnemonic: academic acid\n":                 "academic acid",
+		"breakglass share v1\nheader-hash: 00\ncustodian: 0\nmnemonic: zero one two\n": "zero one two",
+	} {
+		if got := mnemonicFromText([]byte(in)); got != want {
+			t.Errorf("mnemonicFromText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTapsNeeded(t *testing.T) {
+	g := func(th, have int) seal.GroupProgress {
+		return seal.GroupProgress{Threshold: th, Have: have, Complete: have >= th}
+	}
+	for _, tc := range []struct {
+		p    seal.Progress
+		want int
+	}{
+		{seal.Progress{GroupThreshold: 1, Groups: []seal.GroupProgress{g(2, 0)}}, 2},
+		{seal.Progress{GroupThreshold: 1, Groups: []seal.GroupProgress{g(3, 1)}}, 2},
+		{seal.Progress{GroupThreshold: 2, Groups: []seal.GroupProgress{g(2, 0), g(1, 0), g(3, 0)}}, 3},
+		{seal.Progress{GroupThreshold: 2, GroupsComplete: 1, Groups: []seal.GroupProgress{g(2, 2), g(1, 0), g(3, 1)}}, 1},
+		{seal.Progress{GroupThreshold: 1, GroupsComplete: 1, Complete: true, Groups: []seal.GroupProgress{g(1, 1)}}, 0},
+	} {
+		if got := tapsNeeded(tc.p); got != tc.want {
+			t.Errorf("tapsNeeded(%+v) = %d, want %d", tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestWriteNewFile(t *testing.T) {
+	dir := t.TempDir()
+	entries := func() []string {
+		es, _ := os.ReadDir(dir)
+		var n []string
+		for _, e := range es {
+			n = append(n, e.Name())
+		}
+		return n
+	}
+	path := filepath.Join(dir, "out.txt")
+	if err := writeNewFile(path, 0o600, false, func(w io.Writer) error { _, err := io.WriteString(w, "one"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("stat: %v %v", fi, err)
+	}
+	// Exists: refused, the old content kept, no temporary file left.
+	err := writeNewFile(path, 0o600, false, func(w io.Writer) error { _, err := io.WriteString(w, "two"); return err })
+	if err == nil {
+		t.Fatal("overwrote an existing file")
+	}
+	if b, _ := os.ReadFile(path); string(b) != "one" {
+		t.Fatalf("content changed to %q", b)
+	}
+	// A failing writer: nothing is left behind.
+	bad := filepath.Join(dir, "bad.txt")
+	boom := errors.New("boom")
+	if err := writeNewFile(bad, 0o600, false, func(w io.Writer) error { io.WriteString(w, "half"); return boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := entries(); !reflect.DeepEqual(got, []string{"out.txt"}) {
+		t.Fatalf("directory holds %q", got)
+	}
+	// Replace swaps in the new content.
+	if err := writeNewFile(path, 0o644, true, func(w io.Writer) error { _, err := io.WriteString(w, "three"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "three" {
+		t.Fatalf("content %q", b)
+	}
+	// A directory that does not exist.
+	if err := writeNewFile(filepath.Join(dir, "no", "x"), 0o600, false, func(io.Writer) error { return nil }); err == nil {
+		t.Fatal("wrote into a missing directory")
+	}
+	if err := checkNewFile(path); err == nil {
+		t.Fatal("checkNewFile accepted an existing file")
+	}
+	if err := checkNewFile(filepath.Join(dir, "new")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestApprovalMessage(t *testing.T) {
+	var b strings.Builder
+	_, err := seal.Seal(&b, strings.NewReader("s"), seal.Params{Name: "n", SealedBy: "t", Threshold: 1,
+		Custodians: []seal.Custodian{{Name: "a", Kind: seal.KindPaper}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := seal.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC)
+	m := string(approvalMessage(f, request{Action: "unseal", Operator: "op", Reason: "a\nb", Ticket: "T-1", UseCase: "u"}, "a", at))
+	h := f.HeaderHash()
+	for _, want := range []string{
+		"breakglass tap approval v1\n", "action: unseal\n", "secret: n\n", "custodian: a\n", "operator: op\n",
+		"reason: a b\n", "ticket: T-1\n", "use-case: u\n", "time: 2026-11-24T04:00:00Z\n",
+		"header-hash: " + strings.ToLower(strings.TrimSpace(hexString(h[:]))) + "\n",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("approval lacks %q:\n%s", want, m)
+		}
+	}
+	// Every field changes the message (what the card signs).
+	base := request{Action: "unseal", Operator: "op", Reason: "r", Ticket: "T", UseCase: "u"}
+	seen := map[string]bool{string(approvalMessage(f, base, "a", at)): true}
+	for _, r := range []request{
+		{Action: "drill", Operator: "op", Reason: "r", Ticket: "T", UseCase: "u"},
+		{Action: "unseal", Operator: "op2", Reason: "r", Ticket: "T", UseCase: "u"},
+		{Action: "unseal", Operator: "op", Reason: "r2", Ticket: "T", UseCase: "u"},
+		{Action: "unseal", Operator: "op", Reason: "r", Ticket: "T2", UseCase: "u"},
+		{Action: "unseal", Operator: "op", Reason: "r", Ticket: "T", UseCase: "u2"},
+	} {
+		m := string(approvalMessage(f, r, "a", at))
+		if seen[m] {
+			t.Errorf("request %+v signs the same message as another", r)
+		}
+		seen[m] = true
+	}
+	if seen[string(approvalMessage(f, base, "b", at))] || seen[string(approvalMessage(f, base, "a", at.Add(time.Second)))] {
+		t.Error("custodian or time not bound")
+	}
+}
+
+func hexString(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+// FuzzParseRequest: an accepted request is the canonical encoding of its
+// fields.
+func FuzzParseRequest(f *testing.F) {
+	f.Add([]byte(requestBegin + "\nrequest: " + strings.Repeat("ab", 16) + "\nsecret: s\nheader-hash: " + strings.Repeat("cd", 32) +
+		"\noperator: o\nreason: r\nticket: t\nuse-case: u\ncreated-at: 2026-11-24T04:00:00Z\nexpires-at: 2026-11-24T05:00:00Z\n" +
+		"recipient: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n" + requestEnd + "\n"))
+	f.Add([]byte(requestBegin + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := parseRequest(b)
+		if err != nil {
+			if r != nil {
+				t.Fatal("a rejected request returned a value")
+			}
+			return
+		}
+		if out := marshalBlock(requestBegin, requestEnd, requestFields, r.fields); string(out) != string(b) {
+			t.Fatalf("accepted a non-canonical request:\n%q\nre-encodes as\n%q", b, out)
+		}
+	})
+}

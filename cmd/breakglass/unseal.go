@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/internal/term"
+	"github.com/breakglass/breakglass/seal"
+)
+
+const unsealHelp = `unseal collects one tap from each of K custodians and releases the secret.
+
+Custodians come to the laptop one at a time, or several at once on several
+readers. breakglass shows who is still needed, waits for the next card on any
+reader, names a card that is not in the roster and ignores it, and skips a
+card that has already tapped. Before a custodian's share is used, their card
+signs the request it approves (the sealed file's header hash, the operator,
+--reason, --ticket, the use case and the time); the approval's fingerprint is
+shown. breakglass reads each card's PIN retry counter first and never spends
+the last try: another custodian can tap instead.
+
+Paper custodians give their SLIP-0039 mnemonic with --paper (typed on the
+terminal, hidden) or --mnemonic-file.
+
+Taps are held for --window (10 minutes): when it runs out, or on Ctrl-C,
+everything gathered is wiped and the unseal must start again.
+
+The secret goes to exactly one place:
+   --out FILE        a new file, mode 0600; never overwrites, and is created
+                     only once the secret was read and authenticated in full
+   --exec -- CMD …   the environment of CMD, as BREAKGLASS_SECRET (or --env)
+   standard output   only when it is not a terminal (or with --force-tty)
+
+Core dumps are disabled while the secret is held, and buffers are wiped.
+
+A custodian who cannot come to the laptop taps remotely: write a request
+(breakglass unseal request, see its --help), send it, and give their
+response with --request REQ.txt --response RESP.txt beside the local taps.
+
+EXAMPLES
+   # YubiKeys (PIV), secret into a new file
+   breakglass unseal prod-aws.glass --reason "SSO outage" --ticket INC-4711 \
+     --use-case "SSO is down" --out /dev/shm/key.txt
+
+   # straight into a command's environment
+   breakglass unseal prod-aws.glass --reason "SSO outage" --ticket INC-4711 \
+     --exec -- sh -c 'aws-vault-import "$BREAKGLASS_SECRET"'
+
+   # PKCS#11 tokens (each URI is watched like a reader)
+   breakglass unseal prod-db.glass --reason "DB locked" --ticket INC-9 \
+     --pkcs11 'pkcs11:token=ops-hsm?module-path=/usr/lib/softhsm/libsofthsm2.so' > secret.txt
+
+   # virtual cards in a rehearsal, PIN from the environment
+   BREAKGLASS_PIN=123456 breakglass unseal demo.glass --reason drill --ticket T-1 \
+     --reader "Virtual PCD 00 00" --reader "Virtual PCD 00 01" | sha256sum`
+
+func unsealCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "unseal",
+		Usage:       "collect k taps and release a sealed secret",
+		ArgsUsage:   "NAME.glass [--exec -- CMD ARGS…]",
+		Description: unsealHelp,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "reason", Usage: "why the secret is needed (recorded in every approval)"},
+			&cli.StringFlag{Name: "ticket", Usage: "incident or ticket `ID`"},
+			&cli.StringFlag{Name: "use-case", Usage: "one of the use cases sealed in the file (asked for when not given)"},
+			&cli.StringFlag{Name: "out", Usage: "write the secret to a new `FILE` (mode 0600)"},
+			&cli.BoolFlag{Name: "exec", Usage: "run the command after -- with the secret in its environment"},
+			&cli.StringFlag{Name: "env", Value: "BREAKGLASS_SECRET", Usage: "environment variable `NAME` for --exec"},
+			&cli.BoolFlag{Name: "force-tty", Usage: "write the secret to standard output even when it is a terminal"},
+			&cli.StringFlag{Name: "request", Usage: "the remote request `REQ.txt` that --response files answer"},
+			&cli.GenericFlag{Name: "response", Value: &listFlag{}, Usage: "a remote custodian's tap response `FILE` (repeatable)"},
+		}, tapFlags()...),
+		Subcommands: []*cli.Command{unsealRequestCommand()},
+		Action:      runUnseal,
+	}
+}
+
+// maxHeldSecret bounds a secret held in memory (stdout, --exec); larger ones
+// go to --out, which streams.
+const maxHeldSecret = 64 << 20
+
+// maxEnvSecret bounds a secret passed in the environment.
+const maxEnvSecret = 1 << 20
+
+// chooseUseCase checks --use-case against the header, or asks.
+func chooseUseCase(c *cli.Context, h *seal.Header) (string, error) {
+	uc := c.String("use-case")
+	if len(h.UseCases) == 0 {
+		return uc, nil
+	}
+	for _, u := range h.UseCases {
+		if u == uc {
+			return uc, nil
+		}
+	}
+	quoted := make([]string, len(h.UseCases))
+	for i, u := range h.UseCases {
+		quoted[i] = strconv.Quote(u)
+	}
+	if uc != "" {
+		return "", withHints(fmt.Errorf("use case %q is not one sealed in %s", uc, h.Name),
+			"the permitted use cases are: "+strings.Join(quoted, ", "))
+	}
+	if !isTerminal(os.Stdin) {
+		return "", withHints(errors.New("--use-case is required"), "the permitted use cases are: "+strings.Join(quoted, ", "))
+	}
+	n, err := term.Choose("permitted use cases of "+h.Name+": which one applies?", h.UseCases)
+	if err != nil {
+		return "", withHints(errors.New("no use case chosen"), "give --use-case")
+	}
+	return h.UseCases[n], nil
+}
+
+// openErr maps what can go wrong after the taps.
+func openErr(err error) error {
+	switch {
+	case errors.Is(err, seal.ErrWrongIdentity):
+		return withHints(err, "a share is wrong or the header was forged; nothing was decrypted",
+			"compare the header hash with the logbook's seal entry")
+	case errors.Is(err, seal.ErrHeaderMAC):
+		return withHints(err, "the file was edited after sealing; nothing was decrypted",
+			"restore it from git and compare the header hash with the logbook's seal entry")
+	}
+	return err
+}
+
+func runUnseal(c *cli.Context) error {
+	if ok, err := interspersed(c, "unseal"); ok {
+		return err
+	}
+	if err := requireFlags(c, "reason", "ticket"); err != nil {
+		return err
+	}
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return usageError("missing the sealed secret: breakglass unseal NAME.glass --reason … --ticket …")
+	}
+	path, cmdArgs := args[0], args[1:]
+	if len(cmdArgs) > 0 && cmdArgs[0] == "--" {
+		cmdArgs = cmdArgs[1:]
+	}
+	out, doExec, force := c.String("out"), c.Bool("exec"), c.Bool("force-tty")
+	switch {
+	case out != "" && doExec:
+		return usageError("give either --out or --exec, not both")
+	case doExec && len(cmdArgs) == 0:
+		return usageError("--exec needs a command after --: breakglass unseal F.glass … --exec -- CMD ARGS")
+	case !doExec && len(cmdArgs) > 0:
+		return usageError("unexpected arguments %q (did you mean --exec -- CMD …?)", cmdArgs)
+	case doExec && (c.String("env") == "" || strings.ContainsAny(c.String("env"), "=\x00")):
+		return usageError("--env %q is not a valid variable name", c.String("env"))
+	case out == "" && !doExec && isTerminal(os.Stdout) && !force:
+		return withHints(errors.New("standard output is a terminal; breakglass does not print secrets on the screen"),
+			"use --out FILE, --exec -- CMD, or pipe the output (… | cmd); --force-tty if you really must")
+	}
+	if out != "" {
+		if err := checkNewFile(out); err != nil {
+			return err
+		}
+	}
+	f, file, err := readGlass(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	uc, err := chooseUseCase(c, f.Header)
+	if err != nil {
+		return err
+	}
+	cm := newCeremony(c, f, request{Action: "unseal", Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc})
+	if err := cm.run(context.Background()); err != nil {
+		return err
+	}
+	r, err := cm.u.Open()
+	if err != nil {
+		return openErr(err)
+	}
+	switch {
+	case out != "":
+		var n int64
+		err := writeNewFile(out, 0o600, false, func(w io.Writer) error {
+			var err error
+			n, err = io.Copy(w, r)
+			if err != nil {
+				return fmt.Errorf("decrypting %s: %w (nothing was written)", f.Header.Name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		infof("unsealed %s into %s (%d bytes, mode 0600); delete it when done", f.Header.Name, out, n)
+		return nil
+	case doExec:
+		return unsealExec(c, f, r, cmdArgs)
+	default:
+		buf, err := readHeld(r, maxHeldSecret, "use --out FILE for a secret this large")
+		if err != nil {
+			return fmt.Errorf("decrypting %s: %w (nothing was written)", f.Header.Name, err)
+		}
+		defer secret.Wipe(buf)
+		if _, err := os.Stdout.Write(buf); err != nil {
+			return fmt.Errorf("writing the secret: %v", err)
+		}
+		infof("unsealed %s to standard output (%d bytes)", f.Header.Name, len(buf))
+		return nil
+	}
+}
+
+// readHeld reads the whole secret into memory, up to limit bytes, so that
+// nothing is written before it authenticated in full.
+func readHeld(r io.Reader, limit int64, hint string) ([]byte, error) {
+	var b bytes.Buffer
+	n, err := io.Copy(&b, io.LimitReader(r, limit+1))
+	buf := b.Bytes()
+	if err != nil {
+		secret.Wipe(buf)
+		return nil, err
+	}
+	if n > limit {
+		secret.Wipe(buf)
+		return nil, withHints(fmt.Errorf("the secret is larger than %d bytes", limit), hint)
+	}
+	return buf, nil
+}
+
+func unsealExec(c *cli.Context, f *seal.File, r io.Reader, args []string) error {
+	buf, err := readHeld(r, maxEnvSecret, "use --out FILE for a secret this large")
+	if err != nil {
+		return fmt.Errorf("decrypting %s: %w (the command was not run)", f.Header.Name, err)
+	}
+	defer secret.Wipe(buf)
+	if bytes.IndexByte(buf, 0) >= 0 {
+		return withHints(errors.New("the secret contains a NUL byte and cannot go into an environment variable"),
+			"use --out FILE instead")
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), c.String("env")+"="+string(buf))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	infof("unsealed %s; running %s with it in $%s", f.Header.Name, args[0], c.String("env"))
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return &hintError{err: fmt.Errorf("%s exited with status %d", args[0], ee.ExitCode()), code: max(1, ee.ExitCode())}
+	}
+	if err != nil {
+		return withHints(fmt.Errorf("running %s: %v", args[0], err), "check the command after --exec --")
+	}
+	return nil
+}

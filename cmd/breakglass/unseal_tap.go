@@ -1,0 +1,494 @@
+package main
+
+// The tap ceremony shared by unseal, drill verify and reseal: wait for
+// cards on any reader, one tap at a time, until the roster's policy is met
+// or the unseal window runs out.
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/piv"
+	"github.com/breakglass/breakglass/token/pkcs11"
+)
+
+// tapFlags are the flags of every command that collects taps.
+func tapFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "window", Value: 10 * time.Minute, Usage: "how long taps are held before everything is wiped"},
+		&cli.GenericFlag{Name: "reader", Value: &listFlag{}, Usage: "watch only the PC/SC reader `NAME` (repeatable; default: every reader)"},
+		&cli.GenericFlag{Name: "pkcs11", Value: &listFlag{}, Usage: "also tap the PKCS#11 token at `URI` (repeatable)"},
+		&cli.GenericFlag{Name: "mnemonic-file", Value: &listFlag{}, Usage: "a paper custodian's mnemonic, from `FILE` (repeatable)"},
+		&cli.BoolFlag{Name: "paper", Usage: "ask paper custodians to type their mnemonics on the terminal"},
+		&cli.StringFlag{Name: "operator", Usage: "who is unsealing (default $USER)"},
+		pinFileFlag,
+	}
+}
+
+// An approval is what a custodian's token signs before their share is
+// used: the request the tap approves. The logbook's tap entry carries it.
+type approval struct {
+	Custodian      string // roster name
+	Index          int    // custodian index in the roster
+	Token          string // "piv 10000002", "pkcs11 …", "paper"
+	KeyFingerprint string // of the signing key ("" for paper)
+	Message        []byte // the signed text, see approvalMessage
+	Signature      []byte // ASN.1 ECDSA P-256 over SHA-256(Message); nil for paper
+	At             time.Time
+}
+
+// Fingerprint is a short name of the signed approval, for the screen.
+func (a *approval) Fingerprint() string {
+	h := sha256.New()
+	h.Write(a.Message)
+	h.Write(a.Signature)
+	s := hex.EncodeToString(h.Sum(nil)[:8])
+	return s[0:4] + " " + s[4:8] + " " + s[8:12] + " " + s[12:16]
+}
+
+// request is what an unseal asks custodians to approve.
+type request struct {
+	Action   string // "unseal", "drill", "reseal"
+	Operator string
+	Reason   string
+	Ticket   string
+	UseCase  string
+	// RequestID names the remote request a remote tap approves.
+	RequestID string
+}
+
+func approvalMessage(f *seal.File, r request, custodian string, at time.Time) []byte {
+	h := f.HeaderHash()
+	var b strings.Builder
+	line := func(k, v string) {
+		b.WriteString(k + ": " + strings.ReplaceAll(v, "\n", " ") + "\n")
+	}
+	b.WriteString("breakglass tap approval v1\n")
+	line("action", r.Action)
+	line("secret", f.Header.Name)
+	line("header-hash", hex.EncodeToString(h[:]))
+	line("custodian", custodian)
+	line("operator", r.Operator)
+	line("reason", r.Reason)
+	line("ticket", r.Ticket)
+	line("use-case", r.UseCase)
+	if r.RequestID != "" {
+		line("request", r.RequestID)
+	}
+	line("time", at.UTC().Format(time.RFC3339))
+	return []byte(b.String())
+}
+
+// ceremony collects taps for one sealed file.
+type ceremony struct {
+	c         *cli.Context
+	f         *seal.File
+	u         *seal.Unseal
+	req       request
+	approvals []*approval
+
+	readers []string // --reader; empty means every reader
+	pkcs11  []string
+	seen    map[string]bool // cards handled while they stay in their reader
+	noted   map[string]bool // messages shown once
+}
+
+func newCeremony(c *cli.Context, f *seal.File, req request) *ceremony {
+	if req.Operator == "" {
+		req.Operator = c.String("operator")
+	}
+	if req.Operator == "" {
+		req.Operator = currentUser()
+	}
+	return &ceremony{
+		c: c, f: f, u: f.NewUnseal(), req: req,
+		readers: listValues(c, "reader", false),
+		pkcs11:  listValues(c, "pkcs11", false),
+		seen:    map[string]bool{}, noted: map[string]bool{},
+	}
+}
+
+// tapsNeeded returns how many taps are still needed at the least: the
+// cheapest way to complete the missing groups.
+func tapsNeeded(p seal.Progress) int {
+	var need []int
+	for _, g := range p.Groups {
+		if !g.Complete {
+			need = append(need, g.Needed())
+		}
+	}
+	slices.Sort(need)
+	n := 0
+	for i := 0; i < p.GroupThreshold-p.GroupsComplete && i < len(need); i++ {
+		n += need[i]
+	}
+	return n
+}
+
+func (cm *ceremony) tapped() int { return len(cm.approvals) }
+
+// stillNeeded describes who may still tap: "1 more of alice, carol".
+// Custodians named in except are left out of the lists.
+func (cm *ceremony) stillNeeded(except ...string) string {
+	p := cm.u.Progress()
+	var parts []string
+	for _, g := range p.Groups {
+		if g.Complete || len(g.Waiting) == 0 {
+			continue
+		}
+		var who []string
+		for _, w := range g.Waiting {
+			if !slices.Contains(except, w) {
+				who = append(who, w)
+			}
+		}
+		if len(who) == 0 {
+			continue
+		}
+		s := fmt.Sprintf("%d more of %s", g.Needed(), strings.Join(who, ", "))
+		if len(p.Groups) > 1 {
+			s += " (" + g.Name + ")"
+		}
+		parts = append(parts, s)
+	}
+	if len(p.Groups) > 1 && p.GroupThreshold < len(p.Groups) {
+		return fmt.Sprintf("%d more group(s): %s", p.GroupThreshold-p.GroupsComplete, strings.Join(parts, "; "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// run collects taps until the policy is met. It returns an error, with
+// everything gathered wiped, when the window runs out or on Ctrl-C.
+func (cm *ceremony) run(ctx context.Context) error {
+	if err := secret.Hold(); err != nil {
+		return withHints(err, "breakglass will not hold secrets in a process that can dump core")
+	}
+	window := cm.c.Duration("window")
+	ctx, cancel := context.WithTimeout(ctx, window)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	h := cm.f.Header
+	p := cm.u.Progress()
+	if len(h.Groups) == 1 {
+		infof("%s: %s custodians needed (%s)", h.Name, policyString(h), strings.Join(custodianNames(h), ", "))
+	} else {
+		infof("%s: needs %s", h.Name, policyString(h))
+	}
+	if err := cm.paper(); err != nil {
+		cm.u.Wipe()
+		return err
+	}
+	if err := cm.addResponses(cm.c.String("request"), listValues(cm.c, "response", false)); err != nil {
+		cm.u.Wipe()
+		return err
+	}
+	waiting := ""
+	for {
+		p = cm.u.Progress()
+		if p.Complete {
+			return nil
+		}
+		if w := cm.stillNeeded(); w != waiting {
+			waiting = w
+			infof("still needed: %s; waiting for the next card (window %s)", w, window.Round(time.Second))
+		}
+		if err := cm.poll(); err != nil {
+			cm.u.Wipe()
+			return err
+		}
+		if cm.u.Progress().Complete {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			n, still := cm.tapped(), cm.stillNeeded()
+			cm.u.Wipe()
+			what := "the unseal window of " + window.String() + " ran out"
+			if ctx.Err() == context.Canceled {
+				what = "interrupted"
+			}
+			gathered := "nothing was gathered"
+			if n > 0 {
+				gathered = fmt.Sprintf("the %s gathered %s wiped", plural(n, "share"), map[bool]string{true: "was", false: "were"}[n == 1])
+			}
+			return withHints(fmt.Errorf("%s with %s of %d: %s", what, plural(n, "tap"), n+tapsNeeded(p), gathered),
+				"start again when "+still+" can tap", "a longer --window gives custodians more time")
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func custodianNames(h *seal.Header) []string {
+	var out []string
+	for _, c := range h.Custodians() {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// paper adds the mnemonics of --mnemonic-file and, with --paper, typed ones.
+func (cm *ceremony) paper() error {
+	for _, path := range listValues(cm.c, "mnemonic-file", false) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return withHints(fmt.Errorf("--mnemonic-file: %v", unwrapPathError(err)), "check the path")
+		}
+		m := mnemonicFromText(b)
+		secret.Wipe(b)
+		if err := cm.addMnemonic(m, path); err != nil {
+			return err
+		}
+	}
+	if !cm.c.Bool("paper") {
+		return nil
+	}
+	for !cm.u.Progress().Complete {
+		b, err := promptTTY("paper share (SLIP-0039 words, hidden; empty line when done): ")
+		if errors.Is(err, token.ErrCancelled) || (err == nil && len(b) == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m := string(b)
+		secret.Wipe(b)
+		if err := cm.addMnemonic(m, "typed share"); err != nil {
+			reportError(os.Stderr, err)
+		}
+	}
+	return nil
+}
+
+// mnemonicFromText takes a mnemonic from a file: a "mnemonic: " line (a
+// --paper-out file, or a decrypted token share), else the whole text.
+func mnemonicFromText(b []byte) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "mnemonic: "); ok {
+			return v
+		}
+	}
+	return string(b)
+}
+
+func (cm *ceremony) addMnemonic(m, from string) error {
+	idx, err := cm.u.AddMnemonic(m)
+	if err != nil {
+		if errors.Is(err, seal.ErrAlreadyTapped) || errors.Is(err, seal.ErrGroupComplete) {
+			infof("%s: %v; skipped", from, err)
+			return nil
+		}
+		return withHints(fmt.Errorf("%s: %w", from, err),
+			"check the words against the paper; a share of another sealed secret or from before a reseal does not fit")
+	}
+	name := cm.f.Header.Custodians()[idx].Name
+	a := &approval{Custodian: name, Index: idx, Token: "paper", At: time.Now(),
+		Message: approvalMessage(cm.f, cm.req, name, time.Now())}
+	cm.approvals = append(cm.approvals, a)
+	infof("tap %d of %d: %s (paper) … ok", cm.tapped(), cm.tapped()+tapsNeeded(cm.u.Progress()), name)
+	return nil
+}
+
+// poll looks at every reader (and PKCS#11 token) once and taps each card
+// not handled yet.
+func (cm *ceremony) poll() error {
+	present := map[string]bool{}
+	var found []piv.Found
+	if len(cm.readers) == 0 {
+		f, err := piv.Find(piv.Selector{})
+		if err == nil {
+			found = f
+		} else if !errors.Is(err, token.ErrNotPresent) {
+			cm.note("pcsc", fmt.Sprintf("cannot look for cards: %v", err))
+		} else if len(cm.pkcs11) == 0 && strings.Contains(err.Error(), "pcscd") {
+			cm.note("pcsc", err.Error())
+		}
+	} else {
+		for _, r := range cm.readers {
+			f, err := piv.Find(piv.Selector{Reader: r})
+			if err == nil {
+				found = append(found, f...)
+			}
+		}
+	}
+	for _, fc := range found {
+		key := fmt.Sprintf("%s|%d", fc.Reader, fc.Serial)
+		present[key] = true
+		if cm.seen[key] {
+			continue
+		}
+		cm.seen[key] = true
+		cm.tapPIV(fc)
+		if cm.u.Progress().Complete {
+			return nil
+		}
+	}
+	for _, uri := range cm.pkcs11 {
+		key := "pkcs11|" + uri
+		present[key] = true
+		if cm.seen[key] {
+			continue
+		}
+		if cm.tapPKCS11(uri) {
+			cm.seen[key] = true
+		}
+		if cm.u.Progress().Complete {
+			return nil
+		}
+	}
+	for k := range cm.seen {
+		if !present[k] {
+			delete(cm.seen, k) // pulled out: handle it again when it is back
+		}
+	}
+	return nil
+}
+
+func (cm *ceremony) note(key, msg string) {
+	if !cm.noted[key] {
+		cm.noted[key] = true
+		infof("%s", msg)
+	}
+}
+
+func (cm *ceremony) tapPIV(fc piv.Found) {
+	label := fmt.Sprintf("card %d", fc.Serial)
+	who := label
+	pin := func() ([]byte, error) { return pinSource(cm.c, who)() }
+	tok, err := piv.Open(piv.Options{Selector: piv.Selector{Serial: fc.Serial, Reader: fc.Reader}, PIN: pin})
+	if err != nil {
+		if errors.Is(err, token.ErrNotEnrolled) {
+			infof("%s in %q holds no breakglass keys; ignored", label, fc.Reader)
+		} else {
+			infof("%s in %q: %v; ignored (remove and reinsert it to try again)", label, fc.Reader, err)
+		}
+		return
+	}
+	cm.tapToken(tok, label, &who)
+}
+
+// tapPKCS11 reports whether the token was handled (false: not there yet).
+func (cm *ceremony) tapPKCS11(uri string) bool {
+	who := "PKCS#11 token " + uri
+	pin := func() ([]byte, error) { return pinSource(cm.c, who)() }
+	tok, err := pkcs11.Open(uri, pkcs11.Options{PIN: pin})
+	if err != nil {
+		if errors.Is(err, token.ErrNotPresent) {
+			cm.note("p11|"+uri, fmt.Sprintf("PKCS#11 token %s is not present yet: %v", uri, err))
+			return false
+		}
+		infof("PKCS#11 token %s: %v; ignored", uri, err)
+		return true
+	}
+	who = "token " + tok.Info().Name()
+	cm.tapToken(tok, who, &who)
+	return true
+}
+
+// tapToken runs one tap: roster check, PIN-retry check, approval
+// signature, then the share. Problems are reported and the card ignored;
+// the ceremony goes on with the others.
+// pinLabel is where the PIN prompt's label lives; it is set to name the
+// custodian once the card is recognised.
+func (cm *ceremony) tapToken(tok token.Token, label string, pinLabel *string) {
+	defer tok.Close()
+	kx := tok.KeyAgreementKey()
+	idx, err := cm.f.Custodian(kx.PublicKey())
+	if err != nil {
+		infof("%s is not in the roster of %s; ignored", label, cm.f.Header.Name)
+		return
+	}
+	cu := cm.f.Header.Custodians()[idx]
+	who := fmt.Sprintf("%s (%s)", cu.Name, label)
+	*pinLabel = who
+	if err := cm.u.CanTap(idx); err != nil {
+		if errors.Is(err, seal.ErrAlreadyTapped) {
+			return // still in the reader from an earlier tap
+		}
+		infof("%s: %v; not needed", who, errors.Unwrap(err))
+		return
+	}
+	sig := tok.SigningKey()
+	fp, err := token.Fingerprint(sig.Public())
+	if err != nil || (cu.Fingerprint != "" && strings.ReplaceAll(fp, " ", "") != cu.Fingerprint) {
+		infof("%s: the card's signing key is not the one enrolled for %s; ignored", label, cu.Name)
+		return
+	}
+	if r, err := tok.PINRetries(); err == nil && r >= 0 && !token.SafeToTry(r) {
+		cm.refusePIN(who, &token.PINError{Token: tok.Info().Name(), Retries: r})
+		return
+	}
+	infof("%s: approve with the PIN, then touch the card when it blinks", who)
+	now := time.Now()
+	msg := approvalMessage(cm.f, cm.req, cu.Name, now)
+	digest := sha256.Sum256(msg)
+	s, err := sig.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err == nil {
+		if pub, ok := sig.Public().(*ecdsa.PublicKey); !ok || !ecdsa.VerifyASN1(pub, digest[:], s) {
+			err = errors.New("the card returned an approval signature that does not verify")
+		}
+	}
+	if err != nil {
+		cm.tapFailed(who, err)
+		return
+	}
+	if _, err := cm.u.Tap(kx); err != nil {
+		cm.tapFailed(who, err)
+		return
+	}
+	a := &approval{Custodian: cu.Name, Index: idx, Token: tok.Info().Name(), KeyFingerprint: fp,
+		Message: msg, Signature: s, At: now}
+	cm.approvals = append(cm.approvals, a)
+	infof("tap %d of %d: %s … ok (approval %s)", cm.tapped(), cm.tapped()+tapsNeeded(cm.u.Progress()), who, a.Fingerprint())
+}
+
+func (cm *ceremony) refusePIN(who string, pe *token.PINError) {
+	hints := []string{"unblock the PIN with the PUK (breakglass card pin unblock, or ykman piv access unblock-pin)"}
+	if n := cm.stillNeeded(strings.SplitN(who, " ", 2)[0]); n != "" {
+		hints = append(hints, "or let another custodian tap: "+n)
+	}
+	reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, pe), hints...))
+}
+
+func (cm *ceremony) tapFailed(who string, err error) {
+	var pe *token.PINError
+	switch {
+	case errors.As(err, &pe) && (!pe.Tried || pe.Retries <= 1):
+		cm.refusePIN(who, pe)
+	case errors.As(err, &pe):
+		reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, pe), "remove and reinsert the card to try again"))
+	case errors.Is(err, token.ErrNotPresent):
+		reportError(os.Stderr, withHints(fmt.Errorf("%s was removed before the tap completed", who),
+			fmt.Sprintf("the %s already made are kept; reinsert %s's card to tap again", plural(cm.tapped(), "tap"), strings.SplitN(who, " ", 2)[0])))
+	case errors.Is(err, token.ErrTouchTimeout):
+		reportError(os.Stderr, withHints(fmt.Errorf("%s was not touched in time", who), "remove and reinsert the card, and touch it when it blinks"))
+	case errors.Is(err, token.ErrCancelled):
+		reportError(os.Stderr, withHints(fmt.Errorf("%s: PIN entry cancelled", who), "remove and reinsert the card to try again"))
+	default:
+		var se *seal.ShareError
+		if errors.As(err, &se) {
+			reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, se.Err),
+				"this share cannot be used; another custodian may tap instead: "+cm.stillNeeded(strings.SplitN(who, " ", 2)[0])))
+			return
+		}
+		reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, err), "remove and reinsert the card to try again"))
+	}
+}

@@ -1,0 +1,118 @@
+#!/bin/sh
+# demo.sh BIN — the main job end to end on virtual cards, run by `make demo`
+# (which installs what is missing and starts pcscd). Everything it creates lives
+# in a temporary case directory that is removed at the end; the virtual cards'
+# test CA goes to a temporary config directory too.
+#
+#   1. three custodians enroll virtual YubiKeys; a fourth keeps a paper share
+#   2. a demo secret is sealed 2 of 4 and a drill proves two taps open it
+#   3. two taps unseal it (its checksum is printed, never the secret)
+#   4. AWS on the loopback rehearsal server: provision, a personal session,
+#      revoke, check, audit
+#   5. the logbook: show, verify, checkpoint
+set -eu
+
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+work=$(mktemp -d "${TMPDIR:-/tmp}/breakglass-demo.XXXXXX")
+export XDG_CONFIG_HOME="$work/config"
+# Demo PINs for the virtual cards. Real custodians type theirs on the terminal.
+export BREAKGLASS_PIN=314159 BREAKGLASS_NEW_PIN=314159 BREAKGLASS_NEW_PUK=27182818
+export BREAKGLASS_PIN_FACTORY=123456
+pids=""
+
+cleanup() {
+	status=$?
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	for p in $pids; do wait "$p" 2>/dev/null || true; done
+	if [ "$status" != 0 ]; then
+		echo "demo failed (status $status); card logs:" >&2
+		cat "$work"/*.card.log >&2 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() {
+	printf '$ breakglass'
+	for a in "$@"; do
+		case "$a" in
+		*[[:space:]]*) printf " '%s'" "$a" ;;
+		*) printf ' %s' "$a" ;;
+		esac
+	done
+	printf '\n'
+	"$bin" "$@"
+}
+
+# Readers from scripts/readers.sh.
+reader() { echo "Yubico YubiKey Virtual PCD $1 00 0$2"; }
+
+# start_card NAME PORT SERIAL: a virtual YubiKey on a vpcd reader.
+start_card() {
+	"$bin" card virtual --state "$work/$1.vcard" --port "$2" --serial "$3" --touch auto \
+		2>"$work/$1.card.log" &
+	pids="$pids $!"
+}
+
+mkdir -p "$work/case" "$work/paper" "$work/paper-aws" "$work/paper-aws2"
+chmod 700 "$work/paper" "$work/paper-aws" "$work/paper-aws2"
+cd "$work/case"
+
+step "1. custodians plug in their (virtual) YubiKeys and enroll them"
+start_card alice 35965 10000001
+start_card bob 35966 10000002
+start_card carol 35967 10000003
+sleep 2
+run card list
+run log init --origin breakglass.example/demo/prod-aws
+for who in alice:2:0 bob:2:1 carol:3:0; do
+	name=${who%%:*} r=${who#*:}
+	BREAKGLASS_PIN=123456 run card enroll --name "$name" --team sre --piv \
+		--reader "$(reader "${r%:*}" "${r#*:}")"
+done
+run card enroll --name dave --team security --paper --location "safe 2, HQ"
+run card verify --allow-virtual alice.card.json bob.card.json carol.card.json dave.card.json
+
+step "2. seal a demo secret 2 of 4, then drill"
+printf 'demo secret: the emergency key\n' >"$work/secret.txt"
+run seal --name demo --threshold 2 --allow-virtual \
+	--to alice.card.json,bob.card.json,carol.card.json,dave.card.json \
+	--use-case "SSO is down" --scope "demo" --paper-out "$work/paper" <"$work/secret.txt"
+run drill verify demo.glass --reader "$(reader 2 0)" --reader "$(reader 3 0)"
+
+step "3. unseal with two taps (alice and bob); only the checksum is shown"
+"$bin" unseal demo.glass --reason "demo" --ticket DEMO-1 --use-case "SSO is down" \
+	--operator carol --reader "$(reader 2 0)" --reader "$(reader 2 1)" | sha256sum
+printf 'expected checksum:\n'
+sha256sum <"$work/secret.txt"
+
+step "4. AWS on the loopback rehearsal server"
+"$bin" aws rehearsal-server --admin-credentials "$work/admin.credentials" >"$work/endpoint" \
+	2>"$work/aws.log" &
+pids="$pids $!"
+i=0
+while [ ! -s "$work/endpoint" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+endpoint=$(cat "$work/endpoint")
+export AWS_SHARED_CREDENTIALS_FILE="$work/admin.credentials" AWS_REGION=us-east-1
+aws="--endpoint-url $endpoint"
+# shellcheck disable=SC2086
+run aws provision --name prod --account 123456789012 --to alice.card.json,bob.card.json,carol.card.json,dave.card.json \
+	--threshold 2 --use-case "SSO is down" --allow-virtual --as alice --owner sre \
+	--role-policy arn:aws:iam::aws:policy/ReadOnlyAccess --paper-out "$work/paper-aws" $aws
+# shellcheck disable=SC2086
+run aws session prod.glass --reason "demo incident" --ticket INC-1 --use-case "SSO is down" \
+	--operator carol --reader "$(reader 2 0)" --reader "$(reader 2 1)" --reader "$(reader 3 0)" $aws \
+	--exec -- "$bin" aws caller-identity $aws
+# shellcheck disable=SC2086
+run aws revoke prod.glass --as bob --paper-out "$work/paper-aws2" $aws
+# shellcheck disable=SC2086
+run aws check prod.glass $aws
+# shellcheck disable=SC2086
+run aws audit $aws
+
+step "5. the logbook"
+run log show
+run log verify
+run log checkpoint
