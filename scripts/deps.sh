@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages that `make test` and `make demo` need, when any is
-# missing. Safe to run again: it does nothing when everything is present.
+# missing, plus any package named as an argument. Safe to run again: it does
+# nothing when everything is present.
 set -eu
 
 pkgs="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd softhsm2 opensc opensc-pkcs11 \
-yubico-piv-tool ykcs11 age git ca-certificates gcc libc6-dev procps iproute2"
+yubico-piv-tool ykcs11 age git ca-certificates gcc libc6-dev procps iproute2 $*"
 
 missing=""
 for p in $pkgs; do
