@@ -66,24 +66,17 @@ func (r *CheckReport) Drifted() bool {
 // policies (by hash), tags, exactly one access key and it the sealed one,
 // active, and not too old. It changes nothing.
 func Check(ctx context.Context, cfg awssdk.Config, spec Spec, sealedKeyID string, opts CheckOptions) (*CheckReport, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.MaxKeyAge == 0 {
 		opts.MaxKeyAge = 90 * 24 * time.Hour
 	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	account, err := callerAccount(ctx, cfg, spec.AccountID)
+	_, snap, err := readAccount(ctx, cfg, spec)
 	if err != nil {
 		return nil, err
 	}
-	c := iamClient(cfg)
-	snap, err := readSnapshot(ctx, c, spec, account)
-	if err != nil {
-		return nil, err
-	}
+	account := snap.account
 	r := &CheckReport{Account: account, UserARN: spec.UserARN(account), RoleARN: spec.RoleARN(account)}
 	add := func(sev Severity, subject, problem, fix string) {
 		r.Findings = append(r.Findings, Finding{sev, subject, problem, fix})

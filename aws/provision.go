@@ -65,6 +65,24 @@ type snapshot struct {
 	keys    []types.AccessKeyMetadata
 }
 
+// readAccount validates spec, checks that cfg's credentials are for its
+// account, and reads the account's break-glass user and role.
+func readAccount(ctx context.Context, cfg awssdk.Config, spec Spec) (*iam.Client, *snapshot, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, nil, err
+	}
+	account, err := callerAccount(ctx, cfg, spec.AccountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := iamClient(cfg)
+	snap, err := readSnapshot(ctx, c, spec, account)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, snap, nil
+}
+
 func readSnapshot(ctx context.Context, c *iam.Client, spec Spec, account string) (*snapshot, error) {
 	s := &snapshot{account: account}
 	u, err := c.GetUser(ctx, &iam.GetUserInput{UserName: awssdk.String(spec.UserName())})
@@ -267,18 +285,11 @@ type Result struct {
 // it match spec. A user or role of the same name that breakglass did not
 // provision is a *ConflictError.
 func PlanProvision(ctx context.Context, cfg awssdk.Config, spec Spec) (*Plan, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
-	account, err := callerAccount(ctx, cfg, spec.AccountID)
+	c, snap, err := readAccount(ctx, cfg, spec)
 	if err != nil {
 		return nil, err
 	}
-	c := iamClient(cfg)
-	snap, err := readSnapshot(ctx, c, spec, account)
-	if err != nil {
-		return nil, err
-	}
+	account := snap.account
 	p := &Plan{
 		Account: account, UserARN: spec.UserARN(account), RoleARN: spec.RoleARN(account),
 		RolePolicyARN: spec.RolePolicyARN, spec: spec, client: c, now: time.Now().UTC(),

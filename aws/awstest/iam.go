@@ -17,32 +17,32 @@ var iamHandlers = map[string]handler{
 	"GetUser":                  (*Server).getUser,
 	"DeleteUser":               (*Server).deleteUser,
 	"ListUsers":                (*Server).listUsers,
-	"TagUser":                  (*Server).tagUser,
-	"UntagUser":                (*Server).untagUser,
-	"ListUserTags":             (*Server).listUserTags,
-	"PutUserPolicy":            (*Server).putUserPolicy,
-	"GetUserPolicy":            (*Server).getUserPolicy,
-	"ListUserPolicies":         (*Server).listUserPolicies,
-	"DeleteUserPolicy":         (*Server).deleteUserPolicy,
-	"AttachUserPolicy":         (*Server).attachUserPolicy,
-	"DetachUserPolicy":         (*Server).detachUserPolicy,
-	"ListAttachedUserPolicies": (*Server).listAttachedUserPolicies,
+	"TagUser":                  users.tag,
+	"UntagUser":                users.untag,
+	"ListUserTags":             users.listTags,
+	"PutUserPolicy":            users.putPolicy,
+	"GetUserPolicy":            users.getPolicy,
+	"ListUserPolicies":         users.listPolicies,
+	"DeleteUserPolicy":         users.deletePolicy,
+	"AttachUserPolicy":         users.attachPolicy,
+	"DetachUserPolicy":         users.detachPolicy,
+	"ListAttachedUserPolicies": users.listAttachedPolicies,
 	"CreateRole":               (*Server).createRole,
 	"GetRole":                  (*Server).getRole,
 	"DeleteRole":               (*Server).deleteRole,
 	"ListRoles":                (*Server).listRoles,
 	"UpdateRole":               (*Server).updateRole,
 	"UpdateAssumeRolePolicy":   (*Server).updateAssumeRolePolicy,
-	"TagRole":                  (*Server).tagRole,
-	"UntagRole":                (*Server).untagRole,
-	"ListRoleTags":             (*Server).listRoleTags,
-	"PutRolePolicy":            (*Server).putRolePolicy,
-	"GetRolePolicy":            (*Server).getRolePolicy,
-	"ListRolePolicies":         (*Server).listRolePolicies,
-	"DeleteRolePolicy":         (*Server).deleteRolePolicy,
-	"AttachRolePolicy":         (*Server).attachRolePolicy,
-	"DetachRolePolicy":         (*Server).detachRolePolicy,
-	"ListAttachedRolePolicies": (*Server).listAttachedRolePolicies,
+	"TagRole":                  roles.tag,
+	"UntagRole":                roles.untag,
+	"ListRoleTags":             roles.listTags,
+	"PutRolePolicy":            roles.putPolicy,
+	"GetRolePolicy":            roles.getPolicy,
+	"ListRolePolicies":         roles.listPolicies,
+	"DeleteRolePolicy":         roles.deletePolicy,
+	"AttachRolePolicy":         roles.attachPolicy,
+	"DetachRolePolicy":         roles.detachPolicy,
+	"ListAttachedRolePolicies": roles.listAttachedPolicies,
 	"CreateAccessKey":          (*Server).createAccessKey,
 	"ListAccessKeys":           (*Server).listAccessKeys,
 	"UpdateAccessKey":          (*Server).updateAccessKey,
@@ -292,7 +292,7 @@ func (s *Server) createUser(c *call) (any, *apiError) {
 	if s.st.Users[name] != nil {
 		return nil, errAlreadyExists("User with name %s already exists.", name)
 	}
-	u := &user{Name: name, Path: path, ID: newID("AIDA", 17), Created: s.now(), Tags: tags, Inline: map[string]string{}}
+	u := &user{Name: name, Path: path, ID: newID("AIDA", 17), Created: s.now(), entity: entity{Tags: tags, Inline: map[string]string{}}}
 	s.st.Users[name] = u
 	return struct{ User xUser }{s.xUser(u)}, nil
 }
@@ -351,188 +351,6 @@ func (s *Server) listUsers(c *call) (any, *apiError) {
 	}{out, false}, nil
 }
 
-func (s *Server) tagUser(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:TagUser")
-	if err != nil {
-		return nil, err
-	}
-	tags, err := parseTags(c.params)
-	if err != nil {
-		return nil, err
-	}
-	merged, err := mergeTags(append([]xTag{}, u.Tags...), tags)
-	if err != nil {
-		return nil, err
-	}
-	u.Tags = merged
-	return nil, nil
-}
-
-func (s *Server) untagUser(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:UntagUser")
-	if err != nil {
-		return nil, err
-	}
-	u.Tags = removeTags(u.Tags, parseMembers(c.params, "TagKeys"))
-	return nil, nil
-}
-
-type tagList struct {
-	Tags        []xTag `xml:"Tags>member"`
-	IsTruncated bool
-}
-
-func (s *Server) listUserTags(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:ListUserTags")
-	if err != nil {
-		return nil, err
-	}
-	return tagList{Tags: u.Tags}, nil
-}
-
-func (s *Server) putUserPolicy(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:PutUserPolicy")
-	if err != nil {
-		return nil, err
-	}
-	name, err := policyName(c)
-	if err != nil {
-		return nil, err
-	}
-	doc := c.get("PolicyDocument")
-	if err := s.checkPolicy(doc, identityPolicy); err != nil {
-		return nil, err
-	}
-	u.Inline[name] = doc
-	return nil, nil
-}
-
-type inlinePolicy struct {
-	UserName       string `xml:",omitempty"`
-	RoleName       string `xml:",omitempty"`
-	PolicyName     string
-	PolicyDocument string
-}
-
-func (s *Server) getUserPolicy(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:GetUserPolicy")
-	if err != nil {
-		return nil, err
-	}
-	name, err := policyName(c)
-	if err != nil {
-		return nil, err
-	}
-	doc, ok := u.Inline[name]
-	if !ok {
-		return nil, errNoSuchEntity("The user policy with name %s cannot be found.", name)
-	}
-	return inlinePolicy{UserName: u.Name, PolicyName: name, PolicyDocument: url.QueryEscape(doc)}, nil
-}
-
-type policyNames struct {
-	PolicyNames []string `xml:"PolicyNames>member"`
-	IsTruncated bool
-}
-
-func (s *Server) listUserPolicies(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:ListUserPolicies")
-	if err != nil {
-		return nil, err
-	}
-	return policyNames{PolicyNames: sortedKeys(u.Inline)}, nil
-}
-
-func (s *Server) deleteUserPolicy(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:DeleteUserPolicy")
-	if err != nil {
-		return nil, err
-	}
-	name, err := policyName(c)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := u.Inline[name]; !ok {
-		return nil, errNoSuchEntity("The user policy with name %s cannot be found.", name)
-	}
-	delete(u.Inline, name)
-	return nil, nil
-}
-
-func checkManagedARN(arn string) *apiError {
-	if len(arn) < 20 {
-		return errValidation("1 validation error detected: Value '%s' at 'policyArn' failed to satisfy constraint: Member must have length greater than or equal to 20", arn)
-	}
-	if _, ok := managedPolicies[arn]; !ok {
-		return errNoSuchEntity("Policy %s does not exist or is not attachable.", arn)
-	}
-	return nil
-}
-
-func attach(list []string, arn string) []string {
-	for _, a := range list {
-		if a == arn {
-			return list
-		}
-	}
-	return append(list, arn)
-}
-
-func detach(list []string, arn string) ([]string, bool) {
-	for i, a := range list {
-		if a == arn {
-			return append(list[:i:i], list[i+1:]...), true
-		}
-	}
-	return list, false
-}
-
-type attachedList struct {
-	AttachedPolicies []xAttachedPolicy `xml:"AttachedPolicies>member"`
-	IsTruncated      bool
-}
-
-func attachedPolicies(arns []string) attachedList {
-	var out attachedList
-	for _, a := range arns {
-		out.AttachedPolicies = append(out.AttachedPolicies, xAttachedPolicy{PolicyName: a[strings.LastIndex(a, "/")+1:], PolicyArn: a})
-	}
-	return out
-}
-
-func (s *Server) attachUserPolicy(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:AttachUserPolicy")
-	if err != nil {
-		return nil, err
-	}
-	arn := c.get("PolicyArn")
-	if err := checkManagedARN(arn); err != nil {
-		return nil, err
-	}
-	u.Attached = attach(u.Attached, arn)
-	return nil, nil
-}
-
-func (s *Server) detachUserPolicy(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:DetachUserPolicy")
-	if err != nil {
-		return nil, err
-	}
-	var ok bool
-	if u.Attached, ok = detach(u.Attached, c.get("PolicyArn")); !ok {
-		return nil, errNoSuchEntity("Policy %s was not found.", c.get("PolicyArn"))
-	}
-	return nil, nil
-}
-
-func (s *Server) listAttachedUserPolicies(c *call) (any, *apiError) {
-	u, err := s.lookupUser(c, "iam:ListAttachedUserPolicies")
-	if err != nil {
-		return nil, err
-	}
-	return attachedPolicies(u.Attached), nil
-}
-
 // Roles.
 
 func checkMaxSession(v string) (int, *apiError) {
@@ -577,7 +395,7 @@ func (s *Server) createRole(c *call) (any, *apiError) {
 		return nil, err
 	}
 	r := &role{Name: name, Path: path, ID: newID("AROA", 17), Description: c.get("Description"), Created: s.now(),
-		Trust: trust, MaxSession: maxSession, Tags: tags, Inline: map[string]string{}}
+		Trust: trust, MaxSession: maxSession, entity: entity{Tags: tags, Inline: map[string]string{}}}
 	s.st.Roles[name] = r
 	return struct{ Role xRole }{s.xRole(r)}, nil
 }
@@ -656,8 +474,44 @@ func (s *Server) updateAssumeRolePolicy(c *call) (any, *apiError) {
 	return nil, nil
 }
 
-func (s *Server) tagRole(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:TagRole")
+// Tags and policies of users and roles.
+
+// entityKind says which kind of entity, user or role, a tag or policy
+// action works on. The action authorized is the one called
+// ("iam:"+c.action, e.g. iam:TagUser or iam:TagRole).
+type entityKind struct {
+	noun   string // "user" or "role", as IAM's messages name it
+	lookup func(s *Server, c *call, action string) (name string, e *entity, err *apiError)
+}
+
+var (
+	users = entityKind{noun: "user", lookup: (*Server).userEntity}
+	roles = entityKind{noun: "role", lookup: (*Server).roleEntity}
+)
+
+func (s *Server) userEntity(c *call, action string) (string, *entity, *apiError) {
+	u, err := s.lookupUser(c, action)
+	if err != nil {
+		return "", nil, err
+	}
+	return u.Name, &u.entity, nil
+}
+
+func (s *Server) roleEntity(c *call, action string) (string, *entity, *apiError) {
+	r, err := s.lookupRole(c, action)
+	if err != nil {
+		return "", nil, err
+	}
+	return r.Name, &r.entity, nil
+}
+
+// find authorizes the call's action on the named entity and returns it.
+func (k entityKind) find(s *Server, c *call) (string, *entity, *apiError) {
+	return k.lookup(s, c, "iam:"+c.action)
+}
+
+func (k entityKind) tag(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
@@ -665,33 +519,38 @@ func (s *Server) tagRole(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	merged, err := mergeTags(append([]xTag{}, r.Tags...), tags)
+	merged, err := mergeTags(append([]xTag{}, e.Tags...), tags)
 	if err != nil {
 		return nil, err
 	}
-	r.Tags = merged
+	e.Tags = merged
 	return nil, nil
 }
 
-func (s *Server) untagRole(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:UntagRole")
+func (k entityKind) untag(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
-	r.Tags = removeTags(r.Tags, parseMembers(c.params, "TagKeys"))
+	e.Tags = removeTags(e.Tags, parseMembers(c.params, "TagKeys"))
 	return nil, nil
 }
 
-func (s *Server) listRoleTags(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:ListRoleTags")
+type tagList struct {
+	Tags        []xTag `xml:"Tags>member"`
+	IsTruncated bool
+}
+
+func (k entityKind) listTags(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
-	return tagList{Tags: r.Tags}, nil
+	return tagList{Tags: e.Tags}, nil
 }
 
-func (s *Server) putRolePolicy(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:PutRolePolicy")
+func (k entityKind) putPolicy(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
@@ -703,12 +562,19 @@ func (s *Server) putRolePolicy(c *call) (any, *apiError) {
 	if err := s.checkPolicy(doc, identityPolicy); err != nil {
 		return nil, err
 	}
-	r.Inline[name] = doc
+	e.Inline[name] = doc
 	return nil, nil
 }
 
-func (s *Server) getRolePolicy(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:GetRolePolicy")
+type inlinePolicy struct {
+	UserName       string `xml:",omitempty"`
+	RoleName       string `xml:",omitempty"`
+	PolicyName     string
+	PolicyDocument string
+}
+
+func (k entityKind) getPolicy(s *Server, c *call) (any, *apiError) {
+	owner, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
@@ -716,23 +582,34 @@ func (s *Server) getRolePolicy(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	doc, ok := r.Inline[name]
+	doc, ok := e.Inline[name]
 	if !ok {
-		return nil, errNoSuchEntity("The role policy with name %s cannot be found.", name)
+		return nil, errNoSuchEntity("The %s policy with name %s cannot be found.", k.noun, name)
 	}
-	return inlinePolicy{RoleName: r.Name, PolicyName: name, PolicyDocument: url.QueryEscape(doc)}, nil
+	p := inlinePolicy{PolicyName: name, PolicyDocument: url.QueryEscape(doc)}
+	if k.noun == "user" {
+		p.UserName = owner
+	} else {
+		p.RoleName = owner
+	}
+	return p, nil
 }
 
-func (s *Server) listRolePolicies(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:ListRolePolicies")
+type policyNames struct {
+	PolicyNames []string `xml:"PolicyNames>member"`
+	IsTruncated bool
+}
+
+func (k entityKind) listPolicies(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
-	return policyNames{PolicyNames: sortedKeys(r.Inline)}, nil
+	return policyNames{PolicyNames: sortedKeys(e.Inline)}, nil
 }
 
-func (s *Server) deleteRolePolicy(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:DeleteRolePolicy")
+func (k entityKind) deletePolicy(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
@@ -740,15 +617,56 @@ func (s *Server) deleteRolePolicy(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := r.Inline[name]; !ok {
-		return nil, errNoSuchEntity("The role policy with name %s cannot be found.", name)
+	if _, ok := e.Inline[name]; !ok {
+		return nil, errNoSuchEntity("The %s policy with name %s cannot be found.", k.noun, name)
 	}
-	delete(r.Inline, name)
+	delete(e.Inline, name)
 	return nil, nil
 }
 
-func (s *Server) attachRolePolicy(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:AttachRolePolicy")
+func checkManagedARN(arn string) *apiError {
+	if len(arn) < 20 {
+		return errValidation("1 validation error detected: Value '%s' at 'policyArn' failed to satisfy constraint: Member must have length greater than or equal to 20", arn)
+	}
+	if _, ok := managedPolicies[arn]; !ok {
+		return errNoSuchEntity("Policy %s does not exist or is not attachable.", arn)
+	}
+	return nil
+}
+
+func attach(list []string, arn string) []string {
+	for _, a := range list {
+		if a == arn {
+			return list
+		}
+	}
+	return append(list, arn)
+}
+
+func detach(list []string, arn string) ([]string, bool) {
+	for i, a := range list {
+		if a == arn {
+			return append(list[:i:i], list[i+1:]...), true
+		}
+	}
+	return list, false
+}
+
+type attachedList struct {
+	AttachedPolicies []xAttachedPolicy `xml:"AttachedPolicies>member"`
+	IsTruncated      bool
+}
+
+func attachedPolicies(arns []string) attachedList {
+	var out attachedList
+	for _, a := range arns {
+		out.AttachedPolicies = append(out.AttachedPolicies, xAttachedPolicy{PolicyName: a[strings.LastIndex(a, "/")+1:], PolicyArn: a})
+	}
+	return out
+}
+
+func (k entityKind) attachPolicy(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
@@ -756,28 +674,28 @@ func (s *Server) attachRolePolicy(c *call) (any, *apiError) {
 	if err := checkManagedARN(arn); err != nil {
 		return nil, err
 	}
-	r.Attached = attach(r.Attached, arn)
+	e.Attached = attach(e.Attached, arn)
 	return nil, nil
 }
 
-func (s *Server) detachRolePolicy(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:DetachRolePolicy")
+func (k entityKind) detachPolicy(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
 	var ok bool
-	if r.Attached, ok = detach(r.Attached, c.get("PolicyArn")); !ok {
+	if e.Attached, ok = detach(e.Attached, c.get("PolicyArn")); !ok {
 		return nil, errNoSuchEntity("Policy %s was not found.", c.get("PolicyArn"))
 	}
 	return nil, nil
 }
 
-func (s *Server) listAttachedRolePolicies(c *call) (any, *apiError) {
-	r, err := s.lookupRole(c, "iam:ListAttachedRolePolicies")
+func (k entityKind) listAttachedPolicies(s *Server, c *call) (any, *apiError) {
+	_, e, err := k.find(s, c)
 	if err != nil {
 		return nil, err
 	}
-	return attachedPolicies(r.Attached), nil
+	return attachedPolicies(e.Attached), nil
 }
 
 // Access keys.

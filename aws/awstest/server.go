@@ -81,26 +81,31 @@ type state struct {
 }
 
 type user struct {
-	Name     string            `json:"name"`
-	Path     string            `json:"path"`
-	ID       string            `json:"id"`
-	Created  time.Time         `json:"created"`
-	Tags     []xTag            `json:"tags"`
-	Inline   map[string]string `json:"inline"`
-	Attached []string          `json:"attached"`
+	Name    string    `json:"name"`
+	Path    string    `json:"path"`
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	entity
 }
 
 type role struct {
-	Name        string            `json:"name"`
-	Path        string            `json:"path"`
-	ID          string            `json:"id"`
-	Description string            `json:"description"`
-	Created     time.Time         `json:"created"`
-	Trust       string            `json:"trust"`
-	MaxSession  int               `json:"maxSession"`
-	Tags        []xTag            `json:"tags"`
-	Inline      map[string]string `json:"inline"`
-	Attached    []string          `json:"attached"`
+	Name        string    `json:"name"`
+	Path        string    `json:"path"`
+	ID          string    `json:"id"`
+	Description string    `json:"description"`
+	Created     time.Time `json:"created"`
+	Trust       string    `json:"trust"`
+	MaxSession  int       `json:"maxSession"`
+	entity
+}
+
+// entity is what users and roles have alike: tags, inline policies by
+// name, and the ARNs of attached managed policies. It is embedded
+// untagged, so its fields stay at the top level of the saved state.
+type entity struct {
+	Tags     []xTag            `json:"tags"`
+	Inline   map[string]string `json:"inline"`
+	Attached []string          `json:"attached"`
 }
 
 type accessKey struct {

@@ -27,7 +27,8 @@ const (
 	insPutData                = 0xDB // SP 800-73-4 Part 2 §3.3.2
 	insAuth                   = 0x87 // GENERAL AUTHENTICATE, SP 800-73-4 Part 2 §3.2.4
 	objAdminData              = 0x5FFF00
-	adminFlagMgmtKeyProtected = 0x02 // ykman: management key stored in 5FC109
+	objKeyHistory             = 0x5FC10C // SP 800-73-4 Part 1 §3.3.2
+	adminFlagMgmtKeyProtected = 0x02     // ykman: management key stored in 5FC109
 	algTDES                   = 0x03
 	algAES128                 = 0x08
 	algAES192                 = 0x0A
@@ -173,6 +174,19 @@ func getData(c *pcsc.Conn, obj uint32) ([]byte, error) {
 	return v, nil
 }
 
+// putData writes a data object's value (inside tag 53), as getData reads it.
+func putData(c *pcsc.Conn, obj uint32, value []byte) error {
+	data := append([]byte{0x5C, 0x03, byte(obj >> 16), byte(obj >> 8), byte(obj)}, tlv(0x53, value)...)
+	_, sw, err := c.Transmit(append([]byte{0x00, insPutData, 0x3F, 0xFF, byte(len(data))}, data...))
+	if err != nil {
+		return err
+	}
+	if sw != 0x9000 {
+		return fmt.Errorf("PUT DATA %06X: card answered %04X", obj, sw)
+	}
+	return nil
+}
+
 // adminFlags returns tag 81 of the admin data object 80 { 81 flags … }.
 func adminFlags(admin []byte) byte {
 	tag, v, _, err := nextTLV(admin)
@@ -190,14 +204,11 @@ func adminFlags(admin []byte) byte {
 // other fields, so ykman and yubico-piv-tool know the management key is
 // stored PIN-protected.
 func setAdminFlag(reader string, mgmtKey []byte, flag byte) error {
-	c, err := rawConnect(reader)
+	c, err := mgmtConnect(reader, mgmtKey)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := mgmtAuth(c, mgmtKey); err != nil {
-		return err
-	}
 	admin, err := getData(c, objAdminData)
 	if err != nil {
 		return err
@@ -219,15 +230,21 @@ func setAdminFlag(reader string, mgmtKey []byte, flag byte) error {
 		}
 	}
 	inner = append(tlv(0x81, []byte{flags}), inner...)
-	data := append([]byte{0x5C, 0x03, 0x5F, 0xFF, 0x00}, tlv(0x53, tlv(0x80, inner))...)
-	_, sw, err := c.Transmit(append([]byte{0x00, insPutData, 0x3F, 0xFF, byte(len(data))}, data...))
+	return putData(c, objAdminData, tlv(0x80, inner))
+}
+
+// mgmtConnect connects to reader and authenticates with the management
+// key, for the commands that need it.
+func mgmtConnect(reader string, mgmtKey []byte) (*pcsc.Conn, error) {
+	c, err := rawConnect(reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if sw != 0x9000 {
-		return fmt.Errorf("PUT DATA 5FFF00: card answered %04X", sw)
+	if err := mgmtAuth(c, mgmtKey); err != nil {
+		c.Close()
+		return nil, err
 	}
-	return nil
+	return c, nil
 }
 
 // mgmtAuth authenticates with the management key (mutual authentication,
@@ -303,22 +320,11 @@ func mgmtAuth(c *pcsc.Conn, key []byte) error {
 // §3.3.2) saying the first n retired slots hold keys with on-card
 // certificates, so that OpenSC's PIV driver lists them.
 func setKeyHistory(reader string, mgmtKey []byte, n int) error {
-	c, err := rawConnect(reader)
+	c, err := mgmtConnect(reader, mgmtKey)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := mgmtAuth(c, mgmtKey); err != nil {
-		return err
-	}
 	value := append(append(tlv(0xC1, []byte{byte(n)}), tlv(0xC2, []byte{0})...), 0xFE, 0x00)
-	data := append([]byte{0x5C, 0x03, 0x5F, 0xC1, 0x0C}, tlv(0x53, value)...)
-	_, sw, err := c.Transmit(append([]byte{0x00, insPutData, 0x3F, 0xFF, byte(len(data))}, data...))
-	if err != nil {
-		return err
-	}
-	if sw != 0x9000 {
-		return fmt.Errorf("PUT DATA 5FC10C: card answered %04X", sw)
-	}
-	return nil
+	return putData(c, objKeyHistory, value)
 }

@@ -197,32 +197,17 @@ func selectSlot(m *module, u *token.URI) (uint, p11.TokenInfo, error) {
 }
 
 func matches(u *token.URI, id uint, slotDesc string, ti p11.TokenInfo) bool {
+	have := map[string]string{
+		"slot-description": slotDesc,
+		"token":            ti.Label,
+		"serial":           ti.SerialNumber,
+		"manufacturer":     ti.ManufacturerID,
+		"model":            ti.Model,
+		"slot-id":          strconv.FormatUint(uint64(id), 10),
+	}
 	for _, a := range u.Path {
-		switch a.Name {
-		case "slot-description":
-			if a.Value != slotDesc {
-				return false
-			}
-		case "token":
-			if a.Value != ti.Label {
-				return false
-			}
-		case "serial":
-			if a.Value != ti.SerialNumber {
-				return false
-			}
-		case "manufacturer":
-			if a.Value != ti.ManufacturerID {
-				return false
-			}
-		case "model":
-			if a.Value != ti.Model {
-				return false
-			}
-		case "slot-id":
-			if a.Value != strconv.FormatUint(uint64(id), 10) {
-				return false
-			}
+		if v, ok := have[a.Name]; ok && a.Value != v {
+			return false
 		}
 	}
 	return true
@@ -519,6 +504,15 @@ func (t *Token) login() error {
 	return translate(t.info.Name(), err)
 }
 
+// ready checks, with t.mu held, that t is open and logged in for a
+// private-key operation.
+func (t *Token) ready() error {
+	if t.closed {
+		return errors.New("token is closed")
+	}
+	return t.login()
+}
+
 // KeyAgreementKey returns the P-256 key-agreement key; ECDH runs on the
 // token (CKM_ECDH1_DERIVE).
 func (t *Token) KeyAgreementKey() ecdh.KeyExchanger { return kx{t} }
@@ -542,10 +536,7 @@ func (k kx) ECDH(peer *ecdh.PublicKey) ([]byte, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return nil, errors.New("token is closed")
-	}
-	if err := t.login(); err != nil {
+	if err := t.ready(); err != nil {
 		return nil, err
 	}
 	mech := []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDH1_DERIVE, p11.NewECDH1DeriveParams(p11.CKD_NULL, nil, peer.Bytes()))}
@@ -590,10 +581,7 @@ func (s signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return nil, errors.New("token is closed")
-	}
-	if err := t.login(); err != nil {
+	if err := t.ready(); err != nil {
 		return nil, err
 	}
 	if err := t.mod.ctx.SignInit(t.session, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, t.sigPriv); err != nil {
@@ -748,35 +736,39 @@ func (t *Token) generate(id []byte, label string, usage uint) error {
 	return nil
 }
 
+// keyAttributes are the private-key attributes KeyAttributes reports, by
+// the names it reports them under.
+var keyAttributes = []struct {
+	typ  uint
+	name string
+}{
+	{p11.CKA_SENSITIVE, "sensitive"},
+	{p11.CKA_EXTRACTABLE, "extractable"},
+	{p11.CKA_DERIVE, "derive"},
+	{p11.CKA_SIGN, "sign"},
+	{p11.CKA_ALWAYS_SENSITIVE, "always-sensitive"},
+	{p11.CKA_NEVER_EXTRACTABLE, "never-extractable"},
+}
+
 // KeyAttributes reports the security attributes of the two private keys,
 // as the token states them (for tests and `card list`).
 func (t *Token) KeyAttributes() (map[string]map[string]bool, error) {
+	var tmpl []*p11.Attribute
+	for _, k := range keyAttributes {
+		tmpl = append(tmpl, p11.NewAttribute(k.typ, nil))
+	}
 	out := map[string]map[string]bool{}
 	for name, h := range map[string]p11.ObjectHandle{"key-agreement": t.kxPriv, "signing": t.sigPriv} {
-		attrs, err := t.mod.ctx.GetAttributeValue(t.session, h, []*p11.Attribute{
-			p11.NewAttribute(p11.CKA_SENSITIVE, nil), p11.NewAttribute(p11.CKA_EXTRACTABLE, nil),
-			p11.NewAttribute(p11.CKA_DERIVE, nil), p11.NewAttribute(p11.CKA_SIGN, nil),
-			p11.NewAttribute(p11.CKA_ALWAYS_SENSITIVE, nil), p11.NewAttribute(p11.CKA_NEVER_EXTRACTABLE, nil),
-		})
+		attrs, err := t.mod.ctx.GetAttributeValue(t.session, h, tmpl)
 		if err != nil {
 			return nil, translate(t.info.Name(), err)
 		}
 		m := map[string]bool{}
 		for _, a := range attrs {
-			v := len(a.Value) == 1 && a.Value[0] != 0
-			switch a.Type {
-			case p11.CKA_SENSITIVE:
-				m["sensitive"] = v
-			case p11.CKA_EXTRACTABLE:
-				m["extractable"] = v
-			case p11.CKA_DERIVE:
-				m["derive"] = v
-			case p11.CKA_SIGN:
-				m["sign"] = v
-			case p11.CKA_ALWAYS_SENSITIVE:
-				m["always-sensitive"] = v
-			case p11.CKA_NEVER_EXTRACTABLE:
-				m["never-extractable"] = v
+			for _, k := range keyAttributes {
+				if a.Type == k.typ {
+					m[k.name] = len(a.Value) == 1 && a.Value[0] != 0
+				}
 			}
 		}
 		out[name] = m
