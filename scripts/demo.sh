@@ -72,15 +72,15 @@ for who in alice:2:0 bob:2:1 carol:3:0; do
 	BREAKGLASS_PIN=123456 run card enroll --name "$name" --team sre --piv \
 		--reader "$(reader "${r%:*}" "${r#*:}")"
 done
-run card enroll --name dave --team security --paper --location "safe 2, HQ"
+run card enroll --name dave --team security --paper --location "safe 2, HQ" --as alice
 run card verify --allow-virtual alice.card.json bob.card.json carol.card.json dave.card.json
 
 step "2. seal a demo secret 2 of 4, then drill"
 printf 'demo secret: the emergency key\n' >"$work/secret.txt"
 run seal --name demo --threshold 2 --allow-virtual \
 	--to alice.card.json,bob.card.json,carol.card.json,dave.card.json \
-	--use-case "SSO is down" --scope "demo" --paper-out "$work/paper" <"$work/secret.txt"
-run drill verify demo.glass --reader "$(reader 2 0)" --reader "$(reader 3 0)"
+	--use-case "SSO is down" --scope "demo" --paper-out "$work/paper" --as alice <"$work/secret.txt"
+run drill verify demo.glass --operator alice --reader "$(reader 2 0)" --reader "$(reader 3 0)"
 
 step "3. unseal with two taps (alice and bob); only the checksum is shown"
 "$bin" unseal demo.glass --reason "demo" --ticket DEMO-1 --use-case "SSO is down" \

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -40,8 +42,74 @@ See docs/ for the runbooks: the operator at 4 am, custodians, drills, auditors.`
 // run executes the CLI and returns the process exit status.
 func run(args []string) int {
 	app := newApp()
-	if err := app.Run(args); err != nil {
+	if err := app.Run(flagsAnywhere(app, args)); err != nil {
 		return reportError(app.ErrWriter, err)
 	}
 	return 0
+}
+
+// flagsAnywhere lets flags follow the positional arguments, as in
+// `breakglass unseal F.glass --reason … --exec -- CMD` (urfave/cli v2 stops
+// parsing flags at the first argument). It finds the command args names
+// (args[0] is the program) and moves that command's flags in front of its
+// other arguments with flagsFirst. It is the one place that does this, for
+// every command; commands that parse their own arguments (SkipFlagParsing)
+// are left alone.
+func flagsAnywhere(app *cli.App, args []string) []string {
+	var cmd *cli.Command
+	cmds := app.Commands
+	i := 1
+	for ; i < len(args); i++ {
+		next := findCommand(cmds, args[i])
+		if next == nil {
+			break
+		}
+		cmd, cmds = next, next.Subcommands
+	}
+	if cmd == nil || cmd.SkipFlagParsing || cmd.Action == nil {
+		return args
+	}
+	return append(append([]string{}, args[:i]...), flagsFirst(cmd.Flags, args[i:])...)
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// flagsFirst reorders args so that the flags (with their values) come
+// before the other arguments, keeping the order within each. A "--" and
+// everything after it stay last, and a lone "-" is an argument. A flag of
+// flags takes the next argument as its value unless it is a boolean, is
+// given as --name=value, or is unknown (the command then reports it).
+func flagsFirst(flags []cli.Flag, args []string) []string {
+	takes := map[string]bool{}
+	for _, f := range flags {
+		v, ok := f.(cli.DocGenerationFlag)
+		for _, n := range f.Names() {
+			takes[n] = ok && v.TakesValue()
+		}
+	}
+	var fl, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(append(fl, pos...), args[i:]...)
+		case len(a) > 1 && a[0] == '-':
+			fl = append(fl, a)
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if takes[name] && !hasValue && i+1 < len(args) {
+				i++
+				fl = append(fl, args[i])
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(fl, pos...)
 }

@@ -9,17 +9,12 @@ package main
 // recorded fails: for a session, nothing is released.
 
 import (
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/token"
-	"github.com/breakglass/breakglass/token/piv"
-	"github.com/breakglass/breakglass/token/pkcs11"
 )
 
 // awsCase is an open case for an aws command.
@@ -30,13 +25,9 @@ type awsCase struct {
 }
 
 func openAWSCase(c *cli.Context) (*awsCase, error) {
-	cd, err := openCase(c)
+	cd, l, err := openCaseLog(c)
 	if err != nil {
 		return nil, err
-	}
-	l, err := cd.Log()
-	if err != nil {
-		return nil, logError(err)
 	}
 	return &awsCase{c: c, cd: cd, log: l}, nil
 }
@@ -49,29 +40,20 @@ func (a *awsCase) entries() []*logbook.Entry {
 	return a.log.Entries()
 }
 
-// person finds the enrolled record of name (a custodian name, its logbook
-// form, or a NAME.card.json path). With required, a person who is not
-// enrolled is an error; otherwise nil, nil.
+// person finds the enrolled record of name (see caseDir.person). With
+// required, a person who is not enrolled is an error; otherwise nil, nil.
 func (a *awsCase) person(name string, required bool) (*token.Record, error) {
-	if strings.HasSuffix(name, ".card.json") {
-		return readRecordFile(name)
-	}
-	recs, err := a.cd.Records()
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		an, _ := actorName(r)
-		if r.Keys != nil && (r.Custodian.Name == name || an == name) {
-			return r, nil
+	r, err := a.cd.person(name)
+	var ne *notEnrolledError
+	if errors.As(err, &ne) {
+		if !required {
+			return nil, nil
 		}
+		return nil, withHints(err,
+			"name an enrolled person with --operator NAME (or NAME.card.json); their card signs the logbook entry",
+			"enroll with breakglass card enroll, and add the record to the case")
 	}
-	if !required {
-		return nil, nil
-	}
-	return nil, withHints(fmt.Errorf("%s is not enrolled in the case %s", name, a.cd.Dir),
-		"name an enrolled person with --operator NAME (or NAME.card.json); their card signs the logbook entry",
-		"enroll with breakglass card enroll, and add the record to the case")
+	return r, err
 }
 
 // record appends e signed by actor's token. size >= 0 appends only if the
@@ -85,43 +67,8 @@ func (a *awsCase) record(e logbook.Entry, actor *token.Record, size int64) error
 		infof("no logbook in %s; the %s of %s is not recorded", a.cd.Dir, what, e.Secret)
 		return nil
 	}
-	if actor == nil {
-		return withHints(errors.New("no enrolled person to sign the logbook entry"),
-			"name yourself with --as NAME (an enrolled person whose card is at hand)")
-	}
-	tok, err := awsOpenSigner(a.c, actor)
-	if err != nil {
-		return withHints(fmt.Errorf("cannot open %s's token to sign the logbook entry: %w", actor.Custodian.Name, err),
-			"insert "+actor.Custodian.Name+"'s card (the one enrolled in "+actor.Fingerprint()+")")
-	}
-	defer tok.Close()
-	if size >= 0 {
-		_, err = a.cd.recordAt(size, e, actor, tok.SigningKey())
-	} else {
-		_, err = a.cd.record(e, actor, tok.SigningKey())
-	}
+	_, err := a.cd.recordSigned(a.c, e, actor, size)
 	return err
-}
-
-// awsOpenSigner opens the token an enrollment record describes, on any
-// reader, with the command's PIN source, for its signing key.
-func awsOpenSigner(c *cli.Context, r *token.Record) (token.Token, error) {
-	if r.Keys == nil {
-		return nil, fmt.Errorf("%s is a paper custodian: there is no token to sign with", r.Custodian.Name)
-	}
-	pin := pinSource(c, r.Custodian.Name+"'s card")
-	switch r.Token.Kind {
-	case token.KindPIV:
-		return piv.OpenRecord(r, piv.Selector{}, pin)
-	case token.KindPKCS11:
-		kx, err1 := hex.DecodeString(r.Keys.KeyAgreement.ID)
-		sig, err2 := hex.DecodeString(r.Keys.Signing.ID)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%s's record: key ids are not hex", r.Custodian.Name)
-		}
-		return pkcs11.Open(r.Token.URI, pkcs11.Options{PIN: pin, KeyAgreementID: kx, SigningID: sig})
-	}
-	return nil, fmt.Errorf("%s's token kind %q cannot sign", r.Custodian.Name, r.Token.Kind)
 }
 
 // awsActor is the enrolled person who runs an admin command (--as, else

@@ -36,11 +36,14 @@ The session goes to exactly one place:
                       Expiration), for a pipe
    --export           shell export lines, for eval "$(…)"
 
-With a logbook in the case, the release is recorded (operator, the
-long-term key id, the session key id, expiry, reason, ticket, use case, who
-tapped), signed by the operator's card; if it cannot be recorded, nothing is
-released. A secret with an open release (not yet revoked) is refused: one
-person at a time. --force overrides that, and is recorded.
+With a logbook in the case, the operator must be enrolled (--operator NAME)
+and the file's header must be the one the logbook recorded (else nothing is
+tapped); an unseal-start entry signed by the operator's card, a tap entry
+per tap and the release (operator, the long-term key id, the session key id,
+expiry, reason, ticket, use case, who tapped), signed by the operator's card,
+are recorded; if any cannot be, nothing is released. A secret with an open
+release (not yet revoked) is refused: one person at a time.
+--concurrent-release REASON overrides that, and is recorded.
 
 If AWS cannot be reached, throttles, refuses, or the sealed key no longer
 works, nothing is released and the failed attempt is recorded.
@@ -74,7 +77,7 @@ func awsSessionCommand() *cli.Command {
 		&cli.BoolFlag{Name: "json", Usage: "print the credential_process JSON"},
 		&cli.BoolFlag{Name: "export", Usage: "print shell export lines"},
 		&cli.BoolFlag{Name: "force-tty", Usage: "print --json or --export even when standard output is a terminal"},
-		&cli.BoolFlag{Name: "force", Usage: "go ahead although a release of this secret is still open (recorded)"},
+		concurrentReleaseFlag,
 		&cli.StringFlag{Name: "federation-url", Usage: "console federation endpoint `URL` (default AWS's, or the rehearsal server's)"},
 		&cli.StringFlag{Name: "region", Usage: "AWS `REGION` for STS (default us-east-1)"},
 		&cli.StringFlag{Name: "endpoint-url", Usage: "send the STS request to `URL` (the rehearsal server; AWS_ENDPOINT_URL works too)"},
@@ -185,7 +188,17 @@ func runAWSSession(c *cli.Context) error {
 	if !sourceIdentityRE.MatchString(operator) || strings.HasPrefix(strings.ToLower(operator), "aws:") {
 		return usageError("operator name %q cannot be an AWS source identity: use 2 to 64 letters, digits or +=,.@_-", operator)
 	}
-	forced, err := awsCheckOpenReleases(c, ac, h.Name)
+	// As in unseal: the header is the logged one, no one else holds the
+	// key, and the unseal-start entry lands on top of what was checked,
+	// all before the first tap.
+	if err := checkLoggedHeader(ac.log, f, o.path, false); err != nil {
+		return err
+	}
+	size := int64(-1)
+	if ac.log != nil {
+		size = ac.log.Size()
+	}
+	concurrent, err := checkOpenReleases(c, ac.entries(), h.Name)
 	if err != nil {
 		return err
 	}
@@ -193,11 +206,25 @@ func runAWSSession(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-
-	cm := newCeremony(c, f, request{Action: "aws session", Operator: operator,
-		Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc})
+	cl := ceremonyLogOf(c, ac.cd, ac.log, f, operator, opRec)
+	tapReq := request{Action: "aws session", Operator: operator,
+		Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
+	cl.setRequest(tapReq)
+	startDetails := map[string]string{"concurrent-release": concurrent, "output": o.mode, logbook.DetailKeyID: h.KeyID}
+	if err := cl.recordOperator(cl.entry(logbook.KindUnsealStart, startDetails), size); err != nil {
+		var ce *logbook.ConflictError
+		if errors.As(err, &ce) {
+			return withHints(errors.New("the logbook changed while the session was being checked; nothing was tapped"), "run the command again")
+		}
+		return withHints(fmt.Errorf("the session could not be started: %w", err), "nothing was tapped or released")
+	}
+	cm := newCeremony(c, f, tapReq)
+	cm.onTap = cl.onTap
 	if err := cm.run(context.Background()); err != nil {
 		return err
+	}
+	if err := cl.recordTaps(cm.approvals); err != nil {
+		return withHints(fmt.Errorf("a tap could not be recorded, so nothing was released: %w", err), "fix the logbook and start again")
 	}
 	key, err := awsOpenSealedKey(cm.u, h)
 	if err != nil {
@@ -235,11 +262,12 @@ func runAWSSession(c *cli.Context) error {
 		logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: strings.Join(tapped, ","),
 		"session-key-id": sess.AccessKeyID, "expires": sess.Expiration.UTC().Format(time.RFC3339),
 		"role-arn": h.Scope, "assumed-role-arn": sess.AssumedRoleARN, "output": o.mode,
+		logbook.DetailSession: cl.session,
 	}
-	if forced {
-		e.Details["forced"] = "another release was open"
+	if concurrent != "" {
+		e.Details["concurrent-release"] = logSafe(concurrent)
 	}
-	if err := awsRecordRelease(ac, e, opRec, h.Name, forced); err != nil {
+	if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
 		return withHints(fmt.Errorf("the release could not be recorded, so nothing was released: %w", err),
 			"the STS session "+sess.AccessKeyID+" exists in AWS until "+sess.Expiration.UTC().Format(time.RFC3339)+
 				": run breakglass aws revoke "+o.path+" to end it")
@@ -249,50 +277,13 @@ func runAWSSession(c *cli.Context) error {
 	return awsDeliver(c, o, sess, req)
 }
 
-// awsCheckOpenReleases applies the one-person-at-a-time rule. It reports
-// whether --force overrode it.
-func awsCheckOpenReleases(c *cli.Context, ac *awsCase, name string) (bool, error) {
-	open := logbook.OpenReleases(ac.entries(), name)
-	if len(open) == 0 {
-		return false, nil
-	}
-	last := open[len(open)-1]
-	who := last.Details[logbook.DetailOperator]
-	if who == "" {
-		who = last.Actor
-	}
-	msg := fmt.Errorf("%s was released to %s at %s (ticket %s) and has not been revoked since",
-		name, who, last.Time.UTC().Format(time.RFC3339), last.Ticket)
-	if c.Bool("force") {
-		infof("warning: %v; going ahead because of --force (recorded)", msg)
-		return true, nil
-	}
-	return false, withHints(msg,
-		"one person at a time: ask "+who+" to finish, then run breakglass aws revoke",
-		"if a second person really must act now, add --force (it is recorded)")
-}
-
-// awsRecordRelease records the release, re-checking the open releases
-// against the logbook as it is now (other entries may have landed during
-// the taps) and appending only on top of what was checked.
-func awsRecordRelease(ac *awsCase, e logbook.Entry, actor *token.Record, name string, forced bool) error {
+// awsRecordRelease records the release (caseDir.recordRelease), or warns
+// that it is not recorded when the case has no logbook.
+func awsRecordRelease(ac *awsCase, e logbook.Entry, actor *token.Record, concurrent bool) error {
 	if ac.log == nil {
 		return ac.record(e, actor, -1)
 	}
-	for try := 0; try < 4; try++ {
-		if err := ac.log.Refresh(); err != nil {
-			return logError(err)
-		}
-		if !forced && len(logbook.OpenReleases(ac.entries(), name)) > 0 {
-			return errors.New("someone else's release of " + name + " was recorded during the taps")
-		}
-		err := ac.record(e, actor, ac.log.Size())
-		var ce *logbook.ConflictError
-		if !errors.As(err, &ce) {
-			return err
-		}
-	}
-	return errors.New("the logbook kept changing; try again")
+	return ac.cd.recordRelease(ac.c, e, actor, concurrent)
 }
 
 // awsOpenSealedKey decrypts the sealed key after the taps and checks it is

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -45,7 +43,7 @@ func cardEnrollCommand() *cli.Command {
 		Name:        "enroll",
 		Usage:       "generate a custodian's keys on their token and write the enrollment record",
 		Description: cardEnrollHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "custodian `NAME`", Required: true},
 			&cli.StringFlag{Name: "email", Usage: "custodian contact `EMAIL`"},
 			&cli.StringFlag{Name: "team", Usage: "custodian `TEAM`"},
@@ -65,7 +63,8 @@ func cardEnrollCommand() *cli.Command {
 			pinFileFlag,
 			&cli.StringFlag{Name: "new-pin-file", Usage: "read the new PIN of a factory-fresh card from `FILE`"},
 			&cli.StringFlag{Name: "new-puk-file", Usage: "read the new PUK of a factory-fresh card from `FILE`"},
-		},
+			&cli.StringFlag{Name: "as", Usage: "paper custodians in a case with a logbook: the enrolled `NAME` whose token signs the enroll entry"},
+		}, caseFlags()...),
 		Action: runCardEnroll,
 	}
 }
@@ -87,27 +86,37 @@ func runCardEnroll(c *cli.Context) error {
 		return usageError("--location is for --paper custodians")
 	}
 	cust := token.Custodian{Name: c.String("name"), Email: c.String("email"), Team: c.String("team")}
+	el, err := newEnrollLog(c)
+	if err != nil {
+		return err
+	}
 	out := c.String("out")
 	if out == "" {
-		out = recordFileName(cust.Name)
+		out = el.defaultOut(recordFileName(cust.Name))
 	}
 	if _, err := os.Stat(out); err == nil {
 		return withHints(fmt.Errorf("%s already exists", out), "choose another file with --out, or move the old record away")
 	}
+	if err := el.checkOut(out); err != nil {
+		return err
+	}
 	var (
 		rec *token.Record
-		err error
+		tok token.Token
 	)
 	switch {
 	case c.Bool("paper"):
 		rec = token.NewPaperRecord(cust, c.String("location"), time.Now())
 	case c.Bool("piv"):
-		rec, err = enrollPIV(c, cust)
+		rec, tok, err = enrollPIV(c, cust)
 	default:
-		rec, err = enrollPKCS11(c, cust)
+		rec, tok, err = enrollPKCS11(c, cust)
 	}
 	if err != nil {
 		return explainToken(err)
+	}
+	if tok != nil {
+		defer tok.Close()
 	}
 	b, err := rec.Marshal()
 	if err != nil {
@@ -125,6 +134,11 @@ func runCardEnroll(c *cli.Context) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
+	if err := el.record(rec, tok, out); err != nil {
+		os.Remove(out)
+		return withHints(fmt.Errorf("the enrollment of %s could not be recorded, so its record %s was removed: %w", cust.Name, out, err),
+			"fix the logbook, then enroll again (with --force for a token that now holds the new keys)")
+	}
 	if rec.Keys == nil {
 		infof("enrolled %s (paper) in %s", cust.Name, out)
 		return nil
@@ -134,35 +148,35 @@ func runCardEnroll(c *cli.Context) error {
 	return nil
 }
 
-func enrollPIV(c *cli.Context, cust token.Custodian) (*token.Record, error) {
+func enrollPIV(c *cli.Context, cust token.Custodian) (*token.Record, token.Token, error) {
 	for _, f := range []string{"pkcs11", "module"} {
 		if c.IsSet(f) {
-			return nil, usageError("--%s is for --pkcs11 tokens", f)
+			return nil, nil, usageError("--%s is for --pkcs11 tokens", f)
 		}
 	}
 	opts := piv.EnrollOptions{Force: c.Bool("force")}
 	var err error
 	if opts.PINPolicy, err = piv.ParsePINPolicy(c.String("pin-policy")); err != nil {
-		return nil, usageError("--pin-policy: %v", err)
+		return nil, nil, usageError("--pin-policy: %v", err)
 	}
 	if opts.TouchPolicy, err = piv.ParseTouchPolicy(c.String("touch-policy")); err != nil {
-		return nil, usageError("--touch-policy: %v", err)
+		return nil, nil, usageError("--touch-policy: %v", err)
 	}
 	if opts.SigningTouchPolicy, err = piv.ParseTouchPolicy(c.String("sign-touch-policy")); err != nil {
-		return nil, usageError("--sign-touch-policy: %v", err)
+		return nil, nil, usageError("--sign-touch-policy: %v", err)
 	}
 	if s := c.String("slot"); s != "" {
 		if opts.KeyAgreementSlot, err = piv.ParseSlot(s); err != nil {
-			return nil, usageError("--slot: %v", err)
+			return nil, nil, usageError("--slot: %v", err)
 		}
 	}
 	if s := c.String("sign-slot"); s != "" {
 		if opts.SigningSlot, err = piv.ParseSlot(s); err != nil {
-			return nil, usageError("--sign-slot: %v", err)
+			return nil, nil, usageError("--sign-slot: %v", err)
 		}
 	}
 	if opts.Selector, err = chooseCard(pivSelector(c)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	label := fmt.Sprintf("card %d", opts.Serial)
 	opts.PIN = pinSource(c, label)
@@ -189,23 +203,25 @@ func enrollPIV(c *cli.Context, cust token.Custodian) (*token.Record, error) {
 	infof("enrolling %s; touch the card when it blinks", label)
 	tok, att, err := piv.Enroll(opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer tok.Close()
 	rec, err := piv.NewRecord(cust, tok, att, time.Now())
+	if err == nil {
+		if err = rec.Sign(tok.SigningKey()); err != nil {
+			err = fmt.Errorf("self-signing the record on the card: %w", err)
+		}
+	}
 	if err != nil {
-		return nil, err
+		tok.Close()
+		return nil, nil, err
 	}
-	if err := rec.Sign(tok.SigningKey()); err != nil {
-		return nil, fmt.Errorf("self-signing the record on the card: %w", err)
-	}
-	return rec, nil
+	return rec, tok, nil
 }
 
-func enrollPKCS11(c *cli.Context, cust token.Custodian) (*token.Record, error) {
+func enrollPKCS11(c *cli.Context, cust token.Custodian) (*token.Record, token.Token, error) {
 	for _, f := range []string{"serial", "slot", "sign-slot"} {
 		if c.IsSet(f) {
-			return nil, usageError("--%s is for --piv cards", f)
+			return nil, nil, usageError("--%s is for --piv cards", f)
 		}
 	}
 	uri := c.String("pkcs11")
@@ -214,48 +230,17 @@ func enrollPKCS11(c *cli.Context, cust token.Custodian) (*token.Record, error) {
 		Force:   c.Bool("force"),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer tok.Close()
 	rec, err := token.NewRecord(cust, tok.Info(), tok.KeyAgreementKey().PublicKey(), tok.SigningKey().Public(), time.Now())
+	if err == nil {
+		if err = rec.Sign(tok.SigningKey()); err != nil {
+			err = fmt.Errorf("self-signing the record on the token: %w", err)
+		}
+	}
 	if err != nil {
-		return nil, err
+		tok.Close()
+		return nil, nil, err
 	}
-	if err := rec.Sign(tok.SigningKey()); err != nil {
-		return nil, fmt.Errorf("self-signing the record on the token: %w", err)
-	}
-	return rec, nil
-}
-
-// openEnrolledToken opens the token an enrollment record describes. For a
-// PIV card that is not connected, it looks at the card that is and names
-// its owner when dir holds their record.
-func openEnrolledToken(c *cli.Context, rec *token.Record, dir string) (token.Token, error) {
-	pin := pinSource(c, rec.Custodian.Name+"'s token")
-	switch rec.Token.Kind {
-	case token.KindPIV:
-		tok, err := piv.OpenRecord(rec, piv.Selector{Reader: c.String("reader")}, pin)
-		if err == nil || !errors.Is(err, token.ErrNotPresent) {
-			return tok, err
-		}
-		found, ferr := piv.Find(piv.Selector{Reader: c.String("reader")})
-		if ferr != nil || len(found) != 1 {
-			return nil, err
-		}
-		serial := fmt.Sprint(found[0].Serial)
-		who := ownerOf(dir, serial)
-		reason := "serial " + serial + ", expected " + rec.Token.Serial
-		if who != "" {
-			reason = "it is " + who + "'s card (" + reason + ")"
-		}
-		return nil, &token.WrongTokenError{Token: "piv " + serial, Expected: rec.Custodian.Name, Reason: reason}
-	case token.KindPKCS11:
-		kx, err1 := hex.DecodeString(rec.Keys.KeyAgreement.ID)
-		sig, err2 := hex.DecodeString(rec.Keys.Signing.ID)
-		if err1 != nil || err2 != nil {
-			return nil, &token.FieldError{Field: "keys.*.id", Reason: "not hex"}
-		}
-		return pkcs11.Open(rec.Token.URI, pkcs11.Options{Module: c.String("module"), PIN: pin, KeyAgreementID: kx, SigningID: sig})
-	}
-	return nil, fmt.Errorf("%s is a paper custodian: there is no token to open", rec.Custodian.Name)
+	return rec, tok, nil
 }

@@ -54,37 +54,9 @@ func caseFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "case", EnvVars: []string{"BREAKGLASS_CASE"},
 			Usage: "the case `DIR`: enrollment records, sealed secrets, logbook (default: the current directory)"},
-		&cli.GenericFlag{Name: "roster", Value: &repeatFlag{},
+		&cli.GenericFlag{Name: "roster", Value: &listFlag{},
 			Usage: "also trust the enrollment record `FILE` when checking signatures (repeatable, comma-separated)"},
 	}
-}
-
-// repeatFlag is a repeatable string flag that keeps each value whole.
-type repeatFlag []string
-
-func (l *repeatFlag) Set(v string) error { *l = append(*l, v); return nil }
-func (l *repeatFlag) String() string     { return strings.Join(*l, " ") }
-
-// repeatValues returns the values of a repeatFlag; with commaSplit each value
-// is also split at commas.
-func repeatValues(c *cli.Context, name string, commaSplit bool) []string {
-	l, _ := c.Generic(name).(*repeatFlag)
-	if l == nil {
-		return nil
-	}
-	var out []string
-	for _, v := range *l {
-		if !commaSplit {
-			out = append(out, v)
-			continue
-		}
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
 }
 
 // A caseDir is an open case directory. Its methods load the roster and the
@@ -110,7 +82,7 @@ func openCase(c *cli.Context) (*caseDir, error) {
 	if dir == "" {
 		dir = "."
 	}
-	cd := &caseDir{Dir: dir, Roster: repeatValues(c, "roster", true), warnf: infof}
+	cd := &caseDir{Dir: dir, Roster: listValues(c, "roster", true), warnf: infof}
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, withHints(fmt.Errorf("case directory %s: %v", dir, unwrapPath(err)),
@@ -121,6 +93,20 @@ func openCase(c *cli.Context) (*caseDir, error) {
 			"pass the case directory with --case DIR (or set BREAKGLASS_CASE)")
 	}
 	return cd, nil
+}
+
+// openCaseLog opens the case and its verified logbook (nil when the case
+// has none).
+func openCaseLog(c *cli.Context) (*caseDir, *logbook.Log, error) {
+	cd, err := openCase(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := cd.Log()
+	if err != nil {
+		return nil, nil, logError(err)
+	}
+	return cd, l, nil
 }
 
 // LogDir is where the case's logbook lives (or would live).

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/logbook"
 )
 
 const drillVerifyHelp = `drill verify proves that the custodians can still open a sealed secret,
@@ -17,6 +21,11 @@ result is printed. Run it in every quarterly drill.
 
 Each tap is approved by the custodian's card exactly as in an unseal (action
 "drill").
+
+In a case with a logbook the operator (--operator NAME) must be enrolled,
+the file's header is checked against the logbook's seal entry before the
+first tap, and the result (pass or fail, who tapped) is appended as a drill
+entry signed by the operator's card. See docs/runbook-drill.md.
 
 EXAMPLES
    # YubiKeys (PIV)
@@ -43,7 +52,7 @@ func drillCommand() *cli.Command {
 				&cli.StringFlag{Name: "reason", Value: "drill", Usage: "recorded in every approval"},
 				&cli.StringFlag{Name: "ticket", Usage: "drill ticket `ID`"},
 				&cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout"},
-			}, tapFlags()...),
+			}, append(tapFlags(), caseFlags()...)...),
 			Action: runDrillVerify,
 		}},
 	}
@@ -73,9 +82,6 @@ func (cm *ceremony) tapRecords() []tapRecord {
 }
 
 func runDrillVerify(c *cli.Context) error {
-	if ok, err := interspersed(c, "drill", "verify"); ok {
-		return err
-	}
 	if c.NArg() != 1 {
 		return usageError("want exactly one sealed secret: breakglass drill verify NAME.glass")
 	}
@@ -85,12 +91,43 @@ func runDrillVerify(c *cli.Context) error {
 		return err
 	}
 	defer file.Close()
-	cm := newCeremony(c, f, request{Action: "drill", Reason: c.String("reason"), Ticket: c.String("ticket")})
-	if err := cm.run(context.Background()); err != nil {
+	// With a logbook: the operator is enrolled and the header is the logged
+	// one (a secret sealed before the logbook existed: a warning).
+	cl, err := newCeremonyLog(c, f, c.String("operator"))
+	if err != nil {
 		return err
 	}
-	if err := cm.u.Drill(); err != nil {
-		return openErr(err)
+	if err := checkLoggedHeader(cl.log, f, path, true); err != nil {
+		return err
+	}
+	req := request{Action: "drill", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket")}
+	cl.setRequest(req)
+	cm := newCeremony(c, f, req)
+	err = cm.run(context.Background())
+	if err == nil {
+		err = openErr(cm.u.Drill())
+	}
+	// The drill entry: pass or fail, who tapped.
+	result := map[bool]string{true: "pass", false: "fail"}[err == nil]
+	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: tappedList(cm.approvals)}
+	if err != nil {
+		d["error"] = err.Error()
+	}
+	var approvals []string
+	for _, a := range cm.approvals {
+		approvals = append(approvals, a.Custodian+"="+strings.ReplaceAll(a.Fingerprint(), " ", ""))
+	}
+	d["approvals"] = strings.Join(approvals, ",")
+	if rerr := cl.recordOperator(cl.entry(logbook.KindDrill, d), -1); rerr != nil {
+		rerr = fmt.Errorf("the drill result (%s) could not be recorded: %w", result, rerr)
+		if err != nil {
+			reportError(os.Stderr, rerr)
+			return err
+		}
+		return rerr
+	}
+	if err != nil {
+		return err
 	}
 	h := f.HeaderHash()
 	res := drillResult{File: path, Name: f.Header.Name, HeaderHash: hex.EncodeToString(h[:]),

@@ -38,7 +38,7 @@ func logExportCommand() *cli.Command {
 			&cli.IntFlag{Name: "per-page", Value: logbook.DefaultPageSize, Usage: "entries per journal page"},
 			&cli.StringFlag{Name: "secret", Usage: "only entries about the secret `NAME`"},
 			&cli.StringFlag{Name: "since", Usage: "only entries at or after `DATE`"},
-			&cli.GenericFlag{Name: "kind", Value: &repeatFlag{}, Usage: "only entries of `KIND` (repeatable)"},
+			&cli.GenericFlag{Name: "kind", Value: &listFlag{}, Usage: "only entries of `KIND` (repeatable)"},
 		}, caseFlags()...),
 		Action: runLogExport,
 	}

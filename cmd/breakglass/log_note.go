@@ -2,19 +2,9 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"os"
-	"strings"
-	"time"
-
-	"github.com/urfave/cli/v2"
-
 	"github.com/breakglass/breakglass/logbook"
-	"github.com/breakglass/breakglass/token"
-	"github.com/breakglass/breakglass/token/piv"
-	"github.com/breakglass/breakglass/token/pkcs11"
+	"github.com/urfave/cli/v2"
+	"time"
 )
 
 const logNoteHelp = `log note appends a free-text note to the logbook, signed by the token of the
@@ -75,7 +65,7 @@ func runLogNote(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	actor, err := cd.findActor(as)
+	actor, err := cd.person(as)
 	if err != nil {
 		return err
 	}
@@ -93,9 +83,9 @@ func runLogNote(c *cli.Context) error {
 	if err := cd.checkActor(actor); err != nil {
 		return err
 	}
-	tok, err := openActorToken(c, actor)
+	tok, err := openRecordToken(c, actor, cd.Dir)
 	if err != nil {
-		return err
+		return explainToken(err)
 	}
 	defer tok.Close()
 	infof("signing the note as %s (%s): enter the PIN and touch the token if asked", actor.Custodian.Name, tok.Info().Name())
@@ -106,81 +96,4 @@ func runLogNote(c *cli.Context) error {
 	infof("recorded note as entry %d of %s", ck.N-1, l.Origin())
 	infof("new checkpoint: size %d, root %s", ck.N, base64.StdEncoding.EncodeToString(ck.Hash[:]))
 	return nil
-}
-
-// findActor resolves --as: an enrollment record file, or the name of a
-// custodian (or their signing name) in the case's roster.
-func (cd *caseDir) findActor(as string) (*token.Record, error) {
-	if _, err := os.Stat(as); err == nil || strings.HasSuffix(as, ".json") {
-		return readRecordFile(as)
-	}
-	recs, err := cd.Records()
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, r := range recs {
-		if r.Keys == nil {
-			continue
-		}
-		n, _ := actorName(r)
-		if r.Custodian.Name == as || n == as {
-			return r, nil
-		}
-		names = append(names, r.Custodian.Name)
-	}
-	hint := "the case has no enrollment records: put NAME.card.json files in " + cd.Dir + " or pass --as FILE"
-	if len(names) > 0 {
-		hint = "custodians with a token in the roster: " + strings.Join(names, ", ")
-	}
-	return nil, withHints(fmt.Errorf("--as %s: no such enrollment record file, and no custodian of that name in %s", as, cd.Dir), hint)
-}
-
-// openActorToken opens the token an enrollment record describes, PIV or
-// PKCS#11, and checks that it holds the record's keys. PINs come from
-// BREAKGLASS_PIN, --pin-file or the terminal (pinSource). For PIV, --reader
-// (when the command has it) restricts the readers searched.
-func openActorToken(c *cli.Context, r *token.Record) (token.Token, error) {
-	label := r.Custodian.Name
-	pin := pinSource(c, label+"'s token")
-	var tok token.Token
-	switch r.Token.Kind {
-	case token.KindPIV:
-		label = fmt.Sprintf("%s (card %s)", r.Custodian.Name, r.Token.Serial)
-		pin = pinSource(c, label)
-		t, err := piv.OpenRecord(r, piv.Selector{Reader: c.String("reader")}, pin)
-		if err != nil {
-			return nil, tokenOpenError(label, err)
-		}
-		tok = t
-	case token.KindPKCS11:
-		kx, err1 := hex.DecodeString(r.Keys.KeyAgreement.ID)
-		sig, err2 := hex.DecodeString(r.Keys.Signing.ID)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("enrollment record of %s: key id is not hex: %v", r.Custodian.Name, err)
-		}
-		t, err := pkcs11.Open(r.Token.URI, pkcs11.Options{PIN: pin, KeyAgreementID: kx, SigningID: sig})
-		if err != nil {
-			return nil, tokenOpenError(label+"'s token "+r.Token.URI, err)
-		}
-		tok = t
-	default:
-		return nil, fmt.Errorf("%s is a %s custodian: only a PIV card or PKCS#11 token can sign", r.Custodian.Name, r.Token.Kind)
-	}
-	if err := r.Matches(tok); err != nil {
-		tok.Close()
-		return nil, withHints(err, "insert "+r.Custodian.Name+"'s own token")
-	}
-	return tok, nil
-}
-
-// tokenOpenError explains a token that could not be opened.
-func tokenOpenError(label string, err error) error {
-	switch {
-	case errors.Is(err, token.ErrNotPresent):
-		return withHints(fmt.Errorf("%s: %w", label, err), "insert the token (and check that pcscd is running), then try again")
-	case errors.Is(err, token.ErrNotEnrolled):
-		return withHints(fmt.Errorf("%s: %w", label, err), "this token was not enrolled with breakglass card enroll, or was reset")
-	}
-	return fmt.Errorf("%s: %w", label, err)
 }

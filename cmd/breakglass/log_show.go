@@ -40,7 +40,7 @@ func logShowCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print the entries as a JSON array"},
 			&cli.StringFlag{Name: "secret", Usage: "only entries about the secret `NAME`"},
 			&cli.StringFlag{Name: "since", Usage: "only entries at or after `DATE` (2026-11-24 or 2026-11-24T05:00:00Z)"},
-			&cli.GenericFlag{Name: "kind", Value: &repeatFlag{}, Usage: "only entries of `KIND` (repeatable: enroll, seal, unseal-start, tap, release, …)"},
+			&cli.GenericFlag{Name: "kind", Value: &listFlag{}, Usage: "only entries of `KIND` (repeatable: enroll, seal, unseal-start, tap, release, …)"},
 			&cli.BoolFlag{Name: "unverified", Usage: "read a logbook that does not verify, checking nothing (not evidence)"},
 		}, caseFlags()...),
 		Action: runLogShow,
@@ -57,7 +57,7 @@ func entryFilter(c *cli.Context) (logbook.Filter, error) {
 		}
 		f.Since = t
 	}
-	for _, k := range repeatValues(c, "kind", true) {
+	for _, k := range listValues(c, "kind", true) {
 		if !logbook.Kind(k).Known() {
 			var names []string
 			for _, k := range logbook.Kinds {

@@ -43,7 +43,7 @@ func logVerifyCommand() *cli.Command {
 		ArgsUsage:   " ",
 		Description: logVerifyHelp,
 		Flags: append([]cli.Flag{
-			&cli.GenericFlag{Name: "checkpoint", Value: &repeatFlag{}, Usage: "a published checkpoint: `FILE`, its text, or - (repeatable)"},
+			&cli.GenericFlag{Name: "checkpoint", Value: &listFlag{}, Usage: "a published checkpoint: `FILE`, its text, or - (repeatable)"},
 			&cli.StringFlag{Name: "origin", Usage: "require the logbook to be the one of `ORIGIN`"},
 		}, caseFlags()...),
 		Action: runLogVerify,
@@ -55,7 +55,7 @@ func runLogVerify(c *cli.Context) error {
 		return usageError("log verify takes no arguments (got %q); pass checkpoints with --checkpoint", c.Args().First())
 	}
 	var ckpts [][]byte
-	for _, arg := range repeatValues(c, "checkpoint", false) {
+	for _, arg := range listValues(c, "checkpoint", false) {
 		b, err := readCheckpointArg(c, arg)
 		if err != nil {
 			return err

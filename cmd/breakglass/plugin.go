@@ -179,9 +179,6 @@ func pluginCommand() *cli.Command {
 				&cli.StringFlag{Name: "roots", Usage: "extra attestation roots, PEM `FILE`"},
 			},
 			Action: func(c *cli.Context) error {
-				if ok, err := interspersed(c, "plugin", "identity"); ok {
-					return err
-				}
 				if c.NArg() != 1 {
 					return usageError("want one enrollment record: breakglass plugin identity FILE.card.json")
 				}
@@ -252,9 +249,6 @@ func shareCommand() *cli.Command {
 }
 
 func runShareExport(c *cli.Context) error {
-	if ok, err := interspersed(c, "share", "export"); ok {
-		return err
-	}
 	if err := requireFlags(c, "custodian"); err != nil {
 		return err
 	}

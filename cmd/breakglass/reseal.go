@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
 )
 
@@ -49,7 +50,6 @@ func resealCommand() *cli.Command {
 			&cli.GenericFlag{Name: "use-case", Value: &listFlag{}, Usage: "replace the permitted use cases (repeatable)"},
 			&cli.StringFlag{Name: "scope", Usage: "replace the scope"},
 			&cli.StringFlag{Name: "key-id", Usage: "replace the key id"},
-			&cli.StringFlag{Name: "sealed-by", Usage: "who reseals (default $USER)"},
 			&cli.StringFlag{Name: "out", Usage: "write the new file to `FILE` instead of replacing the old one"},
 			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR`"},
 			&cli.BoolFlag{Name: "allow-virtual", Usage: "accept virtual cards (test CA); for tests and rehearsals only"},
@@ -57,15 +57,12 @@ func resealCommand() *cli.Command {
 			&cli.StringFlag{Name: "reason", Value: "reseal", Usage: "recorded in every approval"},
 			&cli.StringFlag{Name: "ticket", Usage: "change ticket `ID`"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
-		}, tapFlags()...),
+		}, append(tapFlags(), sealerFlags()...)...),
 		Action: runReseal,
 	}
 }
 
 func runReseal(c *cli.Context) error {
-	if ok, err := interspersed(c, "reseal"); ok {
-		return err
-	}
 	if c.NArg() != 1 {
 		return usageError("want exactly one sealed secret: breakglass reseal NAME.glass --to … --threshold K")
 	}
@@ -77,7 +74,7 @@ func runReseal(c *cli.Context) error {
 	defer file.Close()
 	old := f.Header
 	p := seal.Params{Name: old.Name, Scope: old.Scope, UseCases: old.UseCases, KeyID: old.KeyID,
-		SealedBy: c.String("sealed-by"), BinaryPayload: f.BinaryPayload()}
+		BinaryPayload: f.BinaryPayload()}
 	if c.IsSet("scope") {
 		p.Scope = c.String("scope")
 	}
@@ -87,10 +84,18 @@ func runReseal(c *cli.Context) error {
 	if c.IsSet("use-case") {
 		p.UseCases = listValues(c, "use-case", false)
 	}
-	if p.SealedBy == "" {
-		p.SealedBy = currentUser()
+	// With a logbook: who reseals is enrolled, and the old header is the
+	// logged one (a secret sealed before the logbook existed is adopted
+	// by its reseal entry, with a warning). All before the first tap.
+	cd, actor, err := sealer(c, &p)
+	if err != nil {
+		return err
 	}
-	if err := rosterFromFlags(c, &p); err != nil {
+	l, err := cd.Log()
+	if err != nil {
+		return logError(err)
+	}
+	if err := checkLoggedHeader(l, f, path, true); err != nil {
 		return err
 	}
 	out, replace := c.String("out"), false
@@ -106,14 +111,16 @@ func runReseal(c *cli.Context) error {
 	if err := cm.run(context.Background()); err != nil {
 		return err
 	}
-	sealed, err := sealWith(out, replace, p, func(w io.Writer) (*seal.Sealed, error) {
-		s, err := seal.Reseal(w, cm.u, p, nil)
-		return s, openErr(err)
-	})
+	h := f.HeaderHash()
+	extra := map[string]string{"tapped": tappedList(cm.approvals), "ticket": c.String("ticket")}
+	sealed, err := sealWith(out, replace, p, sealRecorded(c, cd, actor, logbook.KindReseal, c.String("reason"), extra,
+		func(w io.Writer) (*seal.Sealed, error) {
+			s, err := seal.Reseal(w, cm.u, p, nil)
+			return s, openErr(err)
+		}))
 	if err != nil {
 		return err
 	}
-	h := f.HeaderHash()
 	if err := reportSealed(c, out, sealed, c.String("paper-out")); err != nil {
 		return err
 	}

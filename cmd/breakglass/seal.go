@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
 )
@@ -37,6 +38,13 @@ mnemonic. It is printed once, on the terminal (or into --paper-out DIR, one
 Groups express policies like "2 of security and 1 of platform": give
 --group NAME:K:a.card.json,b.card.json,… once per group and --group-threshold
 for how many groups must be complete.
+
+In a case with a logbook (--case DIR, default the current directory), --as
+NAME is required: an enrolled person whose token signs the seal entry (the
+secret, its header hash, the custodians, threshold, use cases and key id);
+the header's sealed-by is their name. The entry is appended before the file
+is put in place: if it cannot be written, no file is left. Without a
+logbook, --sealed-by (or --as, or $USER) only names the sealer.
 
 EXAMPLES
    # 2 of 3 YubiKeys (PIV)
@@ -66,7 +74,7 @@ func sealCommand() *cli.Command {
 		Usage:       "seal a secret to k of n custodians' cards",
 		ArgsUsage:   " ",
 		Description: sealHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "the secret's `NAME` (also the default file name)", Required: true},
 			&cli.IntFlag{Name: "threshold", Aliases: []string{"k"}, Usage: "custodians needed to unseal (with --to)"},
 			&cli.GenericFlag{Name: "to", Value: &listFlag{}, Usage: "enrollment records `a.card.json,b.card.json,…` (repeatable)"},
@@ -75,7 +83,6 @@ func sealCommand() *cli.Command {
 			&cli.StringFlag{Name: "scope", Usage: "where the secret applies, e.g. `aws:123456789012:role/breakglass`"},
 			&cli.GenericFlag{Name: "use-case", Value: &listFlag{}, Usage: "a permitted use `CASE` (repeatable)"},
 			&cli.StringFlag{Name: "key-id", Usage: "non-secret `ID` of the secret, e.g. an AWS access key id"},
-			&cli.StringFlag{Name: "sealed-by", Usage: "who seals (default $USER)"},
 			&cli.StringFlag{Name: "in", Usage: "read the secret from `FILE` instead of standard input"},
 			&cli.StringFlag{Name: "out", Usage: "write `FILE` (default NAME.glass)"},
 			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR` (0600 files) instead of the terminal"},
@@ -83,7 +90,7 @@ func sealCommand() *cli.Command {
 			&cli.StringFlag{Name: "roots", Usage: "extra attestation roots, PEM `FILE`"},
 			&cli.BoolFlag{Name: "binary", Usage: "write the payload as binary age (large secrets)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
-		},
+		}, sealerFlags()...),
 		Action: runSeal,
 	}
 }
@@ -247,13 +254,10 @@ func runSeal(c *cli.Context) error {
 		Scope:         c.String("scope"),
 		UseCases:      listValues(c, "use-case", false),
 		KeyID:         c.String("key-id"),
-		SealedBy:      c.String("sealed-by"),
 		BinaryPayload: c.Bool("binary"),
 	}
-	if p.SealedBy == "" {
-		p.SealedBy = currentUser()
-	}
-	if err := rosterFromFlags(c, &p); err != nil {
+	cd, actor, err := sealer(c, &p)
+	if err != nil {
 		return err
 	}
 	out := c.String("out")
@@ -279,7 +283,8 @@ func runSeal(c *cli.Context) error {
 		return withHints(errors.New("standard input is a terminal; breakglass does not read secrets typed on the command line"),
 			"pipe the secret in (… | breakglass seal …) or use --in FILE")
 	}
-	sealed, err := sealTo(out, false, in, p)
+	sealed, err := sealWith(out, false, p, sealRecorded(c, cd, actor, logbook.KindSeal, "seal", nil,
+		func(w io.Writer) (*seal.Sealed, error) { return seal.Seal(w, in, p, nil) }))
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -291,82 +290,7 @@ func promptTTYCheck() (*os.File, error) {
 	return tty, nil
 }
 
-// interspersed lets flags follow the positional arguments, as in
-// `breakglass unseal F.glass --reason …` (urfave/cli stops parsing flags at
-// the first argument). When c's arguments hold flags, it runs the command
-// again with the flags first and reports true. Arguments after "--" are
-// left alone.
-func interspersed(c *cli.Context, path ...string) (bool, error) {
-	args := c.Args().Slice()
-	takes := map[string]bool{}
-	for _, f := range c.Command.Flags {
-		v, _ := f.(cli.DocGenerationFlag)
-		for _, n := range f.Names() {
-			takes[n] = v != nil && v.TakesValue()
-		}
-	}
-	var flags, pos, rest []string
-	moved := false
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = args[i:]
-			break
-		}
-		if len(a) < 2 || a[0] != '-' || len(pos) == 0 {
-			pos = append(pos, a)
-			continue
-		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if _, known := takes[name]; !known {
-			pos = append(pos, a) // let the command report it
-			continue
-		}
-		moved = true
-		flags = append(flags, a)
-		if takes[name] && !hasValue && i+1 < len(args) {
-			i++
-			flags = append(flags, args[i])
-		}
-	}
-	if !moved {
-		return false, nil
-	}
-	argv := append([]string{"breakglass"}, path...)
-	argv = append(argv, rawFlags(c)...)
-	argv = append(argv, flags...)
-	argv = append(argv, pos...)
-	argv = append(argv, rest...)
-	return true, newApp().Run(argv)
-}
-
-// rawFlags returns the flags c parsed before its first argument, as given.
-func rawFlags(c *cli.Context) []string {
-	var out []string
-	for _, name := range c.FlagNames() {
-		if !c.IsSet(name) {
-			continue
-		}
-		f := lookupFlag(c.Command.Flags, name)
-		if f == nil {
-			continue
-		}
-		switch v := f.(type) {
-		case *cli.BoolFlag:
-			out = append(out, "--"+name+"="+strconv.FormatBool(c.Bool(name)))
-		case *cli.GenericFlag:
-			if l, ok := v.Value.(*listFlag); ok {
-				for _, s := range *l {
-					out = append(out, "--"+name, s)
-				}
-			}
-		default:
-			out = append(out, "--"+name, fmt.Sprint(c.Value(name)))
-		}
-	}
-	return out
-}
-
+// lookupFlag finds the flag called name (or one of its aliases) in fs.
 func lookupFlag(fs []cli.Flag, name string) cli.Flag {
 	for _, f := range fs {
 		for _, n := range f.Names() {
@@ -378,8 +302,8 @@ func lookupFlag(fs []cli.Flag, name string) cli.Flag {
 	return nil
 }
 
-// requireFlags reports flags that must be given (checked here rather than
-// by urfave/cli, which would check before interspersed could move them).
+// requireFlags reports flags that must be given, with breakglass's usage
+// message (urfave/cli's Required gives its own).
 func requireFlags(c *cli.Context, names ...string) error {
 	var missing []string
 	for _, n := range names {

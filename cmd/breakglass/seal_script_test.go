@@ -5,8 +5,9 @@ package main
 // re-executed through small wrappers on $PATH as breakglass and
 // age-plugin-breakglass) against four virtual YubiKeys on pcscd, enrolled
 // once for all scripts: alice, bob and carol make the usual roster, dave is
-// enrolled but in no roster, frank's PIN gets worn down, and grace's card
-// touches slowly (3 s) so that a script can pull it out mid-tap. The
+// enrolled but in no roster, frank's PIN gets worn down, grace's card
+// touches slowly (3 s) so that a script can pull it out mid-tap, and henry's
+// card is factory-fresh (logbook_wired.txt enrolls it). The
 // script command `vcard remove|insert NAME` does that. The cards are shared, so the scripts run one
 // at a time.
 //
@@ -104,17 +105,19 @@ func TestSealScripts(t *testing.T) {
 			t.Fatalf("%s is missing: apt-get install -y age python3", tool)
 		}
 	}
-	names := []string{"alice", "bob", "carol", "dave", "frank", "grace"}
+	names := []string{"alice", "bob", "carol", "dave", "frank", "grace", "henry"}
 	cards := vcardtest.Start(t, 5)
 	// grace touches slowly, so a script can pull her card mid-tap.
 	cards = append(cards, vcardtest.Start(t, 1, vcardtest.WithTouch(virtual.Touch{Mode: virtual.TouchDelay, Delay: 3 * time.Second}),
 		vcardtest.WithTouchTimeout(15*time.Second))...)
+	// henry's card is factory-fresh: the one script that enrolls it does.
+	cards = append(cards, vcardtest.Start(t, 1)...)
 	byName := map[string]*vcardtest.Card{}
 	for i, c := range cards {
 		byName[names[i]] = c
 	}
 	recs := t.TempDir()
-	for i, c := range cards {
+	for i, c := range cards[:len(cards)-1] {
 		enrollVirtual(t, c, names[i], recs)
 	}
 	paper := token.NewPaperRecord(token.Custodian{Name: "erin"}, "safe 2", time.Now())

@@ -65,9 +65,6 @@ func tapCommand() *cli.Command {
 }
 
 func runTap(c *cli.Context) error {
-	if ok, err := interspersed(c, "tap"); ok {
-		return err
-	}
 	if err := requireFlags(c, "glass"); err != nil {
 		return err
 	}

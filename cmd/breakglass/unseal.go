@@ -15,6 +15,7 @@ import (
 
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/internal/term"
+	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
 )
 
@@ -42,6 +43,15 @@ The secret goes to exactly one place:
    standard output   only when it is not a terminal (or with --force-tty)
 
 Core dumps are disabled while the secret is held, and buffers are wiped.
+
+With a logbook in the case (see docs/case.md), before the first tap: the
+operator must be enrolled (--operator NAME; their card signs the
+unseal-start and release entries), the file's header hash must be the one
+the logbook's latest seal or reseal entry of the secret recorded, and no
+release of the secret may be open (one person at a time; --concurrent-release
+REASON goes ahead, recorded). Each tap is recorded, signed by the
+custodian's card, and the release is recorded before the secret is written:
+if any entry cannot be written, nothing is released.
 
 A custodian who cannot come to the laptop taps remotely: write a request
 (breakglass unseal request, see its --help), send it, and give their
@@ -80,7 +90,8 @@ func unsealCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force-tty", Usage: "write the secret to standard output even when it is a terminal"},
 			&cli.StringFlag{Name: "request", Usage: "the remote request `REQ.txt` that --response files answer"},
 			&cli.GenericFlag{Name: "response", Value: &listFlag{}, Usage: "a remote custodian's tap response `FILE` (repeatable)"},
-		}, tapFlags()...),
+			concurrentReleaseFlag,
+		}, append(tapFlags(), caseFlags()...)...),
 		Subcommands: []*cli.Command{unsealRequestCommand()},
 		Action:      runUnseal,
 	}
@@ -136,9 +147,6 @@ func openErr(err error) error {
 }
 
 func runUnseal(c *cli.Context) error {
-	if ok, err := interspersed(c, "unseal"); ok {
-		return err
-	}
 	if err := requireFlags(c, "reason", "ticket"); err != nil {
 		return err
 	}
@@ -178,7 +186,43 @@ func runUnseal(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cm := newCeremony(c, f, request{Action: "unseal", Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc})
+	// With a logbook: the operator is enrolled, the header is the logged
+	// one, and no one else holds the secret (or --concurrent-release says
+	// why); the unseal-start entry is appended on top of what was checked.
+	// All before the first tap.
+	cl, err := newCeremonyLog(c, f, c.String("operator"))
+	if err != nil {
+		return err
+	}
+	if err := checkLoggedHeader(cl.log, f, path, false); err != nil {
+		return err
+	}
+	size := int64(-1)
+	if cl.log != nil {
+		size = cl.log.Size()
+	}
+	concurrent, err := checkOpenReleases(c, cl.entries(), f.Header.Name)
+	if err != nil {
+		return err
+	}
+	req := request{Action: "unseal", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
+	cl.setRequest(req)
+	mode := map[bool]string{true: "file"}[out != ""]
+	if doExec {
+		mode = "exec"
+	} else if mode == "" {
+		mode = "stdout"
+	}
+	details := map[string]string{"concurrent-release": concurrent, "output": mode, logbook.DetailKeyID: f.Header.KeyID}
+	if err := cl.recordOperator(cl.entry(logbook.KindUnsealStart, details), size); err != nil {
+		var ce *logbook.ConflictError
+		if errors.As(err, &ce) {
+			return withHints(errors.New("the logbook changed while the unseal was being checked; nothing was tapped"), "run the command again")
+		}
+		return withHints(fmt.Errorf("the unseal could not be started: %w", err), "nothing was tapped or released")
+	}
+	cm := newCeremony(c, f, req)
+	cm.onTap = cl.onTap
 	if err := cm.run(context.Background()); err != nil {
 		return err
 	}
@@ -186,32 +230,55 @@ func runUnseal(c *cli.Context) error {
 	if err != nil {
 		return openErr(err)
 	}
+	if err := cl.recordTaps(cm.approvals); err != nil {
+		return withHints(fmt.Errorf("a tap could not be recorded, so nothing was released: %w", err), "fix the logbook and start again")
+	}
+	details[logbook.DetailTapped] = tappedList(cm.approvals)
+	release := func() error {
+		if err := cl.recordRelease(cl.entry(logbook.KindRelease, details), concurrent != ""); err != nil {
+			return fmt.Errorf("the release could not be recorded, so nothing was released: %w", err)
+		}
+		return nil
+	}
 	switch {
 	case out != "":
 		var n int64
+		recorded := false
 		err := writeNewFile(out, 0o600, false, func(w io.Writer) error {
 			var err error
 			n, err = io.Copy(w, r)
 			if err != nil {
 				return fmt.Errorf("decrypting %s: %w (nothing was written)", f.Header.Name, err)
 			}
+			if err := release(); err != nil {
+				return err
+			}
+			recorded = true
 			return nil
 		})
 		if err != nil {
+			if recorded {
+				cl.outputFailed(err)
+			}
 			return err
 		}
 		infof("unsealed %s into %s (%d bytes, mode 0600); delete it when done", f.Header.Name, out, n)
 		return nil
 	case doExec:
-		return unsealExec(c, f, r, cmdArgs)
+		return unsealExec(c, f, r, cmdArgs, release)
 	default:
 		buf, err := readHeld(r, maxHeldSecret, "use --out FILE for a secret this large")
 		if err != nil {
 			return fmt.Errorf("decrypting %s: %w (nothing was written)", f.Header.Name, err)
 		}
 		defer secret.Wipe(buf)
+		if err := release(); err != nil {
+			return err
+		}
 		if _, err := os.Stdout.Write(buf); err != nil {
-			return fmt.Errorf("writing the secret: %v", err)
+			err = fmt.Errorf("writing the secret: %v", err)
+			cl.outputFailed(err)
+			return err
 		}
 		infof("unsealed %s to standard output (%d bytes)", f.Header.Name, len(buf))
 		return nil
@@ -235,7 +302,7 @@ func readHeld(r io.Reader, limit int64, hint string) ([]byte, error) {
 	return buf, nil
 }
 
-func unsealExec(c *cli.Context, f *seal.File, r io.Reader, args []string) error {
+func unsealExec(c *cli.Context, f *seal.File, r io.Reader, args []string, release func() error) error {
 	buf, err := readHeld(r, maxEnvSecret, "use --out FILE for a secret this large")
 	if err != nil {
 		return fmt.Errorf("decrypting %s: %w (the command was not run)", f.Header.Name, err)
@@ -244,6 +311,9 @@ func unsealExec(c *cli.Context, f *seal.File, r io.Reader, args []string) error 
 	if bytes.IndexByte(buf, 0) >= 0 {
 		return withHints(errors.New("the secret contains a NUL byte and cannot go into an environment variable"),
 			"use --out FILE instead")
+	}
+	if err := release(); err != nil {
+		return err
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), c.String("env")+"="+string(buf))

@@ -169,9 +169,6 @@ EXAMPLES
 }
 
 func runUnsealRequest(c *cli.Context) error {
-	if ok, err := interspersed(c, "unseal", "request"); ok {
-		return err
-	}
 	if err := requireFlags(c, "reason", "ticket"); err != nil {
 		return err
 	}

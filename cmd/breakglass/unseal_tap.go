@@ -108,6 +108,12 @@ type ceremony struct {
 	pkcs11  []string
 	seen    map[string]bool // cards handled while they stay in their reader
 	noted   map[string]bool // messages shown once
+
+	// onTap, when set, runs after each token tap, with the token still
+	// open (the logbook's tap entry, signed by the custodian's token). An
+	// error ends the ceremony: everything gathered is wiped.
+	onTap  func(token.Token, *approval) error
+	failed error
 }
 
 func newCeremony(c *cli.Context, f *seal.File, req request) *ceremony {
@@ -214,6 +220,11 @@ func (cm *ceremony) run(ctx context.Context) error {
 		if err := cm.poll(); err != nil {
 			cm.u.Wipe()
 			return err
+		}
+		if cm.failed != nil {
+			cm.u.Wipe()
+			return withHints(fmt.Errorf("%w; the shares gathered were wiped and nothing was released", cm.failed),
+				"fix the logbook (breakglass log verify) and start again")
 		}
 		if cm.u.Progress().Complete {
 			return nil
@@ -337,7 +348,7 @@ func (cm *ceremony) poll() error {
 		}
 		cm.seen[key] = true
 		cm.tapPIV(fc)
-		if cm.u.Progress().Complete {
+		if cm.u.Progress().Complete || cm.failed != nil {
 			return nil
 		}
 	}
@@ -350,7 +361,7 @@ func (cm *ceremony) poll() error {
 		if cm.tapPKCS11(uri) {
 			cm.seen[key] = true
 		}
-		if cm.u.Progress().Complete {
+		if cm.u.Progress().Complete || cm.failed != nil {
 			return nil
 		}
 	}
@@ -458,6 +469,11 @@ func (cm *ceremony) tapToken(tok token.Token, label string, pinLabel *string) {
 		Message: msg, Signature: s, At: now}
 	cm.approvals = append(cm.approvals, a)
 	infof("tap %d of %d: %s … ok (approval %s)", cm.tapped(), cm.tapped()+tapsNeeded(cm.u.Progress()), who, a.Fingerprint())
+	if cm.onTap != nil {
+		if err := cm.onTap(tok, a); err != nil {
+			cm.failed = fmt.Errorf("the tap of %s could not be recorded: %w", cu.Name, err)
+		}
+	}
 }
 
 func (cm *ceremony) refusePIN(who string, pe *token.PINError) {

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestFlagsAnywhere checks the one place that moves flags in front of the
+// positional arguments, for every kind of command the app has.
+func TestFlagsAnywhere(t *testing.T) {
+	tests := []struct{ in, want string }{
+		// A flag after the file, and a command after --.
+		{"breakglass unseal a.glass --reason r --exec -- sh -c x", "breakglass unseal --reason r --exec a.glass -- sh -c x"},
+		// A subcommand of a command that has an action itself.
+		{"breakglass unseal request a.glass --out req.txt", "breakglass unseal request --out req.txt a.glass"},
+		// Two levels of subcommands; a boolean takes no value.
+		{"breakglass drill verify a.glass --json --reader R1 --reader R2", "breakglass drill verify --json --reader R1 --reader R2 a.glass"},
+		{"breakglass aws session p.glass --concurrent-release why --exec", "breakglass aws session --concurrent-release why --exec p.glass"},
+		// An unknown flag is moved alone: the command reports it.
+		{"breakglass reseal a.glass --bogus x", "breakglass reseal --bogus a.glass x"},
+		// "-" is an argument (standard input).
+		{"breakglass log verify --checkpoint - x", "breakglass log verify --checkpoint - x"},
+		// Already in order, no command, a command without an action, and
+		// one that parses its own arguments: unchanged.
+		{"breakglass log show --kind tap", "breakglass log show --kind tap"},
+		{"breakglass --help", "breakglass --help"},
+		{"breakglass card x --name y", "breakglass card x --name y"},
+		{"breakglass age-plugin x --age-plugin=identity-v1", "breakglass age-plugin x --age-plugin=identity-v1"},
+		{"breakglass", "breakglass"},
+	}
+	for _, tt := range tests {
+		in := strings.Fields(tt.in)
+		orig := slices.Clone(in)
+		got := strings.Join(flagsAnywhere(newApp(), in), " ")
+		if got != tt.want {
+			t.Errorf("flagsAnywhere(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+		}
+		if !slices.Equal(in, orig) {
+			t.Errorf("flagsAnywhere(%q) changed its input to %q", tt.in, in)
+		}
+	}
+}

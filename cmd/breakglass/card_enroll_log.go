@@ -1,0 +1,137 @@
+package main
+
+// The enroll entry of card enroll.
+//
+// In a case with a logbook the new record joins the case's roster (it must
+// be written into CASE or CASE/custodians), and the enroll entry is signed
+// by the token just enrolled: the check that the actor is in the roster
+// runs after the record is written, so it accepts the record being
+// enrolled. A paper custodian has no token: --as names the enrolled person
+// who signs their entry. When the entry cannot be written the record is
+// removed again, so the roster never holds an unrecorded enrollment.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/token"
+)
+
+type enrollLog struct {
+	c       *cli.Context
+	cd      *caseDir
+	hasLog  bool
+	paperBy *token.Record // who signs a paper custodian's entry (--as)
+}
+
+// newEnrollLog opens the case; with a logbook it checks, before any token
+// is touched, that the logbook verifies and, for a paper custodian, that
+// --as names an enrolled person.
+func newEnrollLog(c *cli.Context) (*enrollLog, error) {
+	cd, err := openCase(c)
+	if err != nil {
+		return nil, err
+	}
+	el := &enrollLog{c: c, cd: cd, hasLog: cd.HasLog()}
+	if !el.hasLog {
+		return el, nil
+	}
+	// Verify with the roster as it is now, on a copy: the logbook that
+	// records the entry is opened again once the new record is in place.
+	check := &caseDir{Dir: cd.Dir, Roster: cd.Roster, warnf: infof}
+	if _, err := check.Log(); err != nil {
+		return nil, logError(err)
+	}
+	if c.Bool("paper") {
+		as := c.String("as")
+		if as == "" {
+			return nil, withHints(fmt.Errorf("the case %s has a logbook: a paper custodian's enrollment is signed by an enrolled person, give --as NAME", cd.Dir),
+				"NAME is the enrolled person running the enrollment (their token is at hand)")
+		}
+		r, err := check.person(as)
+		if err != nil {
+			return nil, err
+		}
+		if err := check.checkActor(r); err != nil {
+			return nil, err
+		}
+		el.paperBy = r
+	} else if c.IsSet("as") {
+		return nil, usageError("--as is for --paper custodians: a token signs its own enroll entry")
+	}
+	return el, nil
+}
+
+// defaultOut is where the record goes without --out: with a logbook, into
+// the case's custodians folder (or the case itself when it has none).
+func (el *enrollLog) defaultOut(name string) string {
+	if !el.hasLog {
+		return name
+	}
+	if fi, err := os.Stat(filepath.Join(el.cd.Dir, custodiansDirName)); err == nil && fi.IsDir() {
+		return filepath.Join(el.cd.Dir, custodiansDirName, name)
+	}
+	return filepath.Join(el.cd.Dir, name)
+}
+
+// checkOut makes sure that, with a logbook, the record lands in the roster.
+func (el *enrollLog) checkOut(out string) error {
+	if !el.hasLog {
+		return nil
+	}
+	dir, err1 := filepath.Abs(filepath.Dir(out))
+	caseAbs, err2 := filepath.Abs(el.cd.Dir)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("--out %s: %v", out, err1)
+	}
+	if !strings.HasSuffix(filepath.Base(out), ".card.json") || (dir != caseAbs && dir != filepath.Join(caseAbs, custodiansDirName)) {
+		return withHints(fmt.Errorf("--out %s is not in the roster of %s, whose logbook must be able to check the enroll entry", out, el.cd.Dir),
+			"write the record as "+filepath.Join(el.cd.Dir, custodiansDirName, "NAME.card.json")+" (the default), or enroll outside the case with --case DIR")
+	}
+	return nil
+}
+
+// record appends the enroll entry of rec (written to out), signed by tok
+// (nil for a paper custodian: signed by --as). Without a logbook it warns.
+func (el *enrollLog) record(rec *token.Record, tok token.Token, out string) error {
+	if !el.hasLog {
+		infof("no logbook in %s; this enrollment is not recorded", el.cd.Dir)
+		return nil
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	d := map[string]string{"custodian": rec.Custodian.Name, "email": rec.Custodian.Email, "team": rec.Custodian.Team,
+		"token": string(rec.Token.Kind) + " " + rec.Token.Serial, "record": filepath.Base(out),
+		"record-sha256": hex.EncodeToString(sum[:])}
+	if rec.Keys != nil {
+		d["key-agreement-key"] = rec.Keys.KeyAgreement.Fingerprint
+		d["signing-key"] = rec.Keys.Signing.Fingerprint
+	}
+	for k, v := range d {
+		if v = trimLog(v); v == "" {
+			delete(d, k)
+		} else {
+			d[k] = v
+		}
+	}
+	e := logbook.Entry{Kind: logbook.KindEnroll, Reason: "enroll " + trimLog(rec.Custodian.Name), Details: d}
+	// A fresh view of the case: its roster now holds the new record.
+	cd := &caseDir{Dir: el.cd.Dir, Roster: el.cd.Roster, warnf: infof}
+	if tok == nil {
+		_, err = cd.recordSigned(el.c, e, el.paperBy, -1)
+		return err
+	}
+	infof("signing the enroll entry with the new token; touch it if it blinks")
+	_, err = cd.record(e, rec, tok.SigningKey())
+	return err
+}

@@ -1,0 +1,413 @@
+package main
+
+// Recording a tap ceremony (unseal, drill verify, reseal) in the case's
+// logbook (caselog.go), and the checks a logbook makes possible before
+// anyone taps:
+//
+//   - the .glass header hash must be the one the logbook's latest seal or
+//     reseal entry of that secret names (a forged header that is consistent
+//     in itself is caught before a single share is used);
+//   - the person who acts (the operator of an unseal, the sealer) must be
+//     enrolled in the case, and their token signs their entries;
+//   - one person at a time: while a release of the secret is open, a second
+//     one needs --concurrent-release REASON, and both are recorded.
+//
+// Without a logbook none of this applies and each step warns once that it
+// is not recorded.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/token"
+)
+
+// concurrentReleaseFlag is the override of the one-person-at-a-time rule,
+// shared by unseal and aws session.
+var concurrentReleaseFlag = &cli.StringFlag{Name: "concurrent-release",
+	Usage: "go ahead although a release of this secret is still open, because of `REASON` (recorded)"}
+
+// person finds the enrolled record of name: an enrollment record file (a
+// path that exists or ends in .json), else a custodian in the case's
+// roster, by name or by its logbook signing name. Paper records do not
+// count: a person who acts signs with a token.
+func (cd *caseDir) person(name string) (*token.Record, error) {
+	if _, err := os.Stat(name); err == nil || strings.HasSuffix(name, ".json") {
+		return readRecordFile(name)
+	}
+	recs, err := cd.Records()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, r := range recs {
+		if r.Keys == nil {
+			continue
+		}
+		n, _ := actorName(r)
+		if r.Custodian.Name == name || n == name {
+			return r, nil
+		}
+		names = append(names, r.Custodian.Name)
+	}
+	hint := "the case has no enrollment records with a token: put NAME.card.json files in " + cd.Dir + " (or its custodians folder)"
+	if len(names) > 0 {
+		hint = "custodians with a token in the roster: " + strings.Join(names, ", ")
+	}
+	return nil, withHints(&notEnrolledError{name: name, dir: cd.Dir}, hint)
+}
+
+// notEnrolledError is person's error for a name that is neither a file
+// nor an enrolled custodian of the case.
+type notEnrolledError struct{ name, dir string }
+
+func (e *notEnrolledError) Error() string {
+	return fmt.Sprintf("%s is not enrolled in the case %s: no such enrollment record file, and no custodian of that name in %s", e.name, e.dir, e.dir)
+}
+
+// recordSigned opens actor's token, appends e signed by it, and closes the
+// token. size >= 0 appends only on top of size entries (recordAt). Without a
+// logbook it warns and returns a zero Checkpoint.
+func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Record, size int64) (logbook.Checkpoint, error) {
+	l, err := cd.Log()
+	if err != nil {
+		return logbook.Checkpoint{}, logError(err)
+	}
+	if l == nil {
+		return cd.record(e, actor, nil)
+	}
+	if actor == nil {
+		return logbook.Checkpoint{}, withHints(errors.New("no enrolled person to sign the logbook entry"),
+			"name yourself with --as NAME (an enrolled person whose token is at hand)")
+	}
+	if err := cd.checkActor(actor); err != nil {
+		return logbook.Checkpoint{}, err
+	}
+	tok, err := openRecordToken(c, actor, cd.Dir)
+	if err != nil {
+		return logbook.Checkpoint{}, withHints(fmt.Errorf("cannot open %s's token to sign the %s entry: %w", actor.Custodian.Name, e.Kind, err),
+			"insert "+actor.Custodian.Name+"'s token (enrolled as "+actor.Fingerprint()+")")
+	}
+	defer tok.Close()
+	if size >= 0 {
+		return cd.recordAt(size, e, actor, tok.SigningKey())
+	}
+	return cd.record(e, actor, tok.SigningKey())
+}
+
+// latestSeal returns the latest entry of the secret name that records a
+// new sealed file, or nil: a seal or reseal entry, or a rotate or revoke
+// entry that sealed a new key (aws rotate and revoke; they name the
+// previous header in their details).
+func latestSeal(l *logbook.Log, name string) *logbook.Entry {
+	var last *logbook.Entry
+	for _, e := range logbook.Select(l.Entries(), logbook.Filter{Secret: name}) {
+		switch e.Kind {
+		case logbook.KindSeal, logbook.KindReseal:
+			last = e
+		case logbook.KindRotate, logbook.KindRevoke:
+			if len(e.HeaderHash) > 0 && e.Details["previous-header-hash"] != "" {
+				last = e
+			}
+		}
+	}
+	return last
+}
+
+// checkLoggedHeader compares the sealed file's header hash with the latest
+// seal or reseal entry of its secret. A mismatch is always an error. A
+// secret with no such entry (sealed before the case had a logbook) is an
+// error when missingOK is false, else a warning.
+func checkLoggedHeader(l *logbook.Log, f *seal.File, path string, missingOK bool) error {
+	if l == nil {
+		return nil
+	}
+	h := f.HeaderHash()
+	name := f.Header.Name
+	e := latestSeal(l, name)
+	if e == nil {
+		msg := fmt.Sprintf("the logbook has no seal or reseal entry of %s, so its header hash %s cannot be checked", name, hex.EncodeToString(h[:8]))
+		if missingOK {
+			infof("warning: %s", msg)
+			return nil
+		}
+		return withHints(errors.New(msg+"; nothing was tapped"),
+			"a secret sealed before the case had a logbook: reseal it (breakglass reseal "+path+" --as NAME …), which records it",
+			"otherwise the file may be forged: compare it with the case's history (git log -p "+path+")")
+	}
+	if !bytes.Equal(e.HeaderHash, h[:]) {
+		return withHints(fmt.Errorf("the header of %s (hash %s) is not the one the logbook recorded for %s in entry %d (%s, hash %s); nothing was tapped",
+			path, hex.EncodeToString(h[:8]), name, e.Index, e.Kind, hex.EncodeToString(e.HeaderHash[:min(8, len(e.HeaderHash))])),
+			"the file was replaced or forged: restore it from the case's history (git log -p "+path+") and do not tap for it",
+			"a legitimate reseal records its new header: check breakglass log show --secret "+name)
+	}
+	return nil
+}
+
+// checkOpenReleases applies the one-person-at-a-time rule to the secret
+// name: with a release open it returns an error, unless --concurrent-release
+// gives a reason, which it returns (and warns). Without an open release it
+// returns "".
+func checkOpenReleases(c *cli.Context, entries []*logbook.Entry, name string) (string, error) {
+	open := logbook.OpenReleases(entries, name)
+	if len(open) == 0 {
+		return "", nil
+	}
+	last := open[len(open)-1]
+	who := last.Details[logbook.DetailOperator]
+	if who == "" {
+		who = last.Actor
+	}
+	ticket := last.Ticket
+	if ticket == "" {
+		ticket = "none"
+	}
+	msg := fmt.Errorf("%s was released to %s at %s (ticket %s) and has not been revoked since",
+		name, who, last.Time.UTC().Format(time.RFC3339), ticket)
+	if why := strings.TrimSpace(c.String("concurrent-release")); why != "" {
+		infof("warning: %v; going ahead because of --concurrent-release (recorded)", msg)
+		return why, nil
+	}
+	if c.IsSet("concurrent-release") {
+		return "", usageError("--concurrent-release needs a reason")
+	}
+	return "", withHints(msg,
+		"one person at a time: ask "+who+" to finish, and revoke the release (breakglass aws revoke, for AWS keys)",
+		`if a second person really must act now, add --concurrent-release "REASON" (it is recorded)`)
+}
+
+// A ceremonyLog records one tap ceremony: who runs it (the operator, whose
+// token signs the start and the end), and a tap entry per tap, signed by
+// the custodian's token right after the tap when their record is in the
+// case, else by the operator's token at the end.
+type ceremonyLog struct {
+	c        *cli.Context
+	cd       *caseDir
+	log      *logbook.Log  // nil: no logbook, nothing is recorded
+	operator *token.Record // the operator's enrollment record (with a logbook)
+	name     string        // the operator's logbook name, or the --operator text
+	session  string        // the session id joining the ceremony's entries
+	base     logbook.Entry // secret, header hash, reason, ticket, use case
+	logged   map[*approval]bool
+}
+
+// newCeremonyLog opens the case and resolves who acts: name (--operator,
+// or --as), else $BREAKGLASS_OPERATOR or $USER. With a logbook the operator must be
+// enrolled in the case; without one any name will do.
+func newCeremonyLog(c *cli.Context, f *seal.File, name string) (*ceremonyLog, error) {
+	cd, l, err := openCaseLog(c)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		name = currentUser()
+	}
+	if l == nil {
+		return ceremonyLogOf(c, cd, nil, f, name, nil), nil
+	}
+	r, err := cd.person(name)
+	if err != nil {
+		return nil, withHints(fmt.Errorf("the operator must be enrolled in a case with a logbook: %w", err),
+			"name yourself with --operator NAME: your card signs the unseal-start and release entries")
+	}
+	if err := cd.checkActor(r); err != nil {
+		return nil, err
+	}
+	if name, err = actorName(r); err != nil {
+		return nil, err
+	}
+	return ceremonyLogOf(c, cd, l, f, name, r), nil
+}
+
+// ceremonyLogOf is the ceremonyLog of an operator already resolved: name
+// is their logbook name, and r their record (nil without a logbook).
+func ceremonyLogOf(c *cli.Context, cd *caseDir, l *logbook.Log, f *seal.File, name string, r *token.Record) *ceremonyLog {
+	h := f.HeaderHash()
+	return &ceremonyLog{c: c, cd: cd, log: l, name: name, operator: r, session: newSessionID(),
+		base:   logbook.Entry{Secret: f.Header.Name, HeaderHash: h[:]},
+		logged: map[*approval]bool{}}
+}
+
+func newSessionID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprintf("%x", time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// entries returns the logbook's verified entries (none without one).
+func (cl *ceremonyLog) entries() []*logbook.Entry {
+	if cl.log == nil {
+		return nil
+	}
+	return cl.log.Entries()
+}
+
+// entry returns a new entry of kind with the ceremony's common fields and
+// details (empty values dropped).
+func (cl *ceremonyLog) entry(kind logbook.Kind, details map[string]string) logbook.Entry {
+	e := cl.base
+	e.Kind = kind
+	e.Details = map[string]string{logbook.DetailOperator: cl.name, logbook.DetailSession: cl.session}
+	for k, v := range details {
+		e.Details[k] = v
+	}
+	for k, v := range e.Details {
+		if v = trimLog(v); v == "" {
+			delete(e.Details, k)
+		} else {
+			e.Details[k] = v
+		}
+	}
+	return e
+}
+
+// setRequest fills in the request's reason, ticket and use case.
+func (cl *ceremonyLog) setRequest(r request) {
+	cl.base.Reason, cl.base.Ticket, cl.base.UseCase = strings.TrimSpace(logSafe(r.Reason)), strings.TrimSpace(logSafe(r.Ticket)), strings.TrimSpace(logSafe(r.UseCase))
+}
+
+// recordOperator appends e signed by the operator's token. size >= 0 is
+// check-then-append (recordAt).
+func (cl *ceremonyLog) recordOperator(e logbook.Entry, size int64) error {
+	if cl.log == nil {
+		if e.Kind == logbook.KindUnsealStart || e.Kind == logbook.KindDrill {
+			infof("no logbook in %s; this %s is not recorded", cl.cd.Dir, map[logbook.Kind]string{logbook.KindUnsealStart: "unseal", logbook.KindDrill: "drill"}[e.Kind])
+		}
+		return nil
+	}
+	_, err := cl.cd.recordSigned(cl.c, e, cl.operator, size)
+	return err
+}
+
+// tapEntry is the tap entry of approval a.
+func (cl *ceremonyLog) tapEntry(a *approval) logbook.Entry {
+	d := map[string]string{"custodian": a.Custodian, "token": a.Token,
+		"approval": base64.StdEncoding.EncodeToString(a.Message)}
+	if a.Signature != nil {
+		d["approval-signature"] = base64.StdEncoding.EncodeToString(a.Signature)
+		d["approval-fingerprint"] = strings.ReplaceAll(a.Fingerprint(), " ", "")
+		d["approval-key"] = strings.ReplaceAll(a.KeyFingerprint, " ", "")
+	}
+	return cl.entry(logbook.KindTap, d)
+}
+
+// onTap records a tap right after it, signed by the custodian's own token
+// when their enrollment record is in the case. A custodian the case does
+// not know is recorded at the end, signed by the operator (recordTaps).
+func (cl *ceremonyLog) onTap(tok token.Token, a *approval) error {
+	if cl.log == nil {
+		return nil
+	}
+	recs, err := cl.cd.Records()
+	if err != nil {
+		return err
+	}
+	var actor *token.Record
+	for _, r := range recs {
+		if r.Keys != nil && r.Matches(tok) == nil {
+			actor = r
+			break
+		}
+	}
+	if actor == nil || cl.cd.checkActor(actor) != nil {
+		return nil
+	}
+	if _, err := cl.cd.record(cl.tapEntry(a), actor, tok.SigningKey()); err != nil {
+		return err
+	}
+	cl.logged[a] = true
+	return nil
+}
+
+// recordTaps records, signed by the operator, the taps onTap did not:
+// paper shares, remote responses, custodians not in the case.
+func (cl *ceremonyLog) recordTaps(approvals []*approval) error {
+	if cl.log == nil {
+		return nil
+	}
+	for _, a := range approvals {
+		if cl.logged[a] {
+			continue
+		}
+		if err := cl.recordOperator(cl.tapEntry(a), -1); err != nil {
+			return err
+		}
+		cl.logged[a] = true
+	}
+	return nil
+}
+
+// tappedList names the custodians who tapped, comma-separated.
+func tappedList(approvals []*approval) string {
+	names := make([]string, len(approvals))
+	for i, a := range approvals {
+		names[i] = a.Custodian
+	}
+	return strings.Join(names, ",")
+}
+
+// recordRelease appends the release entry e, signed by the operator,
+// re-checking the one-person-at-a-time rule against the logbook as it is
+// now (another release may have landed during the taps) and appending only
+// on top of what it checked. With concurrent, an open release does not
+// stop it. Without a logbook it does nothing (the start warned).
+func (cl *ceremonyLog) recordRelease(e logbook.Entry, concurrent bool) error {
+	if cl.log == nil {
+		return nil
+	}
+	return cl.cd.recordRelease(cl.c, e, cl.operator, concurrent)
+}
+
+// recordRelease is the check-then-append of a release entry (see
+// ceremonyLog.recordRelease), for unseal and aws session.
+func (cd *caseDir) recordRelease(c *cli.Context, e logbook.Entry, actor *token.Record, concurrent bool) error {
+	l, err := cd.Log()
+	if err != nil || l == nil {
+		return logError(err)
+	}
+	for try := 0; try < maxAppendTries; try++ {
+		if err := l.Refresh(); err != nil {
+			return logError(err)
+		}
+		if !concurrent && len(logbook.OpenReleases(l.Entries(), e.Secret)) > 0 {
+			return withHints(errors.New("someone else's release of "+e.Secret+" was recorded during the taps"),
+				`one person at a time: see breakglass log show --secret `+e.Secret+`; add --concurrent-release "REASON" if you must go ahead`)
+		}
+		_, err := cd.recordSigned(c, e, actor, l.Size())
+		var ce *logbook.ConflictError
+		if !errors.As(err, &ce) {
+			return err
+		}
+	}
+	return errors.New("the logbook kept changing; try again")
+}
+
+// outputFailed records, as best it can, that a recorded release did not
+// reach the operator (the entry says what went wrong).
+func (cl *ceremonyLog) outputFailed(cause error) {
+	if cl.log == nil {
+		return
+	}
+	e := cl.entry(logbook.KindNote, map[string]string{"action": "release-output-failed", "error": cause.Error()})
+	e.Reason = "the release recorded before this entry did not reach the operator"
+	if err := cl.recordOperator(e, -1); err != nil {
+		reportError(os.Stderr, fmt.Errorf("the failed output could not be recorded either: %w", err))
+	}
+}
+
+// trimLog makes s fit a logbook field: one line, no leading or trailing
+// space, bounded.
+func trimLog(s string) string { return strings.TrimSpace(logSafe(s)) }
