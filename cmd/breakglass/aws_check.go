@@ -101,19 +101,11 @@ func runAWSCheck(c *cli.Context) error {
 		return usageError("give one sealed key: breakglass aws check NAME.glass")
 	}
 	path := c.Args().First()
-	f, file, err := readGlass(path)
+	f, rec, spec, err := readAWSGlass(path)
 	if err != nil {
 		return err
 	}
-	file.Close()
 	h := f.Header
-	if err := awsGlassHeader(path, h); err != nil {
-		return err
-	}
-	rec, spec, err := loadAWSRecord(path, h)
-	if err != nil {
-		return err
-	}
 	ac, err := openAWSCase(c)
 	if err != nil {
 		return err

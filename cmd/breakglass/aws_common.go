@@ -290,6 +290,24 @@ func loadAWSRecord(glass string, h *seal.Header) (*awsRecord, aws.Spec, error) {
 	return r, spec, nil
 }
 
+// readAWSGlass reads a sealed key made by aws provision and its provisioning
+// record, checked against each other.
+func readAWSGlass(path string) (*seal.File, *awsRecord, aws.Spec, error) {
+	f, file, err := readGlass(path)
+	if err != nil {
+		return nil, nil, aws.Spec{}, err
+	}
+	file.Close()
+	if err := awsGlassHeader(path, f.Header); err != nil {
+		return nil, nil, aws.Spec{}, err
+	}
+	rec, spec, err := loadAWSRecord(path, f.Header)
+	if err != nil {
+		return nil, nil, aws.Spec{}, err
+	}
+	return f, rec, spec, nil
+}
+
 // awsGlassHeader checks that a sealed file was made by aws provision: it
 // names a key id and a role ARN.
 func awsGlassHeader(path string, h *seal.Header) error {

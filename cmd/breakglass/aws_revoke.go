@@ -88,19 +88,11 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 		return usageError("give one sealed key: breakglass aws %s NAME.glass", verb)
 	}
 	path := c.Args().First()
-	f, file, err := readGlass(path)
+	f, _, spec, err := readAWSGlass(path)
 	if err != nil {
 		return err
 	}
-	file.Close()
 	h := f.Header
-	if err := awsGlassHeader(path, h); err != nil {
-		return err
-	}
-	_, spec, err := loadAWSRecord(path, h)
-	if err != nil {
-		return err
-	}
 	ac, err := openAWSCase(c)
 	if err != nil {
 		return err
