@@ -214,7 +214,7 @@ func TestAWSCardScripts(t *testing.T) {
 	cards := vcardtest.Start(t, len(names))
 	recs := t.TempDir()
 	for i, c := range cards {
-		enrollVirtual(t, c, names[i], recs)
+		enrollVirtual(t, c, names[i], recs, sealTestPIN)
 	}
 	paper := token.NewPaperRecord(token.Custodian{Name: "erin"}, "safe", time.Now())
 	pb, err := paper.Marshal()

@@ -45,7 +45,6 @@ import (
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/token"
-	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 )
 
@@ -247,30 +246,6 @@ func TestLogFixture(t *testing.T) {
 	}
 }
 
-// logEnrollVirtual enrolls a virtual card for name and writes its record
-// into dir.
-func logEnrollVirtual(t *testing.T, c *vcardtest.Card, name, dir string) {
-	t.Helper()
-	tok, att, err := piv.Enroll(piv.EnrollOptions{
-		Selector: piv.Selector{Reader: c.Reader},
-		NewSecrets: func(bool, bool) ([]byte, []byte, error) {
-			return []byte(logTestPIN), []byte("24681357"), nil
-		},
-	})
-	if err != nil {
-		t.Fatalf("enrolling %s: %v", name, err)
-	}
-	defer tok.Close()
-	r, err := piv.NewRecord(token.Custodian{Name: name}, tok, att, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Sign(tok.SigningKey()); err != nil {
-		t.Fatal(err)
-	}
-	writeRecord(t, r, filepath.Join(dir, name+".card.json"))
-}
-
 // logScriptParams are the testscript parameters of the log scripts in dir;
 // setup adds to the environment.
 func logScriptParams(t *testing.T, dir string, setup func(*testscript.Env)) testscript.Params {
@@ -398,7 +373,7 @@ func TestLogCardScripts(t *testing.T) {
 	cards := vcardtest.Start(t, len(names))
 	recs := t.TempDir()
 	for i, c := range cards {
-		logEnrollVirtual(t, c, names[i], recs)
+		enrollVirtual(t, c, names[i], recs, logTestPIN)
 	}
 	var one sync.Mutex
 	testscript.Run(t, logScriptParams(t, "testdata/script-log-cards", func(e *testscript.Env) {

@@ -70,13 +70,14 @@ func sealScriptBin(t *testing.T) string {
 	return dir
 }
 
-// enrollVirtual enrolls a virtual card and writes its record.
-func enrollVirtual(t *testing.T, c *vcardtest.Card, name, dir string) {
+// enrollVirtual enrolls a virtual card with the new PIN pin and writes its
+// record into dir.
+func enrollVirtual(t *testing.T, c *vcardtest.Card, name, dir, pin string) {
 	t.Helper()
 	tok, att, err := piv.Enroll(piv.EnrollOptions{
 		Selector: piv.Selector{Reader: c.Reader},
 		NewSecrets: func(bool, bool) ([]byte, []byte, error) {
-			return []byte(sealTestPIN), []byte("13572468"), nil
+			return []byte(pin), []byte("13572468"), nil
 		},
 	})
 	if err != nil {
@@ -90,13 +91,7 @@ func enrollVirtual(t *testing.T, c *vcardtest.Card, name, dir string) {
 	if err := r.Sign(tok.SigningKey()); err != nil {
 		t.Fatal(err)
 	}
-	b, err := r.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".card.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeRecord(t, r, filepath.Join(dir, name+".card.json"))
 }
 
 func TestSealScripts(t *testing.T) {
@@ -118,7 +113,7 @@ func TestSealScripts(t *testing.T) {
 	}
 	recs := t.TempDir()
 	for i, c := range cards[:len(cards)-1] {
-		enrollVirtual(t, c, names[i], recs)
+		enrollVirtual(t, c, names[i], recs, sealTestPIN)
 	}
 	paper := token.NewPaperRecord(token.Custodian{Name: "erin"}, "safe 2", time.Now())
 	pb, _ := paper.Marshal()
