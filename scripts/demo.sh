@@ -5,10 +5,11 @@
 # test CA goes to a temporary config directory too.
 #
 #   1. three custodians enroll virtual YubiKeys; a fourth keeps a paper share
-#   2. a demo secret is sealed 2 of 4 and a drill proves two taps open it
+#   2. a demo secret is sealed 2 of 3 (the three cards) and a drill proves two
+#      taps open it
 #   3. two taps unseal it (its checksum is printed, never the secret)
-#   4. AWS on the loopback rehearsal server: provision, a personal session,
-#      revoke, check, audit
+#   4. AWS on the loopback rehearsal server: provision (2 of the three cards
+#      and the paper share), a personal session, revoke, check, audit
 #   5. the logbook: show, verify, checkpoint
 set -eu
 
@@ -56,8 +57,8 @@ start_card() {
 	pids="$pids $!"
 }
 
-mkdir -p "$work/case" "$work/paper" "$work/paper-aws" "$work/paper-aws2"
-chmod 700 "$work/paper" "$work/paper-aws" "$work/paper-aws2"
+mkdir -p "$work/case" "$work/paper-aws" "$work/paper-aws2"
+chmod 700 "$work/paper-aws" "$work/paper-aws2"
 cd "$work/case"
 
 step "1. custodians plug in their (virtual) YubiKeys and enroll them"
@@ -75,11 +76,11 @@ done
 run card enroll --name dave --team security --paper --location "safe 2, HQ" --as alice
 run card verify --allow-virtual alice.card.json bob.card.json carol.card.json dave.card.json
 
-step "2. seal a demo secret 2 of 4, then drill"
+step "2. seal a demo secret 2 of 3, then drill"
 printf 'demo secret: the emergency key\n' >"$work/secret.txt"
 run seal --name demo --threshold 2 --allow-virtual \
-	--to alice.card.json,bob.card.json,carol.card.json,dave.card.json \
-	--use-case "SSO is down" --scope "demo" --paper-out "$work/paper" --as alice <"$work/secret.txt"
+	--to alice.card.json,bob.card.json,carol.card.json \
+	--use-case "SSO is down" --scope "demo" --as alice <"$work/secret.txt"
 run drill verify demo.glass --operator alice --reader "$(reader 2 0)" --reader "$(reader 3 0)"
 
 step "3. unseal with two taps (alice and bob); only the checksum is shown"

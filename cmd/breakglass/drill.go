@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -133,9 +132,7 @@ func runDrillVerify(c *cli.Context) error {
 	res := drillResult{File: path, Name: f.Header.Name, HeaderHash: hex.EncodeToString(h[:]),
 		Recipient: f.Header.Recipient, Result: "ok", Taps: cm.tapRecords()}
 	if c.Bool("json") {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return printJSON(res)
 	}
 	infof("drill passed: %d taps reconstruct the key of %s (%s); nothing was decrypted", len(res.Taps), f.Header.Name, f.Header.Recipient)
 	return nil

@@ -9,6 +9,7 @@ package main
 // hints. Secrets never appear in a message.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,4 +81,12 @@ func isCLIUsageError(err error) bool {
 // infof prints an informational line on stderr.
 func infof(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "breakglass: "+format+"\n", args...)
+}
+
+// printJSON writes v to standard output as indented JSON, the --json form
+// of every command.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,12 @@ The secret goes to exactly one place:
    --exec -- CMD …   the environment of CMD, as BREAKGLASS_SECRET (or --env)
    standard output   only when it is not a terminal (or with --force-tty)
 
+With --out, --json prints what was released as JSON on standard output (the
+file, header hash, key id, operator, reason, ticket, use case, who tapped
+and their approvals, the byte count) for scripts; never the secret or a hash
+of it. --json needs --out: with --exec or standard output the secret or the
+command owns standard output.
+
 Core dumps are disabled while the secret is held, and buffers are wiped.
 
 With a logbook in the case (see docs/case.md), before the first tap: the
@@ -61,6 +68,10 @@ EXAMPLES
    # YubiKeys (PIV), secret into a new file
    breakglass unseal prod-aws.glass --reason "SSO outage" --ticket INC-4711 \
      --use-case "SSO is down" --out /dev/shm/key.txt
+
+   # a script that wants to know who approved
+   breakglass unseal prod-aws.glass --reason "SSO outage" --ticket INC-4711 \
+     --use-case "SSO is down" --out /dev/shm/key.txt --json | jq -r '.taps[].custodian'
 
    # straight into a command's environment
    breakglass unseal prod-aws.glass --reason "SSO outage" --ticket INC-4711 \
@@ -88,6 +99,7 @@ func unsealCommand() *cli.Command {
 			&cli.BoolFlag{Name: "exec", Usage: "run the command after -- with the secret in its environment"},
 			&cli.StringFlag{Name: "env", Value: "BREAKGLASS_SECRET", Usage: "environment variable `NAME` for --exec"},
 			&cli.BoolFlag{Name: "force-tty", Usage: "write the secret to standard output even when it is a terminal"},
+			&cli.BoolFlag{Name: "json", Usage: "with --out: print what was released as JSON on stdout"},
 			&cli.StringFlag{Name: "request", Usage: "the remote request `REQ.txt` that --response files answer"},
 			&cli.GenericFlag{Name: "response", Value: &listFlag{}, Usage: "a remote custodian's tap response `FILE` (repeatable)"},
 			concurrentReleaseFlag,
@@ -168,6 +180,8 @@ func runUnseal(c *cli.Context) error {
 		return usageError("unexpected arguments %q (did you mean --exec -- CMD …?)", cmdArgs)
 	case doExec && (c.String("env") == "" || strings.ContainsAny(c.String("env"), "=\x00")):
 		return usageError("--env %q is not a valid variable name", c.String("env"))
+	case c.Bool("json") && out == "":
+		return usageError("--json needs --out FILE: otherwise the secret (or the --exec command) owns standard output")
 	case out == "" && !doExec && isTerminal(os.Stdout) && !force:
 		return withHints(errors.New("standard output is a terminal; breakglass does not print secrets on the screen"),
 			"use --out FILE, --exec -- CMD, or pipe the output (… | cmd); --force-tty if you really must")
@@ -263,6 +277,12 @@ func runUnseal(c *cli.Context) error {
 			return err
 		}
 		infof("unsealed %s into %s (%d bytes, mode 0600); delete it when done", f.Header.Name, out, n)
+		if c.Bool("json") {
+			h := f.HeaderHash()
+			return printJSON(unsealResult{File: path, Name: f.Header.Name, HeaderHash: hex.EncodeToString(h[:]),
+				KeyID: f.Header.KeyID, Operator: cl.name, Reason: req.Reason, Ticket: req.Ticket, UseCase: uc,
+				ConcurrentRelease: concurrent, Logged: cl.log != nil, Out: out, Bytes: n, Taps: cm.tapRecords()})
+		}
 		return nil
 	case doExec:
 		return unsealExec(c, f, r, cmdArgs, release)
@@ -283,6 +303,25 @@ func runUnseal(c *cli.Context) error {
 		infof("unsealed %s to standard output (%d bytes)", f.Header.Name, len(buf))
 		return nil
 	}
+}
+
+// unsealResult is unseal --json: what was released, to whom, approved by
+// whom. Never the secret, nor a hash of it (a low-entropy secret could be
+// guessed from its hash).
+type unsealResult struct {
+	File              string      `json:"file"`
+	Name              string      `json:"name"`
+	HeaderHash        string      `json:"header-hash"`
+	KeyID             string      `json:"key-id,omitempty"`
+	Operator          string      `json:"operator"`
+	Reason            string      `json:"reason"`
+	Ticket            string      `json:"ticket"`
+	UseCase           string      `json:"use-case,omitempty"`
+	ConcurrentRelease string      `json:"concurrent-release,omitempty"`
+	Logged            bool        `json:"logged"`
+	Out               string      `json:"out"`
+	Bytes             int64       `json:"bytes"`
+	Taps              []tapRecord `json:"taps"`
 }
 
 // readHeld reads the whole secret into memory, up to limit bytes, so that
