@@ -36,6 +36,7 @@ func logCommand() *cli.Command {
 			logCheckpointCommand(),
 			logExportCommand(),
 			logNoteCommand(),
+			logRevokeCommand(),
 		},
 	}
 }

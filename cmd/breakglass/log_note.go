@@ -57,6 +57,7 @@ func runLogNote(c *cli.Context) error {
 	if as == "" {
 		return usageError("log note needs --as NAME.card.json (whose token signs the note)")
 	}
+	e := logbook.Entry{Kind: logbook.KindNote, Reason: text, Ticket: c.String("ticket"), Secret: c.String("secret")}
 	cd, err := openCase(c)
 	if err != nil {
 		return err
@@ -65,6 +66,13 @@ func runLogNote(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	return recordPersonal(c, cd, l, e, as)
+}
+
+// recordPersonal appends e, signed by the token of the roster person as
+// names, after checking the entry's fields before anyone touches a card. It
+// is log note and log revoke.
+func recordPersonal(c *cli.Context, cd *caseDir, l *logbook.Log, e logbook.Entry, as string) error {
 	actor, err := cd.person(as)
 	if err != nil {
 		return err
@@ -73,12 +81,10 @@ func runLogNote(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	e := logbook.Entry{Kind: logbook.KindNote, Reason: text, Ticket: c.String("ticket"), Secret: c.String("secret")}
-	// Check the fields before anyone touches a card.
 	dry := e
 	dry.Origin, dry.Index, dry.Time, dry.Actor, dry.Key = l.Origin(), l.Size(), time.Now().UTC().Truncate(time.Second), name, actor.Fingerprint()
 	if _, err := dry.MarshalText(); err != nil {
-		return usageError("the note cannot be written: %v", err)
+		return usageError("the %s cannot be written: %v", e.Kind, err)
 	}
 	if err := cd.checkActor(actor); err != nil {
 		return err
@@ -88,12 +94,12 @@ func runLogNote(c *cli.Context) error {
 		return explainToken(err)
 	}
 	defer tok.Close()
-	infof("signing the note as %s (%s): enter the PIN and touch the token if asked", actor.Custodian.Name, tok.Info().Name())
+	infof("signing the %s as %s (%s): enter the PIN and touch the token if asked", e.Kind, actor.Custodian.Name, tok.Info().Name())
 	ck, err := cd.record(e, actor, tok.SigningKey())
 	if err != nil {
 		return err
 	}
-	infof("recorded note as entry %d of %s", ck.N-1, l.Origin())
+	infof("recorded %s as entry %d of %s", e.Kind, ck.N-1, l.Origin())
 	infof("new checkpoint: size %d, root %s", ck.N, base64.StdEncoding.EncodeToString(ck.Hash[:]))
 	return nil
 }
