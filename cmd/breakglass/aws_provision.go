@@ -76,7 +76,7 @@ func awsProvisionCommand() *cli.Command {
 			&cli.GenericFlag{Name: "use-case", Value: &listFlag{}, Usage: "a permitted use `CASE` (repeatable)"},
 			&cli.GenericFlag{Name: "tag", Value: &listFlag{}, Usage: "an extra `KEY=VALUE` tag, e.g. one your cleanup automation honours (repeatable)"},
 			&cli.StringFlag{Name: "out", Usage: "write the sealed key to `FILE` (default NAME.glass)"},
-			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR` (0600 files)"},
+			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR` (a 0600 .paper.txt and its QR code .paper.png each) instead of the terminal"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing"},
 			&cli.BoolFlag{Name: "allow-virtual", Usage: "accept virtual cards (test CA); for tests and rehearsals only"},
 			&cli.StringFlag{Name: "roots", Usage: "extra attestation roots, PEM `FILE`"},

@@ -30,8 +30,8 @@ If anything fails after step 1, the account is safer, never with the
 released key alive; run revoke again. A new key that cannot be sealed is
 deleted again. Commit the new NAME.glass.
 
-Paper custodians get a new mnemonic: on the terminal, or with --paper-out
-DIR as 0600 files.
+Paper custodians get a new mnemonic: on the terminal (words and QR code), or
+with --paper-out DIR as 0600 files (.paper.txt and its QR code .paper.png).
 
 EXAMPLES
    breakglass aws revoke prod.glass --as alice
@@ -72,7 +72,7 @@ func awsRotateCommand() *cli.Command {
 
 func awsReplaceFlags() []cli.Flag {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' new mnemonics into `DIR` (0600 files)"},
+		&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' new mnemonics into `DIR` (a 0600 .paper.txt and its QR code .paper.png each) instead of the terminal"},
 	}
 	flags = append(flags, awsConnFlags()...)
 	return append(flags, awsActorFlags()...)

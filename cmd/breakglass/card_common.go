@@ -128,7 +128,7 @@ func explainToken(err error) error {
 		case strings.Contains(msg, "another program"):
 			return withHints(err, "close the other program using the card (ykman, a browser, gpg-agent) and try again")
 		case strings.Contains(msg, "PKCS#11"):
-			return withHints(err, "check the module path and the token URI; list tokens with pkcs11-tool --module PATH -L")
+			return withHints(err, "check the module path and the token URI; list tokens with breakglass card list (--module PATH for a module p11-kit does not know)")
 		}
 		return withHints(err, "plug in the card, then check with: breakglass card list")
 	case errors.As(err, &wt):

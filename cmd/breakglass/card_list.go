@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -15,13 +13,40 @@ import (
 const cardListHelp = `Lists every connected token: for PIV cards the reader, serial, firmware,
 PIN and PUK tries left, which retired slots hold keys (and which of them are
 breakglass keys), and whether the card still has its factory PIN, PUK or
-management key. With --module, the tokens of that PKCS#11 module are listed
-too. Nothing here costs a PIN try.
+management key; for PKCS#11 tokens the label, serial, model and module.
+Nothing here costs a PIN try: no token is logged in to.
+
+PKCS#11 modules are found the way p11-kit finds them, so a token that works
+in a browser is listed without --module:
+   1. every --module PATH (the flag may be repeated);
+   2. BREAKGLASS_PKCS11_MODULE, paths separated by colons;
+   3. the p11-kit registry: the *.module files in /usr/share/p11-kit/modules
+      (packages), /etc/pkcs11/modules (administrator) and
+      ~/.config/pkcs11/modules (user), a later file of the same name
+      overriding an earlier one; their module: key, when relative, is looked
+      up in the p11-kit module directory (on Debian
+      /usr/lib/x86_64-linux-gnu/pkcs11). Registrations with
+      "disable-in: breakglass", an enable-in list without breakglass, or
+      "trust-policy: yes" (certificate stores, no keys) are skipped.
+      BREAKGLASS_P11KIT_DIRS replaces the registry directories
+      (colon-separated; empty for none).
+A module that cannot be loaded is reported as a warning and the listing goes
+on.
+
+Modules such as OpenSC's opensc-pkcs11.so and Yubico's libykcs11.so show a
+PIV card a second time, as a PKCS#11 token in the card's reader. Such a token
+is not listed on its own: it appears under its PIV card as "also PKCS#11
+token …", so each physical card is listed once (in --json it is in "pkcs11"
+with "same-card-as-piv" set to the card's serial). With --reader, PKCS#11
+tokens in other PC/SC readers are left out; tokens that are not in a reader
+(SoftHSM2, an HSM) are still listed.
 
 EXAMPLES
    breakglass card list
    breakglass card list --json
    breakglass card list --module /usr/lib/softhsm/libsofthsm2.so
+   BREAKGLASS_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so breakglass card list
+   BREAKGLASS_P11KIT_DIRS= breakglass card list      # PIV cards and --module only
    breakglass card list --reader "Virtual PCD 00 00"     # one virtual card`
 
 func cardListCommand() *cli.Command {
@@ -32,51 +57,64 @@ func cardListCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"},
 			readerFlag,
-			&cli.StringSliceFlag{Name: "module", Usage: "also list the tokens of PKCS#11 module `PATH`"},
+			&cli.StringSliceFlag{Name: "module", Usage: "also list the tokens of PKCS#11 module `PATH` (repeatable)"},
 		},
 		Action: runCardList,
 	}
 }
 
 type pkcs11Listing struct {
-	Module string `json:"module"`
-	Label  string `json:"label"`
-	Serial string `json:"serial"`
-	Model  string `json:"model"`
+	Module       string `json:"module"`
+	Label        string `json:"label"`
+	Serial       string `json:"serial"`
+	Model        string `json:"model"`
+	Manufacturer string `json:"manufacturer"`
+	// Slot is the slot description: the reader name for modules that
+	// front smart cards.
+	Slot string `json:"slot"`
+	// Source says where the module was found: --module,
+	// BREAKGLASS_PKCS11_MODULE or a p11-kit .module file.
+	Source string `json:"source"`
+	// SameCardAsPIV is the serial of the PIV card this token is a view
+	// of, 0 when it is a token of its own.
+	SameCardAsPIV uint32 `json:"same-card-as-piv,omitempty"`
 }
 
 func runCardList(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError("card list takes no arguments")
 	}
-	cards, err := piv.List(piv.Selector{Reader: c.String("reader")})
+	reader := c.String("reader")
+	// PIV cards first, each opened and closed in turn: a PKCS#11 module
+	// that fronts smart cards keeps its own connection to them until it is
+	// finalised, and piv-go connects exclusively.
+	cards, err := piv.List(piv.Selector{Reader: reader})
 	if err != nil {
 		return explainToken(err)
 	}
-	var toks []pkcs11Listing
-	for _, m := range c.StringSlice("module") {
-		slots, err := pkcs11.Tokens(m)
-		if err != nil {
-			return explainToken(err)
-		}
-		for _, s := range slots {
-			toks = append(toks, pkcs11Listing{Module: m, Label: s.Info.Label, Serial: s.Info.SerialNumber, Model: s.Info.Model})
-		}
-	}
+	toks, warnings := listPKCS11(c.StringSlice("module"), reader, cards)
 	if c.Bool("json") {
 		out := struct {
-			PIV    []piv.Status    `json:"piv"`
-			PKCS11 []pkcs11Listing `json:"pkcs11"`
-		}{cards, toks}
+			PIV      []piv.Status    `json:"piv"`
+			PKCS11   []pkcs11Listing `json:"pkcs11"`
+			Warnings []string        `json:"warnings"`
+		}{cards, toks, warnings}
 		if out.PIV == nil {
 			out.PIV = []piv.Status{}
 		}
 		if out.PKCS11 == nil {
 			out.PKCS11 = []pkcs11Listing{}
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		if out.Warnings == nil {
+			out.Warnings = []string{}
+		}
+		for _, w := range warnings {
+			infof("warning: %s", w)
+		}
+		return printJSON(out)
+	}
+	for _, w := range warnings {
+		infof("warning: %s", w)
 	}
 	if len(cards) == 0 && len(toks) == 0 {
 		infof("no token found")
@@ -109,9 +147,65 @@ func runCardList(c *cli.Context) error {
 			}
 			fmt.Printf("  slot %s: P-256, PIN %s, touch %s%s\n", sl.Slot, sl.PINPolicy, sl.TouchPolicy, bg)
 		}
+		for _, t := range toks {
+			if t.SameCardAsPIV == s.Serial {
+				fmt.Printf("  also PKCS#11 token %q (%s) through module %s: the same card\n", t.Label, t.Model, t.Module)
+			}
+		}
 	}
 	for _, t := range toks {
-		fmt.Printf("pkcs11 %q serial %s (%s) module %s\n", t.Label, t.Serial, t.Model, t.Module)
+		if t.SameCardAsPIV == 0 {
+			fmt.Printf("pkcs11 %q serial %s (%s) module %s\n", t.Label, t.Serial, t.Model, t.Module)
+		}
 	}
 	return nil
+}
+
+// listPKCS11 lists the tokens of every module discovery finds, without
+// logging in. A token in the reader of a listed PIV card is marked as that
+// card; with reader set, tokens in other PC/SC readers are left out. Modules
+// that fail to load and bad p11-kit registrations come back as warnings.
+func listPKCS11(explicit []string, reader string, cards []piv.Status) ([]pkcs11Listing, []string) {
+	mods, errs := pkcs11.DefaultDiscovery(explicit).Modules()
+	var warnings []string
+	for _, err := range errs {
+		warnings = append(warnings, err.Error())
+	}
+	if len(mods) == 0 {
+		return nil, warnings
+	}
+	var otherReaders []string
+	if reader != "" {
+		all, _ := piv.Readers(piv.Selector{})
+		for _, r := range all {
+			if r != reader {
+				otherReaders = append(otherReaders, r)
+			}
+		}
+	}
+	var toks []pkcs11Listing
+	for _, m := range mods {
+		slots, err := pkcs11.Tokens(m.Path)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("%v (module from %s); its tokens are not listed", err, m.Source))
+			continue
+		}
+	slot:
+		for _, s := range slots {
+			for _, r := range otherReaders {
+				if s.OnReader(r) {
+					continue slot
+				}
+			}
+			t := pkcs11Listing{Module: m.Path, Label: s.Info.Label, Serial: s.Info.SerialNumber, Model: s.Info.Model,
+				Manufacturer: s.Info.ManufacturerID, Slot: s.Description, Source: m.Source}
+			for _, card := range cards {
+				if s.OnReader(card.Reader) {
+					t.SameCardAsPIV = card.Serial
+				}
+			}
+			toks = append(toks, t)
+		}
+	}
+	return toks, warnings
 }

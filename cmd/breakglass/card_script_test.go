@@ -11,6 +11,10 @@ package main
 //	softhsm LABEL...          a fresh SoftHSM2 store with tokens LABEL…
 //	                          (user PIN 1234); sets SOFTHSM2_CONF and $SOFTHSM
 //	edit FILE OLD NEW         replace the first OLD with NEW in FILE
+//	opensc READER...          point OPENSC_CONF at a configuration that
+//	                          shows OpenSC only these readers (every other
+//	                          PC/SC reader ignored, so other tests' cards
+//	                          are left alone), with enough virtual slots
 //
 // Scripts see BREAKGLASS_VIRTUAL_CA (the virtual cards' test CA, for
 // --allow-virtual) and HOME=$WORK.
@@ -20,6 +24,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +33,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/virtual"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 )
@@ -114,6 +121,27 @@ func cardScriptCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg
 				}
 			}
 		},
+		"opensc": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) == 0 {
+				ts.Fatalf("usage: opensc READER...")
+			}
+			readers, err := piv.Readers(piv.Selector{})
+			ts.Check(err)
+			var ignored []string
+			for _, r := range readers {
+				if !slices.Contains(args, r) {
+					ignored = append(ignored, strconv.Quote(r))
+				}
+			}
+			conf := "app default {\n"
+			if len(ignored) > 0 {
+				conf += "\tignored_readers = " + strings.Join(ignored, ", ") + ";\n"
+			}
+			conf += "\tframework pkcs15 {\n\t}\n}\napp opensc-pkcs11 {\n\tpkcs11 {\n\t\tmax_virtual_slots = 64;\n\t}\n}\n"
+			f := filepath.Join(ts.Getenv("WORK"), "opensc.conf")
+			ts.Check(os.WriteFile(f, []byte(conf), 0o600))
+			ts.Setenv("OPENSC_CONF", f)
+		},
 		"edit": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 3 {
 				ts.Fatalf("usage: edit FILE OLD NEW")
@@ -136,6 +164,9 @@ func TestCardScripts(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("BREAKGLASS_VIRTUAL_CA", vcardtest.CADir())
 			e.Setenv("HOME", e.WorkDir)
+			// No PKCS#11 module from the machine's p11-kit registry:
+			// scripts name the modules they mean.
+			e.Setenv("BREAKGLASS_P11KIT_DIRS", "")
 			return nil
 		},
 	})

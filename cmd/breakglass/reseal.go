@@ -51,7 +51,7 @@ func resealCommand() *cli.Command {
 			&cli.StringFlag{Name: "scope", Usage: "replace the scope"},
 			&cli.StringFlag{Name: "key-id", Usage: "replace the key id"},
 			&cli.StringFlag{Name: "out", Usage: "write the new file to `FILE` instead of replacing the old one"},
-			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR`"},
+			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR` (a 0600 .paper.txt and its QR code .paper.png each) instead of the terminal"},
 			&cli.BoolFlag{Name: "allow-virtual", Usage: "accept virtual cards (test CA); for tests and rehearsals only"},
 			&cli.StringFlag{Name: "roots", Usage: "extra attestation roots, PEM `FILE`"},
 			&cli.StringFlag{Name: "reason", Value: "reseal", Usage: "recorded in every approval"},

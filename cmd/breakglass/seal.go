@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/qrtext"
+	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
@@ -32,8 +33,10 @@ attestation chain to Yubico's PIV root. Virtual cards (tests, rehearsals) are
 accepted only with --allow-virtual.
 
 A paper custodian (enrolled with card enroll --paper) receives a SLIP-0039
-mnemonic. It is printed once, on the terminal (or into --paper-out DIR, one
-0600 file per custodian), for hand-over; it is never stored in the .glass.
+mnemonic. It is printed once, for hand-over: on the terminal as words and a
+QR code, or with --paper-out DIR as NAME-CUSTODIAN.paper.txt and
+NAME-CUSTODIAN.paper.png (the QR code of the words), both mode 0600. It is
+never stored in the .glass.
 
 Groups express policies like "2 of security and 1 of platform": give
 --group NAME:K:a.card.json,b.card.json,… once per group and --group-threshold
@@ -85,7 +88,7 @@ func sealCommand() *cli.Command {
 			&cli.StringFlag{Name: "key-id", Usage: "non-secret `ID` of the secret, e.g. an AWS access key id"},
 			&cli.StringFlag{Name: "in", Usage: "read the secret from `FILE` instead of standard input"},
 			&cli.StringFlag{Name: "out", Usage: "write `FILE` (default NAME.glass)"},
-			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR` (0600 files) instead of the terminal"},
+			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR` (a 0600 .paper.txt and its QR code .paper.png each) instead of the terminal"},
 			&cli.BoolFlag{Name: "allow-virtual", Usage: "accept virtual cards (test CA); for tests and rehearsals only"},
 			&cli.StringFlag{Name: "roots", Usage: "extra attestation roots, PEM `FILE`"},
 			&cli.BoolFlag{Name: "binary", Usage: "write the payload as binary age (large secrets)"},
@@ -339,9 +342,7 @@ func reportSealed(c *cli.Context, out string, sealed *seal.Sealed, paperDir stri
 		return err
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		return printJSON(sum)
 	}
 	infof("sealed %s to %s: %s", h.Name, out, sum.Threshold)
 	infof("custodians: %s", strings.Join(sum.Custodians, ", "))
@@ -349,8 +350,11 @@ func reportSealed(c *cli.Context, out string, sealed *seal.Sealed, paperDir stri
 	return nil
 }
 
-// handOverPaper prints each paper custodian's mnemonic on the terminal, or
-// writes it to DIR/NAME-CUSTODIAN.paper.txt (0600, never overwriting).
+// handOverPaper prints each paper custodian's mnemonic and its QR code on
+// the terminal, or writes them to DIR/NAME-CUSTODIAN.paper.txt and
+// DIR/NAME-CUSTODIAN.paper.png (0600, never overwriting, both or neither).
+// The QR code holds exactly the mnemonic's words, which is what unseal
+// --mnemonic-file and recover read.
 func handOverPaper(ps []seal.PaperShare, name, dir string) error {
 	if len(ps) == 0 {
 		return nil
@@ -363,27 +367,71 @@ func handOverPaper(ps []seal.PaperShare, name, dir string) error {
 		defer tty.Close()
 		for _, p := range ps {
 			fmt.Fprintf(tty, "\n=== paper share for %s (%s) — hand over, then clear the screen ===\n%s\n", p.Custodian, name, p.Mnemonic)
+			showPaperQR(tty, p)
 		}
 		fmt.Fprintln(tty)
 		return nil
 	}
 	for _, p := range ps {
-		path := filepath.Join(dir, fmt.Sprintf("%s-%s.paper.txt", name, safeFileName(p.Custodian)))
-		text := fmt.Sprintf("breakglass paper share\nsecret: %s\ncustodian: %s\nmnemonic: %s\n", name, p.Custodian, p.Mnemonic)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			_, err = io.WriteString(f, text)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			return withHints(fmt.Errorf("the secret was sealed, but the paper share for %s could not be written: %v", p.Custodian, unwrapPathError(err)),
+		base := filepath.Join(dir, fmt.Sprintf("%s-%s.paper", name, safeFileName(p.Custodian)))
+		if err := writePaperShare(base, name, p); err != nil {
+			return withHints(fmt.Errorf("the secret was sealed, but the paper share for %s could not be written: %v", p.Custodian, err),
 				"remove the new .glass file and seal again with a writable, empty --paper-out directory")
 		}
-		infof("paper share for %s written to %s", p.Custodian, path)
+		infof("paper share for %s written to %s.txt (QR code: %s.png)", p.Custodian, base, filepath.Base(base))
 	}
 	return nil
+}
+
+// writePaperShare writes BASE.txt and BASE.png, or neither.
+func writePaperShare(base, name string, p seal.PaperShare) error {
+	code, err := qrtext.Encode(p.Mnemonic)
+	if err != nil {
+		return err
+	}
+	defer code.Wipe()
+	img, err := code.PNG(paperQRScale)
+	if err != nil {
+		return err
+	}
+	defer secret.Wipe(img)
+	text := []byte(fmt.Sprintf("breakglass paper share\nsecret: %s\ncustodian: %s\nmnemonic: %s\n", name, p.Custodian, p.Mnemonic))
+	defer secret.Wipe(text)
+	for _, path := range []string{base + ".txt", base + ".png"} {
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("%s already exists; breakglass never overwrites a file", path)
+		}
+	}
+	if err := writeNewFile(base+".txt", 0o600, false, func(w io.Writer) error { _, err := w.Write(text); return err }); err != nil {
+		return err
+	}
+	if err := writeNewFile(base+".png", 0o600, false, func(w io.Writer) error { _, err := w.Write(img); return err }); err != nil {
+		os.Remove(base + ".txt")
+		return err
+	}
+	return nil
+}
+
+// paperQRScale is the PNG pixels per QR module: a 33-word mnemonic makes
+// a 552-pixel square, about 5 cm at 300 dpi.
+const paperQRScale = 8
+
+// showPaperQR draws the QR code of a paper share's words on the terminal,
+// below the words.
+func showPaperQR(tty *os.File, p seal.PaperShare) {
+	code, err := qrtext.Encode(p.Mnemonic)
+	if err != nil {
+		fmt.Fprintf(tty, "(no QR code: %v)\n", err)
+		return
+	}
+	defer code.Wipe()
+	text := code.Text(qrtext.LightInk)
+	defer secret.Wipe(text)
+	fmt.Fprintf(tty, "the same words as a QR code:\n")
+	if cols := terminalColumns(tty); cols > 0 && cols < code.Width() {
+		fmt.Fprintf(tty, "(the terminal is %d columns wide, the code %d: widen it to scan)\n", cols, code.Width())
+	}
+	tty.Write(text)
 }
 
 func safeFileName(s string) string {

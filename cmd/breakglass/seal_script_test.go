@@ -30,9 +30,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/breakglass/breakglass/internal/qrtext"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/virtual"
@@ -147,7 +149,60 @@ func TestSealScripts(t *testing.T) {
 	})
 }
 
-// sealScriptCmds adds sleep and vcard to the card scripts' commands
+// qrdecodeCmd is the script command qrdecode.
+func qrdecodeCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! qrdecode")
+	}
+	var img []byte
+	switch {
+	case len(args) == 1:
+		img = []byte(ts.ReadFile(args[0]))
+	case len(args) == 2 && args[0] == "-text":
+		code, err := qrtext.ParseText(qrBlock(ts.ReadFile(args[1])), qrtext.LightInk)
+		if err != nil {
+			ts.Fatalf("qrdecode: no QR code drawn in %s: %v", args[1], err)
+		}
+		if img, err = code.PNG(4); err != nil {
+			ts.Fatalf("qrdecode: %v", err)
+		}
+	default:
+		ts.Fatalf("usage: qrdecode FILE.png | qrdecode -text FILE")
+	}
+	if _, err := exec.LookPath("zbarimg"); err != nil {
+		ts.Fatalf("zbarimg is missing: apt-get install -y zbar-tools (scripts/deps.sh installs it)")
+	}
+	path := filepath.Join(ts.Getenv("WORK"), ".tmp", "qrdecode.png")
+	if err := os.WriteFile(path, img, 0o600); err != nil {
+		ts.Fatalf("qrdecode: %v", err)
+	}
+	defer os.Remove(path)
+	out, err := exec.Command("zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", path).Output()
+	if err != nil {
+		ts.Fatalf("qrdecode: zbarimg found no QR code in %s: %v", args[len(args)-1], err)
+	}
+	ts.Stdout().Write([]byte(strings.TrimSuffix(string(out), "\n")))
+}
+
+// qrBlock cuts the first QR code drawn with half blocks out of text (a
+// terminal's output may have \r\n line ends and other lines around it).
+func qrBlock(text string) []byte {
+	var block []string
+	for _, l := range strings.Split(strings.ReplaceAll(text, "\r", ""), "\n") {
+		drawn := utf8.RuneCountInString(l) >= 29 && strings.Trim(l, "█▀▄ ") == ""
+		if drawn && (len(block) == 0 || utf8.RuneCountInString(l) == utf8.RuneCountInString(block[0])) {
+			block = append(block, l)
+		} else if len(block) > 0 {
+			break
+		}
+	}
+	if len(block) == 0 {
+		return nil
+	}
+	return []byte(strings.Join(block, "\n") + "\n")
+}
+
+// sealScriptCmds adds sleep, qrdecode and vcard to the card scripts' commands
 // (softhsm, edit, …; see card_script_test.go).
 func sealScriptCmds(t *testing.T, byName map[string]*vcardtest.Card) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	cmds := cardScriptCmds(t)
@@ -160,6 +215,11 @@ func sealScriptCmds(t *testing.T, byName map[string]*vcardtest.Card) map[string]
 			}
 			time.Sleep(d)
 		},
+		// qrdecode FILE.png: decode the QR code in the image with zbarimg
+		// and print its text, exactly (without the newline zbarimg adds).
+		// qrdecode -text FILE|stderr|ttyout: the same for the first QR code
+		// drawn with half blocks (light ink) in the text.
+		"qrdecode": qrdecodeCmd,
 		// vcard remove|insert NAME: pull a card out of its reader or put it back.
 		"vcard": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 2 || byName[args[1]] == nil {

@@ -32,7 +32,14 @@ your card, has it sign the approval and open your share, and writes a response
 in which your share is encrypted to the request's one-time key: only the
 operator's waiting unseal can open it.
 
-You need the sealed secret (the case repository) and the request file.
+You need the sealed secret (the case repository) and the request file. A
+request that arrived as a QR code is the decoded text saved as a file.
+
+To send the response back across an air gap, --qr also shows it as a QR
+code on standard error and --png writes it as a QR code image to FILE.png;
+the code holds exactly the text of FILE, which the operator saves as
+RESP.txt. A response is about 1,250 bytes: a version 29 code, 141 columns
+wide, so --png (or a wide terminal) is the practical way.
 
 EXAMPLES
    # a YubiKey (PIV)
@@ -44,7 +51,11 @@ EXAMPLES
 
    # a virtual card in a rehearsal
    BREAKGLASS_PIN=123456 breakglass tap req.txt --glass demo.glass --out resp.txt \
-     --reader "Virtual PCD 00 00"`
+     --reader "Virtual PCD 00 00"
+
+   # the request came as a QR code; answer with one (resp.txt.png)
+   zbarimg --raw -q req.png > req.txt   # or your phone's reader
+   breakglass tap req.txt --glass prod-aws.glass --out resp.txt --png`
 
 func tapCommand() *cli.Command {
 	return &cli.Command{
@@ -59,6 +70,7 @@ func tapCommand() *cli.Command {
 			&cli.GenericFlag{Name: "pkcs11", Value: &listFlag{}, Usage: "use the PKCS#11 token at `URI`"},
 			&cli.DurationFlag{Name: "wait", Value: 2 * time.Minute, Usage: "how long to wait for the card"},
 			pinFileFlag,
+			qrFlag("response"), pngFlag("response"),
 		},
 		Action: runTap,
 	}
@@ -93,6 +105,11 @@ func runTap(c *cli.Context) error {
 	out := c.String("out")
 	if err := checkNewFile(out); err != nil {
 		return err
+	}
+	if c.Bool("png") {
+		if err := checkNewFile(out + ".png"); err != nil {
+			return err
+		}
 	}
 	if err := secret.Hold(); err != nil {
 		return err
@@ -176,9 +193,18 @@ func runTap(c *cli.Context) error {
 		"signature": base64.StdEncoding.EncodeToString(s),
 	}
 	resp := append(marshalBlock(responseBegin, responseEnd, responseFields, fields), enc.Bytes()...)
-	if err := writeNewFile(out, 0o644, false, func(w io.Writer) error { _, err := w.Write(resp); return err }); err != nil {
+	code, err := textQR(c, "response", resp)
+	if err != nil {
 		return err
 	}
+	if err := writeQRImage(c, code, out); err != nil {
+		return err
+	}
+	if err := writeNewFile(out, 0o644, false, func(w io.Writer) error { _, err := w.Write(resp); return err }); err != nil {
+		removeQRImage(c, code, out)
+		return err
+	}
+	showQR(c, code, out)
 	a := &approval{Message: msg, Signature: s}
 	infof("tapped as %s; approval %s (key %s); send %s to the operator", cu.Name, a.Fingerprint(), fp, out)
 	return nil

@@ -4,6 +4,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,7 +25,10 @@ import (
 // command has a single-valued --reader, else on any reader; when another
 // card is there instead, the error names its owner if rosterDir ("" for
 // none) holds their record. A PKCS#11 token may take its module from
-// --module. Errors name the token; explainToken turns them into advice.
+// --module; when another token is found instead of the record's, or the
+// record's keys are not on it, the error names that token and, from
+// rosterDir, its owner. Errors name the token; explainToken turns them into
+// advice.
 func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.Token, error) {
 	var tok token.Token
 	switch r.Token.Kind {
@@ -47,14 +53,21 @@ func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.T
 		t, err := pkcs11.Open(r.Token.URI, pkcs11.Options{Module: c.String("module"), PIN: pinSource(c, label),
 			KeyAgreementID: kx, SigningID: sig})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", label, err)
+			return nil, fmt.Errorf("%s: %w", label, wrongPKCS11Token(r, rosterDir, err))
 		}
 		tok = t
 	default:
 		return nil, fmt.Errorf("%s is a %s custodian: there is no token to open (only a PIV card or PKCS#11 token can sign)", r.Custodian.Name, r.Token.Kind)
 	}
 	if err := r.Matches(tok); err != nil {
+		info := tok.Info()
 		tok.Close()
+		var wt *token.WrongTokenError
+		if errors.As(err, &wt) && info.Kind == token.KindPKCS11 {
+			if who := pkcs11Owner(rosterDir, info.Serial, info.Label, r.Custodian.Name); who != "" {
+				wt.Reason = "it is " + who + "'s token (" + wt.Reason + ")"
+			}
+		}
 		return nil, withHints(err, "insert "+r.Custodian.Name+"'s own token")
 	}
 	return tok, nil
@@ -86,4 +99,71 @@ func wrongCard(r *token.Record, sel piv.Selector, rosterDir string, err error) e
 		reason = "it is " + who + "'s card (" + reason + ")"
 	}
 	return &token.WrongTokenError{Token: "piv " + serial, Expected: r.Custodian.Name, Reason: reason}
+}
+
+// wrongPKCS11Token explains a PKCS#11 token that is not the record's. When
+// no token matches the record's URI and exactly one other token is in the
+// module, it is the token in hand: the error names it and, if rosterDir
+// has their record, its owner. With several, the error lists them. When
+// the record's token is there but the record's keys are not (the token was
+// enrolled again), the error names whose record now claims the token.
+func wrongPKCS11Token(r *token.Record, rosterDir string, err error) error {
+	expected := r.Token.Serial
+	if expected == "" {
+		expected = r.Token.Label
+	}
+	var nm *pkcs11.NoMatchError
+	switch {
+	case errors.As(err, &nm) && len(nm.Present) == 1:
+		s := nm.Present[0]
+		reason := "serial " + s.Info.SerialNumber + ", expected " + expected
+		if s.Info.SerialNumber == "" {
+			reason = fmt.Sprintf("label %q, expected %q", s.Info.Label, r.Token.Label)
+		}
+		if who := pkcs11Owner(rosterDir, s.Info.SerialNumber, s.Info.Label, r.Custodian.Name); who != "" {
+			reason = "it is " + who + "'s token (" + reason + ")"
+		}
+		return &token.WrongTokenError{Token: s.Name(), Expected: r.Custodian.Name, Reason: reason}
+	case errors.As(err, &nm) && len(nm.Present) > 1:
+		var names []string
+		for _, s := range nm.Present {
+			n := fmt.Sprintf("%s %q", s.Name(), s.Info.Label)
+			if who := pkcs11Owner(rosterDir, s.Info.SerialNumber, s.Info.Label, r.Custodian.Name); who != "" {
+				n += " (" + who + "'s)"
+			}
+			names = append(names, n)
+		}
+		return fmt.Errorf("%w; the module has %s", err, strings.Join(names, ", "))
+	case errors.Is(err, token.ErrNotEnrolled):
+		if who := pkcs11Owner(rosterDir, r.Token.Serial, r.Token.Label, r.Custodian.Name); who != "" {
+			name := token.Info{Kind: token.KindPKCS11, Serial: r.Token.Serial, Label: r.Token.Label}.Name()
+			return &token.WrongTokenError{Token: name, Expected: r.Custodian.Name,
+				Reason: "it is " + who + "'s token now: it was enrolled again and " + r.Custodian.Name + "'s keys are gone (" + err.Error() + ")"}
+		}
+	}
+	return err
+}
+
+// pkcs11Owner is the custodian whose PKCS#11 enrollment record in dir names
+// the token with this serial (or, for a token without one, this label),
+// other than except; "" when there is none.
+func pkcs11Owner(dir, serial, label, except string) string {
+	if dir == "" || (serial == "" && label == "") {
+		return ""
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.card.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		rec, err := token.ParseRecord(b)
+		if err != nil || rec.Token.Kind != token.KindPKCS11 || rec.Custodian.Name == except {
+			continue
+		}
+		if serial != "" && rec.Token.Serial == serial || serial == "" && rec.Token.Serial == "" && rec.Token.Label == label {
+			return rec.Custodian.Name
+		}
+	}
+	return ""
 }

@@ -44,7 +44,9 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 	"github.com/urfave/cli/v2"
+	xterm "golang.org/x/term"
 
+	"github.com/breakglass/breakglass/internal/qrtext"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
@@ -150,12 +152,22 @@ laptop taps on their own machine (breakglass tap REQ.txt). Their response
 fresh key that only this request's REQ.txt.key (kept here, mode 0600) opens,
 and that key is deleted once an unseal has used it.
 
+To cross an air gap, --qr also shows the request as a QR code on standard
+error and --png writes it as a QR code image to FILE.png. The code holds
+exactly the text of FILE: a custodian saves what their reader decodes as
+REQ.txt. A request is about 430 bytes, a version 16 code 89 columns wide.
+
 EXAMPLES
    breakglass unseal request prod-aws.glass --reason "SSO down" --ticket INC-4711 \
      --use-case "SSO is down" --out req.txt
    # send req.txt (mail, chat, QR); get resp.txt back, then
    breakglass unseal prod-aws.glass --reason "SSO down" --ticket INC-4711 \
-     --use-case "SSO is down" --request req.txt --response resp.txt --out key.txt`,
+     --use-case "SSO is down" --request req.txt --response resp.txt --out key.txt
+
+   # show the request as a QR code for the custodian's phone, and keep
+   # req.txt.png to print
+   breakglass unseal request prod-aws.glass --reason "SSO down" --ticket INC-4711 \
+     --use-case "SSO is down" --out req.txt --qr --png`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "reason", Usage: "why the secret is needed"},
 			&cli.StringFlag{Name: "ticket", Usage: "incident or ticket `ID`"},
@@ -163,6 +175,7 @@ EXAMPLES
 			&cli.StringFlag{Name: "operator", Usage: "who is unsealing (default $USER)"},
 			&cli.DurationFlag{Name: "valid", Value: time.Hour, Usage: "how long the request can be answered"},
 			&cli.StringFlag{Name: "out", Value: "request.txt", Usage: "write the request to `FILE` (its key to FILE.key)"},
+			qrFlag("request"), pngFlag("request"),
 		},
 		Action: runUnsealRequest,
 	}
@@ -185,7 +198,10 @@ func runUnsealRequest(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	for _, p := range []string{out, out + ".key"} {
+	for _, p := range []string{out, out + ".key", out + ".png"} {
+		if p == out+".png" && !c.Bool("png") {
+			continue
+		}
 		if err := checkNewFile(p); err != nil {
 			return err
 		}
@@ -213,13 +229,25 @@ func runUnsealRequest(c *cli.Context) error {
 	if err := writeNewFile(out+".key", 0o600, false, func(w io.Writer) error { _, err := w.Write(keyLine); return err }); err != nil {
 		return err
 	}
-	if err := writeNewFile(out, 0o644, false, func(w io.Writer) error {
-		_, err := w.Write(marshalBlock(requestBegin, requestEnd, requestFields, fields))
-		return err
-	}); err != nil {
+	text := marshalBlock(requestBegin, requestEnd, requestFields, fields)
+	code, err := textQR(c, "request", text)
+	if err != nil {
 		os.Remove(out + ".key")
 		return err
 	}
+	if err := writeQRImage(c, code, out); err != nil {
+		os.Remove(out + ".key")
+		return err
+	}
+	if err := writeNewFile(out, 0o644, false, func(w io.Writer) error {
+		_, err := w.Write(text)
+		return err
+	}); err != nil {
+		os.Remove(out + ".key")
+		removeQRImage(c, code, out)
+		return err
+	}
+	showQR(c, code, out)
 	infof("wrote request %s for %s to %s (valid until %s); its key stays in %s.key", fields["request"][:8], f.Header.Name, out, fields["expires-at"], out)
 	return nil
 }
@@ -230,7 +258,7 @@ func loadRequestKey(path string) (*remoteRequest, *age.X25519Identity, error) {
 	if err != nil {
 		return nil, nil, withHints(fmt.Errorf("--request: %v", unwrapPathError(err)), "give the request file unseal request wrote")
 	}
-	req, err := parseRequest(b)
+	req, err := parseRequest(scannedText(b))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -291,7 +319,7 @@ func (cm *ceremony) addResponse(req *remoteRequest, id *age.X25519Identity, path
 	if err != nil {
 		return withHints(fmt.Errorf("--response: %v", unwrapPathError(err)), "check the path")
 	}
-	f, rest, err := parseBlock(b, responseBegin, responseEnd, responseFields)
+	f, rest, err := parseBlock(scannedText(b), responseBegin, responseEnd, responseFields)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -371,13 +399,104 @@ func shortID(s string) string {
 	return s
 }
 
+// Remote requests and responses as QR codes: --qr shows one on standard
+// error, --png writes FILE.png beside FILE. The code carries exactly the
+// file's text; the text stays the canonical form, so text that does not
+// fit one code is sent as text, with a warning.
+
+func qrFlag(what string) cli.Flag {
+	return &cli.BoolFlag{Name: "qr", Usage: "also show the " + what + " as a QR code on standard error"}
+}
+
+func pngFlag(what string) cli.Flag {
+	return &cli.BoolFlag{Name: "png", Usage: "also write the " + what + " as a QR code image to FILE.png (FILE is --out)"}
+}
+
+// qrScale is the PNG pixels per module of a request or response.
+const qrScale = 6
+
+// textQR encodes text for --qr and --png, before anything is written. It
+// returns nil when neither is asked for, or, with a warning, when the
+// text does not fit one code.
+func textQR(c *cli.Context, what string, text []byte) (*qrtext.Code, error) {
+	if !c.Bool("qr") && !c.Bool("png") {
+		return nil, nil
+	}
+	code, err := qrtext.Encode(string(text))
+	var tl *qrtext.TooLargeError
+	if errors.As(err, &tl) {
+		infof("warning: the %s is %d bytes, more than one QR code holds (%d); no QR code: send the text file", what, tl.Len, qrtext.MaxBytes)
+		return nil, nil
+	}
+	return code, err
+}
+
+// writeQRImage writes out.png for --png.
+func writeQRImage(c *cli.Context, code *qrtext.Code, out string) error {
+	if code == nil || !c.Bool("png") {
+		return nil
+	}
+	img, err := code.PNG(qrScale)
+	if err != nil {
+		return err
+	}
+	return writeNewFile(out+".png", 0o644, false, func(w io.Writer) error { _, err := w.Write(img); return err })
+}
+
+// removeQRImage takes back what writeQRImage wrote.
+func removeQRImage(c *cli.Context, code *qrtext.Code, out string) {
+	if code != nil && c.Bool("png") {
+		os.Remove(out + ".png")
+	}
+}
+
+// showQR prints the code for --qr on standard error, drawn for a
+// light-on-dark terminal, and says where the image went for --png.
+func showQR(c *cli.Context, code *qrtext.Code, out string) {
+	if code == nil {
+		return
+	}
+	if c.Bool("png") {
+		infof("QR code of %s written to %s.png", out, out)
+	}
+	if !c.Bool("qr") {
+		return
+	}
+	infof("QR code of %s (version %d, %d columns); scan it, then check that the text matches:", out, code.Version(), code.Width())
+	if cols := terminalColumns(os.Stderr); cols > 0 && cols < code.Width() {
+		infof("warning: the terminal is %d columns wide: widen it (or make the font smaller) to scan, or use --png", cols)
+	}
+	os.Stderr.Write(code.Text(qrtext.LightInk))
+}
+
+// scannedText undoes what carrying a request or response as a QR code
+// adds: readers such as zbarimg end their output with one more newline,
+// and others drop the final one. It ends b with exactly one newline;
+// everything else must be as written.
+func scannedText(b []byte) []byte {
+	t := bytes.TrimRight(b, "\r\n")
+	if len(t) == 0 {
+		return b
+	}
+	return append(t[:len(t):len(t)], '\n')
+}
+
+// terminalColumns is the width of the terminal f, or 0 when f is not one.
+func terminalColumns(f *os.File) int {
+	w, _, err := xterm.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
+}
+
 // readRequestFile is used by tap.
 func readRequestFile(path string) (*remoteRequest, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, withHints(fmt.Errorf("cannot read the request: %v", unwrapPathError(err)), "give the file the operator sent")
 	}
-	r, err := parseRequest(b)
+	r, err := parseRequest(scannedText(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -35,4 +35,26 @@
 // A module is loaded and initialised once per process and finalised when
 // its last token is closed, so tests can switch SOFTHSM2_CONF between
 // tokens.
+//
+// # Finding modules
+//
+// [Discovery] finds modules the way p11-kit does, so that a token that
+// works in a browser needs no --module: the *.module files of the p11-kit
+// registry (/usr/share/p11-kit/modules for packages, /etc/pkcs11/modules
+// for the administrator, ~/.config/pkcs11/modules for the user, a later
+// file of the same name replacing an earlier one), whose module: key names
+// the library, relative names being looked up in the p11-kit module
+// directory (/usr/lib/x86_64-linux-gnu/pkcs11 on Debian). Registrations
+// disabled for breakglass (disable-in, enable-in), remote ones, and
+// trust-policy modules, which hold certificate anchors and no keys, are
+// skipped. Before them come paths given explicitly and those in
+// BREAKGLASS_PKCS11_MODULE; BREAKGLASS_P11KIT_DIRS replaces the registry
+// directories, or turns the registry off when empty. Each library is
+// listed once, however many names lead to it. [ParseModuleConfig] reads a
+// .module file as p11-kit does.
+//
+// Modules that front smart cards (OpenSC, ykcs11) describe each slot by
+// its PC/SC reader's name; [Slot.OnReader] ties such a token to the PIV
+// card in that reader, so a listing can show one physical card once.
+// Listing tokens ([Tokens]) never logs in.
 package pkcs11

@@ -73,7 +73,7 @@ func loadModule(path string) (*module, error) {
 		return m, nil
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("PKCS#11 module: %v", err)
+		return nil, fmt.Errorf("PKCS#11 module: %w", err)
 	}
 	ctx := p11.New(path)
 	if ctx == nil {
@@ -127,6 +127,9 @@ var _ token.Token = (*Token)(nil)
 type Slot struct {
 	ID   uint
 	Info p11.TokenInfo
+	// Description is the slot's description; modules that front smart
+	// cards (OpenSC, ykcs11) put the PC/SC reader name there.
+	Description string
 }
 
 // Tokens lists the tokens present in the module at modulePath.
@@ -146,9 +149,17 @@ func Tokens(modulePath string) ([]Slot, error) {
 		if err != nil || ti.Flags&p11.CKF_TOKEN_INITIALIZED == 0 {
 			continue
 		}
-		out = append(out, Slot{ID: id, Info: trimInfo(ti)})
+		out = append(out, Slot{ID: id, Info: trimInfo(ti), Description: slotDescription(m, id)})
 	}
 	return out, nil
+}
+
+func slotDescription(m *module, id uint) string {
+	si, err := m.ctx.GetSlotInfo(id)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(si.SlotDescription, " \x00")
 }
 
 func trimInfo(ti p11.TokenInfo) p11.TokenInfo {
@@ -165,7 +176,7 @@ func selectSlot(m *module, u *token.URI) (uint, p11.TokenInfo, error) {
 	if err != nil {
 		return 0, p11.TokenInfo{}, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err}
 	}
-	var found []Slot
+	var found, present []Slot
 	for _, id := range ids {
 		ti, err := m.ctx.GetTokenInfo(id)
 		if err != nil {
@@ -175,17 +186,15 @@ func selectSlot(m *module, u *token.URI) (uint, p11.TokenInfo, error) {
 		if ti.Flags&p11.CKF_TOKEN_INITIALIZED == 0 {
 			continue // a free slot, as SoftHSM2 always offers one
 		}
-		desc := ""
-		if si, err := m.ctx.GetSlotInfo(id); err == nil {
-			desc = strings.TrimRight(si.SlotDescription, " \x00")
-		}
-		if matches(u, id, desc, ti) {
-			found = append(found, Slot{id, ti})
+		s := Slot{ID: id, Info: ti, Description: slotDescription(m, id)}
+		present = append(present, s)
+		if matches(u, id, s.Description, ti) {
+			found = append(found, s)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return 0, p11.TokenInfo{}, &token.NotPresentError{What: fmt.Sprintf("no PKCS#11 token matches %s in %s", u.Without("pin-value", "pin-source", "module-path"), m.path)}
+		return 0, p11.TokenInfo{}, &NoMatchError{URI: u.Without("pin-value", "pin-source", "module-path"), Module: m.path, Present: present}
 	case 1:
 		return found[0].ID, found[0].Info, nil
 	}
