@@ -42,6 +42,14 @@
 // the entry. [InsecureReadUnverified] reads a damaged logbook for forensics;
 // nothing it returns is evidence.
 //
+// Signatures are checked on every core, in blocks of 4096 entries, each block
+// first as one randomised batch (internal/ecdsabatch: about a sixth of the
+// cost of checking each signature alone). A block whose batch fails is
+// checked again one signature at a time, so what is accepted and the entry an
+// error names are exactly those of checking every signature on its own; the
+// batch only makes the common case fast. Signatures that breakglass makes are
+// normalised for it (docs/format-logbook.md); others just take the slow path.
+//
 // # Writing
 //
 // [Log.Append] is compare-and-swap: it appends only if the logbook still

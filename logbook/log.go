@@ -2,6 +2,8 @@ package logbook
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/breakglass/breakglass/internal/ecdsabatch"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -568,24 +571,18 @@ func verifyRecords(start int64, recs [][]byte, textLens []int, hs *hashStore, or
 	// below run meanwhile and hand entries over as they go.
 	parsed := make([]*Entry, len(recs))
 	var wg sync.WaitGroup
-	const block = 128
+	block := sigBlock
+	if testingOnlySigBlock > 0 {
+		block = testingOnlySigBlock
+	}
 	work := make(chan int, len(recs)/block+1)
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Go(func() {
+			var b ecdsabatch.Batch
 			for lo := range work {
 				hi := min(lo+block, len(recs))
-				for i := lo; i < hi; i++ {
-					if int64(i) > firstBad.Load() {
-						break
-					}
-					e := parsed[i]
-					if e == nil {
-						continue // unparseable: reported by the sequential pass
-					}
-					if msg := checkEntrySignature(e, textLens[i], verifiers); msg != "" {
-						report(i, msg)
-						break
-					}
+				if i, msg := checkBlock(parsed[lo:hi], textLens[lo:hi], verifiers, &b, firstBad.Load()-int64(lo)); msg != "" {
+					report(lo+i, msg)
 				}
 			}
 		})
@@ -647,6 +644,102 @@ func verifyRecords(start int64, recs [][]byte, textLens []int, hs *hashStore, or
 	return entries, nil
 }
 
+// sigBlock is the number of entries whose signatures are checked as one
+// batch: large enough for the batch's multi-scalar multiplication to pay
+// off, small enough to keep both cores busy while entries are parsed.
+const sigBlock = 4096
+
+// testingOnlySigBlock, if positive, replaces sigBlock, so that tests can
+// spread a small logbook over several blocks.
+var testingOnlySigBlock int
+
+// minBatch is the smallest block worth a batch: below it, the batch's fixed
+// cost (a few scalar multiplications) exceeds what it saves.
+const minBatch = 16
+
+// checkBlock checks the signatures of a block of entries, nil for those that
+// did not parse, skipping any from index skipFrom on (a lower entry is bad
+// already). It returns the index of the first bad entry in the block and what
+// is wrong with it, or "" if there is none.
+//
+// A block of at least minBatch entries is first checked as one batch (see
+// batchCheck). If that fails, because an entry is bad or only because a
+// valid signature is not normalised, the block is checked again entry by
+// entry with the real verifiers, so that the first bad entry and the message
+// about it are exactly those of checking every signature on its own.
+func checkBlock(entries []*Entry, textLens []int, verifiers note.Verifiers, b *ecdsabatch.Batch, skipFrom int64) (int, string) {
+	end := min(len(entries), int(max(skipFrom, 0)))
+	if end >= minBatch && batchCheck(entries[:end], textLens, verifiers, b) {
+		return 0, ""
+	}
+	for i, e := range entries[:end] {
+		if e == nil {
+			continue // unparseable: reported by the sequential pass
+		}
+		if msg := checkEntrySignature(e, textLens[i], verifiers); msg != "" {
+			return i, msg
+		}
+	}
+	return 0, ""
+}
+
+// batchCheck reports whether every entry passes checkEntrySignature, with
+// verifiers that put every signature they can into the batch b and answer
+// "valid" for now, and whether b then verifies. false means the entries must
+// be checked one by one to know more.
+func batchCheck(entries []*Entry, textLens []int, verifiers note.Verifiers, b *ecdsabatch.Batch) bool {
+	b.Reset()
+	bv := &batchVerifiers{Verifiers: verifiers, batch: b}
+	for i, e := range entries {
+		if e != nil && checkEntrySignature(e, textLens[i], bv) != "" {
+			return false
+		}
+	}
+	return b.Verify()
+}
+
+// batchVerifiers wraps a note.Verifiers so that the signatures of verifiers
+// that can tell their ECDSA public key (token's note verifiers) are added to
+// a batch instead of being checked. Other signatures are checked as usual.
+type batchVerifiers struct {
+	note.Verifiers
+	batch *ecdsabatch.Batch
+	cache []*batchVerifier
+}
+
+func (bv *batchVerifiers) Verifier(name string, hash uint32) (note.Verifier, error) {
+	for _, v := range bv.cache {
+		if v.KeyHash() == hash && v.Name() == name {
+			return v, nil
+		}
+	}
+	v, err := bv.Verifiers.Verifier(name, hash)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := v.(interface{ PublicKey() *ecdsa.PublicKey })
+	if !ok {
+		return v, nil
+	}
+	w := &batchVerifier{Verifier: v, pub: k.PublicKey(), batch: bv.batch}
+	bv.cache = append(bv.cache, w)
+	return w, nil
+}
+
+// batchVerifier adds the signatures it is asked about to a batch and
+// answers true; the batch is checked afterwards. A signature the batch
+// cannot take is checked at once.
+type batchVerifier struct {
+	note.Verifier
+	pub   *ecdsa.PublicKey
+	batch *ecdsabatch.Batch
+}
+
+func (v *batchVerifier) Verify(msg, sig []byte) bool {
+	d := sha256.Sum256(msg)
+	return v.batch.Add(v.pub, d[:], sig) || v.Verifier.Verify(msg, sig)
+}
+
 // checkEntrySignature checks e.Signed against verifiers: a known key must
 // have signed it, it must be the actor's, and the actor's key fingerprint must
 // match. It returns "" or a predicate saying what is wrong.
@@ -667,6 +760,9 @@ func checkEntrySignature(e *Entry, textLen int, verifiers note.Verifiers) string
 		v, err := verifiers.Verifier(s.Name, s.Hash)
 		if err != nil {
 			return describeNoteError(err)
+		}
+		if bv, ok := v.(*batchVerifier); ok {
+			v = bv.Verifier
 		}
 		if fp, ok := v.(interface{ Fingerprint() string }); ok && fp.Fingerprint() != e.Key {
 			return fmt.Sprintf("names actor key %q, but %s signed with key %q", e.Key, e.Actor, fp.Fingerprint())

@@ -21,6 +21,12 @@ package token
 //
 // Only NIST P-256 is accepted (the spec allows P-384 and P-521, and says
 // SHOULD P-256; breakglass tokens hold P-256 keys).
+//
+// Signatures are normalised: of the two valid forms (r, s) and (r, n−s) of
+// every ECDSA signature, the signer writes the one whose point R has an even
+// y-coordinate (see internal/ecdsabatch), so that the logbook can check
+// thousands of signatures in one batch. Standard ECDSA verifiers accept both
+// forms, and the verifier here accepts any valid signature.
 
 import (
 	"crypto"
@@ -38,6 +44,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/breakglass/breakglass/internal/ecdsabatch"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -76,6 +83,11 @@ func NewNoteSigner(name string, s crypto.Signer) (note.Signer, error) {
 // returning [Fingerprint] of pub, such as "3f2a 91c0 7b44 e1d2", the form
 // enrollment records show. The logbook
 // uses it to check that an entry's actor key matches the key that signed.
+// It also has
+//
+//	PublicKey() *ecdsa.PublicKey
+//
+// returning pub, which the logbook uses to check many signatures in one batch.
 func NewNoteVerifier(name string, pub *ecdsa.PublicKey) (note.Verifier, error) {
 	k, err := newNoteKey(name, pub)
 	if err != nil {
@@ -175,24 +187,33 @@ type noteSigner struct {
 
 // Sign signs msg on the token. It checks the signature against the public key
 // before returning it, so a wrong key in the slot is caught at signing time
-// rather than by an auditor later.
+// rather than by an auditor later, and normalises it to the even-R form
+// (see the comment at the top of this file).
 func (s *noteSigner) Sign(msg []byte) ([]byte, error) {
 	d := sha256.Sum256(msg)
 	sig, err := s.s.Sign(rand.Reader, d[:], crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("token: signing as %s: %w", s.name, err)
 	}
-	if !ecdsa.VerifyASN1(s.pub, d[:], sig) {
+	norm, err := ecdsabatch.Normalize(s.pub, d[:], sig)
+	if err != nil {
 		return nil, fmt.Errorf("token: signing as %s: the token returned a signature that does not verify with its public key", s.name)
 	}
-	return sig, nil
+	return norm, nil
 }
 
 type noteVerifier struct {
 	noteKey
 }
 
+// Verify reports whether sig is a valid ECDSA signature of SHA-256(msg),
+// normalised or not.
 func (v *noteVerifier) Verify(msg, sig []byte) bool {
 	d := sha256.Sum256(msg)
 	return ecdsa.VerifyASN1(v.pub, d[:], sig)
 }
+
+// PublicKey returns the verifier's public key, for callers that check many
+// signatures at once (the logbook, with internal/ecdsabatch) and need to
+// reach the key behind the [note.Verifier] interface.
+func (v *noteVerifier) PublicKey() *ecdsa.PublicKey { return v.pub }

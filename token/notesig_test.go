@@ -12,11 +12,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/breakglass/breakglass/internal/ecdsabatch"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 	"github.com/go-piv/piv-go/v2/piv"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -321,5 +325,113 @@ func TestNoteSignerVirtualCard(t *testing.T) {
 	}
 	if _, err := note.Open(msg2, note.VerifierList(v)); err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range [][]byte{msg, msg2} {
+		if !isNormalised(t, pub.(*ecdsa.PublicKey), m) {
+			t.Errorf("the card signature in\n%s\nis not normalised to even R", m)
+		}
+	}
+}
+
+// noteSignature returns the raw ECDSA signature of the one signature line of
+// the signed note msg.
+func noteSignature(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	i := strings.LastIndex(string(msg), "— ")
+	fields := strings.Fields(string(msg[i:]))
+	raw, err := base64.StdEncoding.DecodeString(fields[len(fields)-1])
+	if err != nil || len(raw) < 5 {
+		t.Fatalf("no signature in %q", msg)
+	}
+	return raw[4:]
+}
+
+// isNormalised reports whether the signature on the signed note msg verifies
+// in a one-signature batch, that is, has R = lift_x(r) with even y.
+func isNormalised(t *testing.T, pub *ecdsa.PublicKey, msg []byte) bool {
+	t.Helper()
+	text := msg[:strings.Index(string(msg), "\n\n")+1]
+	d := sha256.Sum256(text)
+	var b ecdsabatch.Batch
+	return b.Add(pub, d[:], noteSignature(t, msg)) && b.Verify()
+}
+
+// flipSigner returns signatures in the other of the two valid forms, (r, n−s),
+// to check that the note signer normalises whatever the token returns.
+type flipSigner struct{ *ecdsa.PrivateKey }
+
+func (s flipSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	sig, err := s.PrivateKey.Sign(r, d, o)
+	if err != nil {
+		return nil, err
+	}
+	return s.flip(sig)
+}
+
+// flip turns the DER signature (r, s) into (r, n−s).
+func (flipSigner) flip(sig []byte) ([]byte, error) {
+	var rr, ss big.Int
+	in := cryptobyte.String(sig)
+	var inner cryptobyte.String
+	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !inner.ReadASN1Integer(&rr) || !inner.ReadASN1Integer(&ss) {
+		return nil, errors.New("bad DER")
+	}
+	ss.Sub(elliptic.P256().Params().N, &ss)
+	var bld cryptobyte.Builder
+	bld.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1BigInt(&rr)
+		b.AddASN1BigInt(&ss)
+	})
+	return bld.Bytes()
+}
+
+// TestNoteSignerNormalises checks that every signature the note signer
+// writes is in the even-R form that batch verification needs, whichever
+// form the token returned, and that both forms verify.
+func TestNoteSignerNormalises(t *testing.T) {
+	k := newSoftKey(t)
+	v, err := NewNoteVerifier("alice", &k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.(interface{ PublicKey() *ecdsa.PublicKey }).PublicKey(); !got.Equal(&k.PublicKey) {
+		t.Fatal("PublicKey() is not the verifier's key")
+	}
+	for _, tc := range []struct {
+		name string
+		s    crypto.Signer
+	}{{"plain", k}, {"flipped", flipSigner{k}}} {
+		s, err := NewNoteSigner("alice", tc.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 24 {
+			text := testNoteText + strings.Repeat("x", i+1) + "\n"
+			msg, err := note.Sign(&note.Note{Text: text}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := note.Open(msg, note.VerifierList(v)); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if !isNormalised(t, &k.PublicKey, msg) {
+				t.Fatalf("%s signer: signature %d is not normalised to even R", tc.name, i)
+			}
+			// The other form is just as valid for the verifier, and no
+			// batch accepts it.
+			raw := noteSignature(t, msg)
+			flipped, err := flipSigner{}.flip(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := sha256.Sum256([]byte(text))
+			if !v.Verify([]byte(text), flipped) {
+				t.Fatalf("%s: the verifier rejects the odd-R form", tc.name)
+			}
+			var b ecdsabatch.Batch
+			if b.Add(&k.PublicKey, d[:], flipped) && b.Verify() {
+				t.Fatalf("%s: a batch accepts the odd-R form", tc.name)
+			}
+		}
 	}
 }

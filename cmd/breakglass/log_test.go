@@ -264,6 +264,9 @@ func logScriptParams(t *testing.T, dir string, setup func(*testscript.Env)) test
 	}
 	return testscript.Params{
 		Dir: dir,
+		// -update-log-fixture also rewrites the scripts' golden files
+		// (cmp stdout FILE); inline patterns are updated by hand.
+		UpdateScripts: *updateLogFixture,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 			e.Setenv("BREAKGLASS_CASE", "")
