@@ -205,15 +205,28 @@ func seal(w io.Writer, secret io.Reader, p Params, rnd io.Reader, previous []byt
 	if _, err := bw.Write(block); err != nil {
 		return nil, err
 	}
-	var aw io.WriteCloser = nopCloser{bw}
-	if !p.BinaryPayload {
+	var aw io.WriteCloser
+	if p.BinaryPayload {
+		// age writes whole chunks (64 KiB and its tag): they go straight
+		// to w, past bw and past w's own buffer if it has one (flushed
+		// here, so that it is empty and passes them on), saving a copy.
+		if err := bw.Flush(); err != nil {
+			return nil, err
+		}
+		if fw, ok := w.(interface{ Flush() error }); ok {
+			if err := fw.Flush(); err != nil {
+				return nil, err
+			}
+		}
+		aw = nopCloser{w}
+	} else {
 		aw = armor.NewWriter(bw)
 	}
 	ew, err := age.Encrypt(aw, id.Recipient())
 	if err != nil {
 		return nil, fmt.Errorf("seal: %v", err)
 	}
-	if _, err := src.WriteTo(ew); err != nil {
+	if err := copySecret(ew, src); err != nil {
 		return nil, fmt.Errorf("seal: encrypting the secret: %w", err)
 	}
 	if err := ew.Close(); err != nil {
@@ -226,6 +239,33 @@ func seal(w io.Writer, secret io.Reader, p Params, rnd io.Reader, previous []byt
 		return nil, err
 	}
 	return &Sealed{HeaderHash: H, Header: h, Paper: paper}, nil
+}
+
+// secretBlock is how much of the secret copySecret reads at a time: two
+// of age's chunks, small enough to stay in the CPU's cache (1 MiB blocks
+// measured slower).
+const secretBlock = 128 << 10
+
+// copySecret copies the secret from src to age in blocks of secretBlock,
+// read straight from the source when src's buffer is empty, rather than
+// through io.Copy's 32 KiB buffer. The buffer is wiped.
+func copySecret(dst io.Writer, src *bufio.Reader) error {
+	buf := make([]byte, secretBlock)
+	defer clear(buf)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 type nopCloser struct{ io.Writer }
