@@ -158,8 +158,20 @@ func cardScriptCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg
 }
 
 func TestCardScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:  "testdata/script-card",
+	testscript.Run(t, cardScriptParams(t, "testdata/script-card"))
+}
+
+// TestCardSoloScripts runs testdata/script-card-solo: scripts that must know
+// every card connected (several cards and no --reader, so the command has to
+// choose). A top-level test that is not parallel runs alone, after the
+// parallel card scripts and their cards are gone.
+func TestCardSoloScripts(t *testing.T) {
+	testscript.Run(t, cardScriptParams(t, "testdata/script-card-solo"))
+}
+
+func cardScriptParams(t *testing.T, dir string) testscript.Params {
+	return testscript.Params{
+		Dir:  dir,
 		Cmds: cardScriptCmds(t),
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("BREAKGLASS_VIRTUAL_CA", vcardtest.CADir())
@@ -169,5 +181,5 @@ func TestCardScripts(t *testing.T) {
 			e.Setenv("BREAKGLASS_P11KIT_DIRS", "")
 			return nil
 		},
-	})
+	}
 }
