@@ -8,8 +8,9 @@
 # To keep page-cache and disk noise out of a CPU-bound comparison, the work
 # happens in tmpfs (/dev/shm) when it has room for it, else in $TMPDIR or
 # /var/tmp; BENCH_DIR chooses another parent directory. Every step runs
-# BENCH_RUNS times (5), breakglass and age interleaved, so that load from
-# other work on the machine hits both alike; the ratios compare medians.
+# BENCH_RUNS times (5), breakglass and age interleaved, in alternating order,
+# so that load from other work on the machine and the cost of a position in
+# the sequence fall on both alike; the ratios compare medians.
 #
 # breakglass fsyncs what it writes (a sealed secret must survive a crash, an
 # unsealed one appears only once complete); age does not. The ratios
@@ -79,26 +80,60 @@ mkdir -m 700 paper
 age-keygen -o key.txt 2>/dev/null
 recipient=$(age-keygen -y key.txt)
 
-i=0
-while [ "$i" -lt "$runs" ]; do
-	i=$((i + 1))
-	rm -rf bench.glass paper/* unsealed decrypted payload.age
-	# Encrypt: breakglass seal, then age, then age + fsync.
+# The steps. Each removes what it writes before it runs.
+step_seal() {
+	rm -rf bench.glass paper/*
 	timed seal "$bin" seal --name bench --threshold 1 --to bench.card.json --binary \
 		--in payload --paper-out paper --out bench.glass 2>/dev/null
+}
+step_ageenc() {
+	rm -f payload.age
 	timed ageenc age -r "$recipient" -o payload.age payload
-	rm payload.age
+}
+step_ageencsync() {
+	rm -f payload.age
 	timed ageencsync sh -c 'age -r "$1" -o payload.age payload && sync payload.age' - "$recipient"
-	# Decrypt: breakglass unseal, then age, then age + fsync.
+}
+step_unseal() {
+	rm -f unsealed
 	timed unseal "$bin" unseal bench.glass --reason benchmark --ticket BENCH \
 		--mnemonic-file paper/bench-bench.paper.txt --out unsealed 2>/dev/null
 	cmp payload unsealed
 	rm unsealed
+}
+step_agedec() {
+	rm -f decrypted
 	timed agedec age -d -i key.txt -o decrypted payload.age
 	cmp payload decrypted
 	rm decrypted
+}
+step_agedecsync() {
+	rm -f decrypted
 	timed agedecsync sh -c 'age -d -i key.txt -o decrypted payload.age && sync decrypted'
+	cmp payload decrypted
 	rm decrypted
+}
+
+# Odd runs go breakglass first, even runs age first, so that whatever a
+# position in the sequence costs or saves falls on both alike.
+i=0
+while [ "$i" -lt "$runs" ]; do
+	i=$((i + 1))
+	if [ $((i % 2)) = 1 ]; then
+		step_seal
+		step_ageenc
+		step_ageencsync
+		step_unseal
+		step_agedec
+		step_agedecsync
+	else
+		step_ageencsync
+		step_ageenc
+		step_seal
+		step_agedecsync
+		step_agedec
+		step_unseal
+	fi
 done
 
 # ratio A B [EXT]: median of A / median of B
@@ -107,6 +142,9 @@ printf '%-12s %8s %12s %8s %10s\n' step median range CPU "peak RSS"
 for s in seal unseal ageenc agedec ageencsync agedecsync; do
 	printf '%-12s %8.2f %12s %8.2f %6d MiB\n' "$s" "$(median $s)" "$(spread $s)" "$(median $s cpu)" "$(peak $s)"
 done
+# sum A B: median of A + median of B
+sum() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { print a + b }'; }
+echo "ratio seal then unseal (age encrypt + decrypt, + fsync / breakglass seal + unseal): $(awk -v a="$(sum ageencsync agedecsync)" -v b="$(sum seal unseal)" 'BEGIN { printf "%.2f", a / b }')"
 echo "ratio seal   (age encrypt + fsync / breakglass seal):   $(ratio ageencsync seal)"
 echo "ratio unseal (age decrypt + fsync / breakglass unseal): $(ratio agedecsync unseal)"
 echo "without age's fsync: seal $(ratio ageenc seal), unseal $(ratio agedec unseal)"
