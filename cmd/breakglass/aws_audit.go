@@ -124,11 +124,7 @@ func runAWSAudit(c *cli.Context) error {
 		}
 		since = t
 	}
-	cd, err := openCase(c)
-	if err != nil {
-		return err
-	}
-	l, err := cd.requireLog()
+	_, l, err := openRequiredLog(c)
 	if err != nil {
 		return err
 	}

@@ -274,6 +274,20 @@ func (cd *caseDir) Log() (*logbook.Log, error) {
 
 // requireLog is Log for commands that make no sense without a logbook: no
 // logbook is an error with a hint to create one.
+// openRequiredLog opens the case (openCase) and its logbook, which must
+// exist: the start of the commands that read or write the logbook alone.
+func openRequiredLog(c *cli.Context) (*caseDir, *logbook.Log, error) {
+	cd, err := openCase(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := cd.requireLog()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cd, l, nil
+}
+
 func (cd *caseDir) requireLog() (*logbook.Log, error) {
 	l, err := cd.Log()
 	if err != nil {

@@ -129,11 +129,7 @@ func runLogCheckpoint(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError("log checkpoint takes no arguments (got %q)", c.Args().First())
 	}
-	cd, err := openCase(c)
-	if err != nil {
-		return err
-	}
-	l, err := cd.requireLog()
+	_, l, err := openRequiredLog(c)
 	if err != nil {
 		return err
 	}

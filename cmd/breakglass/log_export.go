@@ -77,11 +77,7 @@ func runLogExport(c *cli.Context) error {
 			return fmt.Errorf("--out %s: %v", out, unwrapPath(err))
 		}
 	}
-	cd, err := openCase(c)
-	if err != nil {
-		return err
-	}
-	l, err := cd.requireLog()
+	_, l, err := openRequiredLog(c)
 	if err != nil {
 		return err
 	}

@@ -36,14 +36,21 @@ func logNoteCommand() *cli.Command {
 		Description: logNoteHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "text", Usage: "the note, one line of `TEXT`"},
-			&cli.StringFlag{Name: "as", Usage: "who writes it: an enrollment record `FILE`, or a custodian's name in the roster"},
 			&cli.StringFlag{Name: "secret", Usage: "the sealed secret `NAME` the note is about"},
-			&cli.StringFlag{Name: "ticket", Usage: "an incident, change or audit ticket `ID`"},
-			&cli.StringFlag{Name: "reader", Usage: "use the PIV card in the PC/SC reader `NAME` (default: find it by serial)"},
-			pinFileFlag,
-		}, caseFlags()...),
+		}, signedEntryFlags()...),
 		Action: runLogNote,
 	}
+}
+
+// signedEntryFlags are the flags of log note and log revoke: who signs the
+// entry, the ticket, where their card is, and the case.
+func signedEntryFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "as", Usage: "who signs the entry: an enrollment record `FILE`, or a custodian's name in the roster"},
+		&cli.StringFlag{Name: "ticket", Usage: "an incident, change or audit ticket `ID`"},
+		&cli.StringFlag{Name: "reader", Usage: "use the PIV card in the PC/SC reader `NAME` (default: find it by serial)"},
+		pinFileFlag,
+	}, caseFlags()...)
 }
 
 func runLogNote(c *cli.Context) error {
@@ -58,11 +65,7 @@ func runLogNote(c *cli.Context) error {
 		return usageError("log note needs --as NAME.card.json (whose token signs the note)")
 	}
 	e := logbook.Entry{Kind: logbook.KindNote, Reason: text, Ticket: c.String("ticket"), Secret: c.String("secret")}
-	cd, err := openCase(c)
-	if err != nil {
-		return err
-	}
-	l, err := cd.requireLog()
+	cd, l, err := openRequiredLog(c)
 	if err != nil {
 		return err
 	}

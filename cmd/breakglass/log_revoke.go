@@ -38,11 +38,7 @@ func logRevokeCommand() *cli.Command {
 			&cli.StringFlag{Name: "secret", Usage: "the sealed secret `NAME` whose release is closed"},
 			&cli.StringFlag{Name: "text", Usage: "what was done to make the released secret useless, one line of `TEXT`"},
 			&cli.StringFlag{Name: "key-id", Usage: "close only the releases of key `ID`"},
-			&cli.StringFlag{Name: "as", Usage: "who records it: an enrollment record `FILE`, or a custodian's name in the roster"},
-			&cli.StringFlag{Name: "ticket", Usage: "an incident or change ticket `ID`"},
-			&cli.StringFlag{Name: "reader", Usage: "use the PIV card in the PC/SC reader `NAME` (default: find it by serial)"},
-			pinFileFlag,
-		}, caseFlags()...),
+		}, signedEntryFlags()...),
 		Action: runLogRevoke,
 	}
 }
@@ -55,11 +51,7 @@ func runLogRevoke(c *cli.Context) error {
 		return err
 	}
 	name, keyID := c.String("secret"), c.String("key-id")
-	cd, err := openCase(c)
-	if err != nil {
-		return err
-	}
-	l, err := cd.requireLog()
+	cd, l, err := openRequiredLog(c)
 	if err != nil {
 		return err
 	}

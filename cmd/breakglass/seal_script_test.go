@@ -74,7 +74,7 @@ func sealScriptBin(t *testing.T) string {
 
 // enrollVirtual enrolls a virtual card with the new PIN pin and writes its
 // record into dir.
-func enrollVirtual(t *testing.T, c *vcardtest.Card, name, dir, pin string) {
+func enrollVirtual(t testing.TB, c *vcardtest.Card, name, dir, pin string) {
 	t.Helper()
 	tok, att, err := piv.Enroll(piv.EnrollOptions{
 		Selector: piv.Selector{Reader: c.Reader},

@@ -87,10 +87,10 @@ func newUnsealBench(tb testing.TB) *unsealBench {
 	tb.Cleanup(func() { os.Stdout, os.Stderr = stdout, stderr })
 
 	for i, c := range cards[:unsealBenchCustodians] {
-		enrollBenchCard(tb, c, names[i], "custodians")
+		enrollVirtual(tb, c, names[i], "custodians", sealTestPIN)
 		ub.readers = append(ub.readers, c.Reader)
 	}
-	enrollBenchCard(tb, cards[unsealBenchCustodians], "oscar", "custodians")
+	enrollVirtual(tb, cards[unsealBenchCustodians], "oscar", "custodians", sealTestPIN)
 	if err := os.WriteFile("secret.txt", ub.secret, 0o600); err != nil {
 		tb.Fatal(err)
 	}
@@ -110,30 +110,6 @@ func newUnsealBench(tb testing.TB) *unsealBench {
 	vcardtest.WaitGone()
 	ub.present = cards[0]
 	return ub
-}
-
-// enrollBenchCard enrolls c for name, PIN sealTestPIN, and writes the
-// record into dir.
-func enrollBenchCard(tb testing.TB, c *vcardtest.Card, name, dir string) {
-	tb.Helper()
-	tok, att, err := piv.Enroll(piv.EnrollOptions{
-		Selector: piv.Selector{Reader: c.Reader},
-		NewSecrets: func(bool, bool) ([]byte, []byte, error) {
-			return []byte(sealTestPIN), []byte("13572468"), nil
-		},
-	})
-	if err != nil {
-		tb.Fatalf("enrolling %s: %v", name, err)
-	}
-	defer tok.Close()
-	r, err := piv.NewRecord(token.Custodian{Name: name, Email: name + "@example.com"}, tok, att, time.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := r.Sign(tok.SigningKey()); err != nil {
-		tb.Fatal(err)
-	}
-	writeRecord(tb, r, filepath.Join(dir, name+".card.json"))
 }
 
 // cmd runs breakglass args in process and fails with its output if it
