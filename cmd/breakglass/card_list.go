@@ -13,8 +13,11 @@ import (
 const cardListHelp = `Lists every connected token: for PIV cards the reader, serial, firmware,
 PIN and PUK tries left, which retired slots hold keys (and which of them are
 breakglass keys), and whether the card still has its factory PIN, PUK or
-management key; for PKCS#11 tokens the label, serial, model and module.
-Nothing here costs a PIN try: no token is logged in to.
+management key; for PKCS#11 tokens the label, serial, model, firmware,
+module, what the token's flags say of its PIN (ok, count low, final try,
+locked, to be changed: PKCS#11 has no count) and the breakglass public keys
+it shows with their fingerprints. Nothing here costs a PIN try: no token is
+logged in to.
 
 PKCS#11 modules are found the way p11-kit finds them, so a token that works
 in a browser is listed without --module:
@@ -78,6 +81,13 @@ type pkcs11Listing struct {
 	// SameCardAsPIV is the serial of the PIV card this token is a view
 	// of, 0 when it is a token of its own.
 	SameCardAsPIV uint32 `json:"same-card-as-piv,omitempty"`
+	Firmware      string `json:"firmware"`
+	// PIN is what the token's flags say of the user PIN (PKCS#11 has no
+	// count of tries left): ok, count low, final try, locked, to be
+	// changed, not initialised.
+	PIN string `json:"pin"`
+	// Keys are the breakglass public keys the token shows without a login.
+	Keys []pkcs11.PublicKey `json:"breakglass-keys"`
 }
 
 func runCardList(c *cli.Context) error {
@@ -154,8 +164,13 @@ func runCardList(c *cli.Context) error {
 		}
 	}
 	for _, t := range toks {
-		if t.SameCardAsPIV == 0 {
-			fmt.Printf("pkcs11 %q serial %s (%s) module %s\n", t.Label, t.Serial, t.Model, t.Module)
+		if t.SameCardAsPIV != 0 {
+			continue
+		}
+		fmt.Printf("pkcs11 %q serial %s (%s) firmware %s module %s\n", t.Label, t.Serial, t.Model, t.Firmware, t.Module)
+		fmt.Printf("  PIN %s\n", t.PIN)
+		for _, k := range t.Keys {
+			fmt.Printf("  %s: id %s, key %s\n", k.Label, k.ID, k.Fingerprint)
 		}
 	}
 	return nil
@@ -198,7 +213,11 @@ func listPKCS11(explicit []string, reader string, cards []piv.Status) ([]pkcs11L
 				}
 			}
 			t := pkcs11Listing{Module: m.Path, Label: s.Info.Label, Serial: s.Info.SerialNumber, Model: s.Info.Model,
-				Manufacturer: s.Info.ManufacturerID, Slot: s.Description, Source: m.Source}
+				Manufacturer: s.Info.ManufacturerID, Slot: s.Description, Source: m.Source,
+				Firmware: s.Firmware, PIN: s.PIN, Keys: s.Keys}
+			if t.Keys == nil {
+				t.Keys = []pkcs11.PublicKey{}
+			}
 			for _, card := range cards {
 				if s.OnReader(card.Reader) {
 					t.SameCardAsPIV = card.Serial

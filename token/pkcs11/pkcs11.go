@@ -130,9 +130,18 @@ type Slot struct {
 	// Description is the slot's description; modules that front smart
 	// cards (OpenSC, ykcs11) put the PC/SC reader name there.
 	Description string
+	// Firmware is the token's firmware version, "major.minor".
+	Firmware string
+	// PIN is what the token's flags say of the user PIN: "ok", "count
+	// low", "final try", "locked", "to be changed" or "not initialised"
+	// (PKCS#11 has no count of tries left).
+	PIN string
+	// Keys are the breakglass public keys the token shows without a login.
+	Keys []PublicKey
 }
 
-// Tokens lists the tokens present in the module at modulePath.
+// Tokens lists the tokens present in the module at modulePath, with what
+// each says of itself without a login.
 func Tokens(modulePath string) ([]Slot, error) {
 	m, err := loadModule(modulePath)
 	if err != nil {
@@ -149,7 +158,8 @@ func Tokens(modulePath string) ([]Slot, error) {
 		if err != nil || ti.Flags&p11.CKF_TOKEN_INITIALIZED == 0 {
 			continue
 		}
-		out = append(out, Slot{ID: id, Info: trimInfo(ti), Description: slotDescription(m, id)})
+		out = append(out, Slot{ID: id, Info: trimInfo(ti), Description: slotDescription(m, id),
+			Firmware: firmware(ti.FirmwareVersion), PIN: pinState(ti.Flags), Keys: breakglassKeys(m, id)})
 	}
 	return out, nil
 }
