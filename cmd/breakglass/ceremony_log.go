@@ -100,10 +100,16 @@ func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Re
 			"insert "+actor.Custodian.Name+"'s token (enrolled as "+actor.Fingerprint()+")")
 	}
 	defer tok.Close()
+	var ck logbook.Checkpoint
 	if size >= 0 {
-		return cd.recordAt(size, e, actor, tok.SigningKey())
+		ck, err = cd.recordAt(size, e, actor, tok.SigningKey())
+	} else {
+		ck, err = cd.record(e, actor, tok.SigningKey())
 	}
-	return cd.record(e, actor, tok.SigningKey())
+	if err == nil {
+		provenPIN(actor)
+	}
+	return ck, err
 }
 
 // latestSeal returns the latest entry of the secret name that records a

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -35,7 +37,7 @@ func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.T
 	case token.KindPIV:
 		label := fmt.Sprintf("%s (card %s)", r.Custodian.Name, r.Token.Serial)
 		sel := piv.Selector{Reader: singleReader(c)}
-		t, err := piv.OpenRecord(r, sel, pinSource(c, label))
+		t, err := piv.OpenRecord(r, sel, rememberedPIN(r, pinSource(c, label)))
 		if errors.Is(err, token.ErrNotPresent) {
 			err = wrongCard(r, sel, rosterDir, err)
 		}
@@ -50,7 +52,7 @@ func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.T
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("enrollment record of %s: %w", r.Custodian.Name, &token.FieldError{Field: "keys.*.id", Reason: "not hex"})
 		}
-		t, err := pkcs11.Open(r.Token.URI, pkcs11.Options{Module: c.String("module"), PIN: pinSource(c, label),
+		t, err := pkcs11.Open(r.Token.URI, pkcs11.Options{Module: c.String("module"), PIN: rememberedPIN(r, pinSource(c, label)),
 			KeyAgreementID: kx, SigningID: sig})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", label, wrongPKCS11Token(r, rosterDir, err))
@@ -166,4 +168,71 @@ func pkcs11Owner(dir, serial, label, except string) string {
 		}
 	}
 	return ""
+}
+
+// pinMemory holds, for the length of one command, the PIN of each enrolled
+// person whose token has already signed with it, so that the operator of an
+// unseal types their PIN once, not again for the release (each signature
+// opens the token anew: the operator's card may also be a custodian's that
+// taps in between). A PIN is remembered only once a signature made with it
+// succeeded — a wrong PIN is asked for again, never replayed — and every
+// PIN is wiped when the command ends (forgetPINs).
+var pinMemory struct {
+	sync.Mutex
+	pending map[string][]byte // typed, not yet proven
+	known   map[string][]byte // proven by a signature
+}
+
+// rememberedPIN is src for r's token, or the PIN that already worked for it.
+func rememberedPIN(r *token.Record, src token.PINFunc) token.PINFunc {
+	key := r.Fingerprint()
+	return func() ([]byte, error) {
+		pinMemory.Lock()
+		if p, ok := pinMemory.known[key]; ok {
+			pinMemory.Unlock()
+			return bytes.Clone(p), nil
+		}
+		pinMemory.Unlock()
+		p, err := src()
+		if err != nil {
+			return nil, err
+		}
+		pinMemory.Lock()
+		defer pinMemory.Unlock()
+		if pinMemory.pending == nil {
+			pinMemory.pending = map[string][]byte{}
+		}
+		token.WipeBytes(pinMemory.pending[key])
+		pinMemory.pending[key] = bytes.Clone(p)
+		return p, nil
+	}
+}
+
+// provenPIN records that r's token signed with the PIN last typed for it.
+func provenPIN(r *token.Record) {
+	key := r.Fingerprint()
+	pinMemory.Lock()
+	defer pinMemory.Unlock()
+	p, ok := pinMemory.pending[key]
+	if !ok {
+		return
+	}
+	delete(pinMemory.pending, key)
+	if pinMemory.known == nil {
+		pinMemory.known = map[string][]byte{}
+	}
+	token.WipeBytes(pinMemory.known[key])
+	pinMemory.known[key] = p
+}
+
+// forgetPINs wipes every PIN remembered.
+func forgetPINs() {
+	pinMemory.Lock()
+	defer pinMemory.Unlock()
+	for _, m := range []map[string][]byte{pinMemory.pending, pinMemory.known} {
+		for k, p := range m {
+			token.WipeBytes(p)
+			delete(m, k)
+		}
+	}
 }
