@@ -2,17 +2,15 @@ package logbook
 
 import (
 	"bytes"
-	"crypto/elliptic"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/breakglass/breakglass/internal/ecdsabatch"
 )
 
 // editSignature applies f to the DER signature on the last signature line of
@@ -41,19 +39,11 @@ func flipLastBit(der []byte) []byte {
 // (r, s) was normalised, so a batch holding it fails.
 func oddTwin(t testing.TB) func(der []byte) []byte {
 	return func(der []byte) []byte {
-		var r, s big.Int
-		in := cryptobyte.String(der)
-		var inner cryptobyte.String
-		if !in.ReadASN1(&inner, asn1.SEQUENCE) || !inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) {
-			t.Fatalf("signature %x is not DER", der)
+		twin, err := ecdsabatch.Twin(der)
+		if err != nil {
+			t.Fatalf("signature %x: %v", der, err)
 		}
-		s.Sub(elliptic.P256().Params().N, &s)
-		var b cryptobyte.Builder
-		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1BigInt(&r)
-			b.AddASN1BigInt(&s)
-		})
-		return b.BytesOrPanic()
+		return twin
 	}
 }
 

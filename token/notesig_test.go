@@ -12,15 +12,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"math/big"
 	"strings"
 	"testing"
 
 	"github.com/breakglass/breakglass/internal/ecdsabatch"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 	"github.com/go-piv/piv-go/v2/piv"
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -365,24 +362,7 @@ func (s flipSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	return s.flip(sig)
-}
-
-// flip turns the DER signature (r, s) into (r, n−s).
-func (flipSigner) flip(sig []byte) ([]byte, error) {
-	var rr, ss big.Int
-	in := cryptobyte.String(sig)
-	var inner cryptobyte.String
-	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !inner.ReadASN1Integer(&rr) || !inner.ReadASN1Integer(&ss) {
-		return nil, errors.New("bad DER")
-	}
-	ss.Sub(elliptic.P256().Params().N, &ss)
-	var bld cryptobyte.Builder
-	bld.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1BigInt(&rr)
-		b.AddASN1BigInt(&ss)
-	})
-	return bld.Bytes()
+	return ecdsabatch.Twin(sig)
 }
 
 // TestNoteSignerNormalises checks that every signature the note signer
@@ -420,7 +400,7 @@ func TestNoteSignerNormalises(t *testing.T) {
 			// The other form is just as valid for the verifier, and no
 			// batch accepts it.
 			raw := noteSignature(t, msg)
-			flipped, err := flipSigner{}.flip(raw)
+			flipped, err := ecdsabatch.Twin(raw)
 			if err != nil {
 				t.Fatal(err)
 			}

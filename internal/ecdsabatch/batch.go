@@ -264,6 +264,19 @@ func Normalize(pub *ecdsa.PublicKey, digest, sigDER []byte) ([]byte, error) {
 	return marshalSignature(&r, &s), nil
 }
 
+// Twin returns the other form of the DER signature (r, s): (r, n−s), an
+// equally valid ECDSA signature of the same digest by the same key, whose R
+// is the negation of the first's. Of the two, [Normalize] picks the one
+// with an even y. sigDER must be well-formed, with r and s in [1, n−1].
+func Twin(sigDER []byte) ([]byte, error) {
+	r, s, ok := parseSignature(sigDER)
+	if !ok {
+		return nil, errors.New("ecdsabatch: malformed signature")
+	}
+	s.neg(&s)
+	return marshalSignature(&r, &s), nil
+}
+
 // marshalSignature returns the DER encoding of (r, s).
 func marshalSignature(r, s *scalar) []byte {
 	var bld cryptobyte.Builder

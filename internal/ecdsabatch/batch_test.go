@@ -378,6 +378,20 @@ func TestNormalize(t *testing.T) {
 		if again, err := Normalize(&k.PublicKey, d[:], norm); err != nil || string(again) != string(norm) {
 			t.Fatalf("Normalize is not idempotent: %x → %x, %v", norm, again, err)
 		}
+		// Its twin is just as valid, has the odd R, and normalises back.
+		twin, err := Twin(norm)
+		if err != nil || !ecdsa.VerifyASN1(&k.PublicKey, d[:], twin) {
+			t.Fatalf("Twin(%x) = %x, %v: does not verify", norm, twin, err)
+		}
+		if rPoint(t, &k.PublicKey, d[:], twin).BytesCompressed()[0] != 3 {
+			t.Fatalf("Twin(%x) has R with even y", norm)
+		}
+		if back, err := Normalize(&k.PublicKey, d[:], twin); err != nil || string(back) != string(norm) {
+			t.Fatalf("Normalize(Twin(%x)) = %x, %v", norm, back, err)
+		}
+		if back, err := Twin(twin); err != nil || string(back) != string(norm) {
+			t.Fatalf("Twin(Twin(%x)) = %x, %v", norm, back, err)
+		}
 		// Invalid signatures are refused.
 		bad := append([]byte(nil), d[:]...)
 		bad[0] ^= 1
