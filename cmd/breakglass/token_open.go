@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -153,21 +151,10 @@ func pkcs11Owner(dir, serial, label, except string) string {
 	if dir == "" || (serial == "" && label == "") {
 		return ""
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.card.json"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		rec, err := token.ParseRecord(b)
-		if err != nil || rec.Token.Kind != token.KindPKCS11 || rec.Custodian.Name == except {
-			continue
-		}
-		if serial != "" && rec.Token.Serial == serial || serial == "" && rec.Token.Serial == "" && rec.Token.Label == label {
-			return rec.Custodian.Name
-		}
-	}
-	return ""
+	return findOwner(dir, func(rec *token.Record) bool {
+		return rec.Token.Kind == token.KindPKCS11 && rec.Custodian.Name != except &&
+			(serial != "" && rec.Token.Serial == serial || serial == "" && rec.Token.Serial == "" && rec.Token.Label == label)
+	})
 }
 
 // pinMemory holds, for the length of one command, the PIN of each enrolled
