@@ -35,13 +35,23 @@ func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.T
 	case token.KindPIV:
 		label := fmt.Sprintf("%s (card %s)", r.Custodian.Name, r.Token.Serial)
 		sel := piv.Selector{Reader: singleReader(c)}
-		t, err := piv.OpenRecord(r, sel, rememberedPIN(r, pinSource(c, label)))
+		pin := rememberedPIN(r, pinSource(c, label))
+		var t *piv.Token
+		err := token.ErrNotPresent
+		if rd := lastReader(r); sel.Reader == "" && rd != "" {
+			// Where the card was a moment ago, before scanning every reader.
+			t, err = piv.OpenRecord(r, piv.Selector{Reader: rd}, pin)
+		}
+		if errors.Is(err, token.ErrNotPresent) {
+			t, err = piv.OpenRecord(r, sel, pin)
+		}
 		if errors.Is(err, token.ErrNotPresent) {
 			err = wrongCard(r, sel, rosterDir, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", label, err)
 		}
+		rememberReader(r, t.Info().Reader)
 		tok = t
 	case token.KindPKCS11:
 		label := r.Custodian.Name + "'s token " + r.Token.URI
@@ -163,7 +173,7 @@ func pkcs11Owner(dir, serial, label, except string) string {
 // opens the token anew: the operator's card may also be a custodian's that
 // taps in between). A PIN is remembered only once a signature made with it
 // succeeded — a wrong PIN is asked for again, never replayed — and every
-// PIN is wiped when the command ends (forgetPINs).
+// PIN is wiped when the command ends (forgetTokenMemory).
 var pinMemory struct {
 	sync.Mutex
 	pending map[string][]byte // typed, not yet proven
@@ -212,6 +222,15 @@ func provenPIN(r *token.Record) {
 	pinMemory.known[key] = p
 }
 
+// forgetTokenMemory forgets, when a command ends, every PIN (wiped) and
+// reader remembered.
+func forgetTokenMemory() {
+	readerMemory.Lock()
+	clear(readerMemory.m)
+	readerMemory.Unlock()
+	forgetPINs()
+}
+
 // forgetPINs wipes every PIN remembered.
 func forgetPINs() {
 	pinMemory.Lock()
@@ -222,4 +241,28 @@ func forgetPINs() {
 			delete(m, k)
 		}
 	}
+}
+
+// readerMemory remembers, for the length of one command, the reader each
+// enrolled person's PIV card was last opened in, so that opening it again
+// (the operator signs at the start and at the end of an unseal) tries that
+// reader before scanning, and opening every card on the way, again.
+var readerMemory struct {
+	sync.Mutex
+	m map[string]string
+}
+
+func lastReader(r *token.Record) string {
+	readerMemory.Lock()
+	defer readerMemory.Unlock()
+	return readerMemory.m[r.Fingerprint()]
+}
+
+func rememberReader(r *token.Record, reader string) {
+	readerMemory.Lock()
+	defer readerMemory.Unlock()
+	if readerMemory.m == nil {
+		readerMemory.m = map[string]string{}
+	}
+	readerMemory.m[r.Fingerprint()] = reader
 }
