@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 	xterm "golang.org/x/term"
 
+	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
@@ -105,6 +106,7 @@ func writeNewFile(path string, mode os.FileMode, replace bool, write func(io.Wri
 		os.Remove(tmp)
 	}()
 	bw := bufio.NewWriterSize(f, 64<<10)
+	defer secret.WipeWriter(bw) // it held what was written: maybe a secret
 	if err := write(bw); err != nil {
 		return err
 	}

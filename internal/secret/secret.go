@@ -1,6 +1,10 @@
 package secret
 
-import "runtime"
+import (
+	"bufio"
+	"io"
+	"runtime"
+)
 
 // Wipe overwrites every slice in bs with zeros.
 func Wipe(bs ...[]byte) {
@@ -20,3 +24,13 @@ func Hold() error { return hold() }
 // Held reports whether core dumps are off: the core size limit is zero and,
 // on Linux, the process is not dumpable.
 func Held() (bool, error) { return held() }
+
+// WipeWriter empties w, dropping anything not yet flushed, and zeroes its
+// whole buffer: what went through a bufio.Writer stays in its buffer until
+// the buffer is reused or collected. w writes to io.Discard afterwards.
+func WipeWriter(w *bufio.Writer) {
+	w.Reset(io.Discard)
+	buf := w.AvailableBuffer()
+	clear(buf[:cap(buf)])
+	runtime.KeepAlive(w)
+}

@@ -1,6 +1,8 @@
 package secret
 
 import (
+	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"testing"
@@ -14,6 +16,30 @@ func TestWipe(t *testing.T) {
 			if c != 0 {
 				t.Fatalf("byte %d of %q not wiped", i, s)
 			}
+		}
+	}
+}
+
+func TestWipeWriter(t *testing.T) {
+	for _, flushed := range []bool{true, false} {
+		var out bytes.Buffer
+		w := bufio.NewWriterSize(&out, 64)
+		w.WriteString("correct horse battery")
+		if flushed {
+			w.Flush()
+		}
+		WipeWriter(w)
+		if want := map[bool]string{true: "correct horse battery"}[flushed]; out.String() != want {
+			t.Errorf("flushed %v: output %q, want %q: WipeWriter must not write", flushed, out.String(), want)
+		}
+		// The writer's whole buffer, from its start (Buffered is 0 now).
+		buf := w.AvailableBuffer()
+		if w.Buffered() != 0 || bytes.Contains(buf[:cap(buf)], []byte("horse")) {
+			t.Errorf("flushed %v: the secret is still in the writer's buffer", flushed)
+		}
+		w.WriteString("more") // still usable, and writes nowhere
+		if err := w.Flush(); err != nil || out.Len() != map[bool]int{true: 21}[flushed] {
+			t.Errorf("flushed %v: after WipeWriter: %v, output %q", flushed, err, out.String())
 		}
 	}
 }
