@@ -1,11 +1,8 @@
 package piv
 
 import (
-	"crypto"
 	"crypto/ecdh"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/tokentest"
 	"github.com/breakglass/breakglass/token/virtual"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 	"github.com/go-piv/piv-go/v2/piv"
@@ -48,28 +46,6 @@ func enrollCard(t *testing.T, c *vcardtest.Card) (*Token, *Attestations) {
 	return tok, att
 }
 
-func checkKeys(t *testing.T, tok token.Token) []byte {
-	t.Helper()
-	eph, _ := ecdh.P256().GenerateKey(rand.Reader)
-	got, err := tok.KeyAgreementKey().ECDH(eph.PublicKey())
-	if err != nil {
-		t.Fatalf("ECDH on the card: %v", err)
-	}
-	want, _ := eph.ECDH(tok.KeyAgreementKey().PublicKey())
-	if string(got) != string(want) {
-		t.Fatal("ECDH on the card differs from software ECDH")
-	}
-	d := sha256.Sum256([]byte("tap"))
-	sig, err := tok.SigningKey().Sign(rand.Reader, d[:], crypto.SHA256)
-	if err != nil {
-		t.Fatalf("Sign: %v", err)
-	}
-	if !ecdsa.VerifyASN1(tok.SigningKey().Public().(*ecdsa.PublicKey), d[:], sig) {
-		t.Fatal("card signature does not verify")
-	}
-	return got
-}
-
 func TestEnrollFreshCard(t *testing.T) {
 	c := vcardtest.Start(t, 1)[0]
 	tok, att := enrollCard(t, c)
@@ -81,7 +57,7 @@ func TestEnrollFreshCard(t *testing.T) {
 	if kp, kt, sp, st := tok.Policies(); kp != "once" || kt != "always" || sp != "once" || st != "cached" {
 		t.Fatalf("policies %s/%s %s/%s", kp, kt, sp, st)
 	}
-	checkKeys(t, tok)
+	tokentest.CheckKeys(t, tok)
 
 	rec, err := NewRecord(token.Custodian{Name: "alice", Email: "alice@example.com"}, tok, att, time.Now())
 	if err != nil {
@@ -184,8 +160,8 @@ func TestEnrollRefusesOverwrite(t *testing.T) {
 	if kp, kt, _, _ := forced.Policies(); kp != "always" || kt != "never" {
 		t.Fatalf("policies %s %s", kp, kt)
 	}
-	checkKeys(t, forced) // PIN policy always: the PIN is sent before each operation
-	checkKeys(t, forced)
+	tokentest.CheckKeys(t, forced) // PIN policy always: the PIN is sent before each operation
+	tokentest.CheckKeys(t, forced)
 }
 
 func TestEnrollNeedsNewSecrets(t *testing.T) {

@@ -1,17 +1,13 @@
 package pkcs11
 
 import (
-	"crypto"
-	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/tokentest"
 	p11 "github.com/miekg/pkcs11"
 )
 
@@ -56,7 +52,7 @@ func TestEnrollSoftHSM(t *testing.T) {
 			}
 		}
 	}
-	checkKeys(t, tok)
+	tokentest.CheckKeys(t, tok)
 
 	// The record round-trips and the token in hand passes the challenge,
 	// also after closing and reopening by the record's URI and key ids.
@@ -103,29 +99,6 @@ func mustHex(t *testing.T, s string) []byte {
 	return b
 }
 
-// checkKeys runs ECDH and a signature on the token and checks both against
-// software.
-func checkKeys(t *testing.T, tok token.Token) {
-	t.Helper()
-	eph, _ := ecdh.P256().GenerateKey(rand.Reader)
-	got, err := tok.KeyAgreementKey().ECDH(eph.PublicKey())
-	if err != nil {
-		t.Fatalf("ECDH on token: %v", err)
-	}
-	want, _ := eph.ECDH(tok.KeyAgreementKey().PublicKey())
-	if string(got) != string(want) {
-		t.Fatal("ECDH on the token differs from software ECDH")
-	}
-	digest := sha256.Sum256([]byte("breakglass"))
-	sig, err := tok.SigningKey().Sign(rand.Reader, digest[:], crypto.SHA256)
-	if err != nil {
-		t.Fatalf("Sign: %v", err)
-	}
-	if !ecdsa.VerifyASN1(tok.SigningKey().Public().(*ecdsa.PublicKey), digest[:], sig) {
-		t.Fatal("token signature does not verify")
-	}
-}
-
 func TestEnrollRefusesOverwrite(t *testing.T) {
 	mod := softHSM(t, "bob")
 	uri := "pkcs11:token=bob?module-path=" + mod
@@ -145,7 +118,7 @@ func TestEnrollRefusesOverwrite(t *testing.T) {
 	if forced.KeyAgreementKey().PublicKey().Equal(pub) {
 		t.Fatal("--force kept the old key")
 	}
-	checkKeys(t, forced)
+	tokentest.CheckKeys(t, forced)
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -221,7 +194,7 @@ func TestPINSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tok.Close()
-	checkKeys(t, tok)
+	tokentest.CheckKeys(t, tok)
 }
 
 func TestRawToASN1(t *testing.T) {

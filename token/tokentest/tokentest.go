@@ -1,0 +1,48 @@
+// Package tokentest holds checks that the tests of every token backend
+// share.
+package tokentest
+
+import (
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/breakglass/breakglass/token"
+)
+
+// CheckKeys proves that tok holds working keys: an ECDH on the token with a
+// fresh ephemeral key equals the same ECDH in software, and a signature by
+// the token verifies with its public key.
+func CheckKeys(t testing.TB, tok token.Token) {
+	t.Helper()
+	eph, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tok.KeyAgreementKey().ECDH(eph.PublicKey())
+	if err != nil {
+		t.Fatalf("ECDH on the token: %v", err)
+	}
+	want, err := eph.ECDH(tok.KeyAgreementKey().PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatal("ECDH on the token differs from software ECDH")
+	}
+	d := sha256.Sum256([]byte("breakglass tap"))
+	sig, err := tok.SigningKey().Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	pub, ok := tok.SigningKey().Public().(*ecdsa.PublicKey)
+	if !ok {
+		t.Fatalf("signing key is %T, want an ECDSA key", tok.SigningKey().Public())
+	}
+	if !ecdsa.VerifyASN1(pub, d[:], sig) {
+		t.Fatal("the token's signature does not verify")
+	}
+}
