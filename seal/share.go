@@ -25,15 +25,20 @@ type sharePlaintext struct {
 	mnemonic   []byte // lower-case words separated by single spaces
 }
 
+// marshal encodes s canonically into one allocation of the exact size, so
+// that no stray copy of the mnemonic is left behind; the caller wipes it.
 func (s *sharePlaintext) marshal() []byte {
-	var b bytes.Buffer
-	b.WriteString(shareMagic)
-	b.WriteString("header-hash: " + hex.EncodeToString(s.headerHash[:]) + "\n")
-	b.WriteString("custodian: " + strconv.Itoa(s.index) + "\n")
-	b.WriteString("mnemonic: ")
-	b.Write(s.mnemonic)
-	b.WriteString("\n")
-	return b.Bytes()
+	idx := strconv.Itoa(s.index)
+	n := len(shareMagic) + len("header-hash: \n") + 64 + len("custodian: \n") + len(idx) + len("mnemonic: \n") + len(s.mnemonic)
+	b := make([]byte, 0, n)
+	b = append(b, shareMagic...)
+	b = append(b, "header-hash: "...)
+	b = hex.AppendEncode(b, s.headerHash[:])
+	b = append(b, "\ncustodian: "...)
+	b = append(b, idx...)
+	b = append(b, "\nmnemonic: "...)
+	b = append(b, s.mnemonic...)
+	return append(b, '\n')
 }
 
 func (s *sharePlaintext) wipe() { clear(s.mnemonic) }

@@ -27,9 +27,12 @@ func (f *File) NewUnseal() *Unseal {
 	return &Unseal{f: f, shares: map[int]slip39.Share{}}
 }
 
-func (u *Unseal) shareErr(idx int, err error) error {
+func (u *Unseal) shareErr(idx int, err error) error { return u.f.shareErr(idx, err) }
+
+// shareErr is a *ShareError for custodian idx.
+func (f *File) shareErr(idx int, err error) error {
 	name := ""
-	if c, ok := u.f.Header.custodian(idx); ok {
+	if c, ok := f.Header.custodian(idx); ok {
 		name = c.Name
 	}
 	return &ShareError{Index: idx, Custodian: name, Err: err}
@@ -85,21 +88,65 @@ func (u *Unseal) Tap(kx ecdh.KeyExchanger) (int, error) {
 	if u.wiped {
 		return -1, ErrWiped
 	}
-	if kx == nil || kx.Curve() != ecdh.P256() {
-		return -1, &ShareError{Index: -1, Err: fmt.Errorf("%w: not a P-256 key", ErrNotInRoster)}
-	}
-	idx, err := u.f.Custodian(kx.PublicKey())
+	idx, err := u.f.tokenCustodian(kx)
 	if err != nil {
 		return -1, err
 	}
 	if err := u.CanTap(idx); err != nil {
 		return idx, err
 	}
+	s, err := u.f.openShare(idx, kx)
+	if err != nil {
+		return idx, err
+	}
+	defer s.wipe()
+	return idx, u.accept(idx, s.mnemonic)
+}
+
+// OpenShare unwraps, with one token, the share of the custodian who owns
+// kx, and returns that custodian's index and the share plaintext exactly as
+// sealed (what `age -d` prints for the share block; [ShareMnemonic] reads
+// it). It is the custodian's side of a remote tap: the share leaves this
+// process re-encrypted for the operator, so OpenShare makes every check
+// [Unseal.Tap] makes before it hands the share out: the token's key is in
+// the roster, the share is bound to this file (its header-hash line is H,
+// not another secret's or an older version's) and to this custodian (its
+// custodian line is idx), and it matches its commitment in the header.
+// Errors are as Tap's. The caller wipes the plaintext.
+func (f *File) OpenShare(kx ecdh.KeyExchanger) (int, []byte, error) {
+	idx, err := f.tokenCustodian(kx)
+	if err != nil {
+		return -1, nil, err
+	}
+	s, err := f.openShare(idx, kx)
+	if err != nil {
+		return idx, nil, err
+	}
+	defer s.wipe()
+	c, _ := f.Header.custodian(idx)
+	want := commitment(f.Header.SealID, idx, s.mnemonic)
+	if subtle.ConstantTimeCompare(want[:], c.commitment[:]) != 1 {
+		return idx, nil, f.shareErr(idx, ErrBadShare)
+	}
+	return idx, s.marshal(), nil
+}
+
+// tokenCustodian finds the roster index of the token whose key is kx.
+func (f *File) tokenCustodian(kx ecdh.KeyExchanger) (int, error) {
+	if kx == nil || kx.Curve() != ecdh.P256() {
+		return -1, &ShareError{Index: -1, Err: fmt.Errorf("%w: not a P-256 key", ErrNotInRoster)}
+	}
+	return f.Custodian(kx.PublicKey())
+}
+
+// openShare decrypts custodian idx's share block with kx and checks that
+// the share names this file and this custodian. The caller wipes it.
+func (f *File) openShare(idx int, kx ecdh.KeyExchanger) (*sharePlaintext, error) {
 	id, err := NewTagIdentity(kx)
 	if err != nil {
-		return idx, u.shareErr(idx, err)
+		return nil, f.shareErr(idx, err)
 	}
-	r, err := age.Decrypt(bytes.NewReader(u.f.shares[idx]), id)
+	r, err := age.Decrypt(bytes.NewReader(f.shares[idx]), id)
 	var pt []byte
 	if err == nil {
 		pt, err = io.ReadAll(io.LimitReader(r, 4096))
@@ -108,25 +155,26 @@ func (u *Unseal) Tap(kx ecdh.KeyExchanger) (int, error) {
 	if err != nil {
 		var nm *age.NoIdentityMatchError
 		if errors.Is(err, age.ErrIncorrectIdentity) || errors.As(err, &nm) {
-			return idx, u.shareErr(idx, ErrWrongToken)
+			return nil, f.shareErr(idx, ErrWrongToken)
 		}
-		return idx, u.shareErr(idx, fmt.Errorf("opening the share: %w", err))
+		return nil, f.shareErr(idx, fmt.Errorf("opening the share: %w", err))
 	}
 	s, err := parseSharePlaintext(pt)
 	if err != nil {
-		return idx, u.shareErr(idx, fmt.Errorf("%w: %v", ErrBadShare, err))
+		return nil, f.shareErr(idx, fmt.Errorf("%w: %v", ErrBadShare, err))
 	}
-	defer s.wipe()
-	if s.headerHash != u.f.hash {
-		if p := u.f.Header.Previous; p != nil && bytes.Equal(p, s.headerHash[:]) {
-			return idx, u.shareErr(idx, ErrBeforeReseal)
+	if s.headerHash != f.hash {
+		s.wipe()
+		if p := f.Header.Previous; p != nil && bytes.Equal(p, s.headerHash[:]) {
+			return nil, f.shareErr(idx, ErrBeforeReseal)
 		}
-		return idx, u.shareErr(idx, ErrOtherFile)
+		return nil, f.shareErr(idx, ErrOtherFile)
 	}
 	if s.index != idx {
-		return idx, u.shareErr(idx, fmt.Errorf("%w: it is marked for custodian %d", ErrBadShare, s.index))
+		s.wipe()
+		return nil, f.shareErr(idx, fmt.Errorf("%w: it is marked for custodian %d", ErrBadShare, s.index))
 	}
-	return idx, u.accept(idx, s.mnemonic)
+	return s, nil
 }
 
 // AddMnemonic adds a share typed in as a SLIP-0039 mnemonic: a paper

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func awsCheckCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout"},
 			&cli.DurationFlag{Name: "max-key-age", Value: 90 * 24 * time.Hour, Usage: "warn about a sealed key older than this"},
-		}, append(awsConnFlags(), caseFlags()...)...),
+		}, slices.Concat(awsConnFlags(), attestTrustFlags(), caseFlags())...),
 		Action: runAWSCheck,
 	}
 }
@@ -114,6 +115,15 @@ func runAWSCheck(c *cli.Context) error {
 	}
 	ctx, cancel := awsContext(c)
 	defer cancel()
+	trust, err := attestTrustOf(c)
+	if err != nil {
+		return err
+	}
+	// The report is about the key the header names: the header must be
+	// anchored (a key id IAM does not list is reported below as drift).
+	if err := ac.cd.anchorHeader(ac.log, f, path, trust); err != nil {
+		return err
+	}
 	rep, err := aws.Check(ctx, cfg, spec, h.KeyID, aws.CheckOptions{MaxKeyAge: c.Duration("max-key-age")})
 	if err != nil {
 		return awsErr("checking "+h.Name, err)

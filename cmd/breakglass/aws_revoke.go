@@ -75,6 +75,7 @@ func awsReplaceFlags() []cli.Flag {
 		&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' new mnemonics into `DIR` (a 0600 .paper.txt and its QR code .paper.png each) instead of the terminal"},
 	}
 	flags = append(flags, awsConnFlags()...)
+	flags = append(flags, attestTrustFlags()...)
 	return append(flags, awsActorFlags()...)
 }
 
@@ -101,6 +102,16 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 	if err != nil {
 		return err
 	}
+	// The header decides who gets the new key and which key is deleted:
+	// it must be the logged one (or, without a logbook, name enrolled
+	// custodians, and a key IAM knows: below) before anything changes.
+	trust, err := attestTrustOf(c)
+	if err != nil {
+		return err
+	}
+	if err := ac.cd.anchorHeader(ac.log, f, path, trust); err != nil {
+		return err
+	}
 	sealedBy := currentUser()
 	if actor != nil {
 		sealedBy = actor.Custodian.Name
@@ -124,6 +135,11 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 	}
 	ctx, cancel := awsContext(c)
 	defer cancel()
+	if ac.log == nil {
+		if err := checkSealedKeyID(ctx, cfg, spec, h, path); err != nil {
+			return err
+		}
+	}
 
 	oldKey := h.KeyID
 	var newKey *aws.Credentials

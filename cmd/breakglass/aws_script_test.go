@@ -58,6 +58,7 @@ func awsServerOf(ts *testscript.TestScript) *awstest.Server {
 }
 
 var awsScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"glassforge": glassForgeCmd,
 	"awsserver": func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) != 0 {
 			ts.Fatalf("usage: awsserver")

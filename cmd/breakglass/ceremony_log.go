@@ -136,6 +136,12 @@ func latestSeal(l *logbook.Log, name string) *logbook.Entry {
 // secret with no such entry (sealed before the case had a logbook) is an
 // error when missingOK is false, else a warning.
 func checkLoggedHeader(l *logbook.Log, f *seal.File, path string, missingOK bool) error {
+	return checkLoggedHeaderThen(l, f, path, missingOK, "nothing was tapped")
+}
+
+// checkLoggedHeaderThen is checkLoggedHeader with the words that say what
+// a refusal left undone ("nothing was tapped", "nothing was changed").
+func checkLoggedHeaderThen(l *logbook.Log, f *seal.File, path string, missingOK bool, nothing string) error {
 	if l == nil {
 		return nil
 	}
@@ -148,13 +154,13 @@ func checkLoggedHeader(l *logbook.Log, f *seal.File, path string, missingOK bool
 			infof("warning: %s", msg)
 			return nil
 		}
-		return withHints(errors.New(msg+"; nothing was tapped"),
+		return withHints(errors.New(msg+"; "+nothing),
 			"a secret sealed before the case had a logbook: reseal it (breakglass reseal "+path+" --as NAME …), which records it",
 			"otherwise the file may be forged: compare it with the case's history (git log -p "+path+")")
 	}
 	if !bytes.Equal(e.HeaderHash, h[:]) {
-		return withHints(fmt.Errorf("the header of %s (hash %s) is not the one the logbook recorded for %s in entry %d (%s, hash %s); nothing was tapped",
-			path, hex.EncodeToString(h[:8]), name, e.Index, e.Kind, hex.EncodeToString(e.HeaderHash[:min(8, len(e.HeaderHash))])),
+		return withHints(fmt.Errorf("the header of %s (hash %s) is not the one the logbook recorded for %s in entry %d (%s, hash %s); %s",
+			path, hex.EncodeToString(h[:8]), name, e.Index, e.Kind, hex.EncodeToString(e.HeaderHash[:min(8, len(e.HeaderHash))]), nothing),
 			"the file was replaced or forged: restore it from the case's history (git log -p "+path+") and do not tap for it",
 			"a legitimate reseal records its new header: check breakglass log show --secret "+name)
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"filippo.io/age"
@@ -240,9 +241,9 @@ func shareCommand() *cli.Command {
 			Usage:       "print a custodian's share as a standalone age file",
 			ArgsUsage:   "NAME.glass",
 			Description: shareExportHelp,
-			Flags: []cli.Flag{
+			Flags: slices.Concat([]cli.Flag{
 				&cli.StringFlag{Name: "custodian", Usage: "the custodian's `NAME`"},
-			},
+			}, attestTrustFlags(), caseFlags()),
 			Action: runShareExport,
 		}},
 	}
@@ -261,6 +262,19 @@ func runShareExport(c *cli.Context) error {
 		return err
 	}
 	file.Close()
+	// Nobody taps here, so the header is anchored in the logbook (or in
+	// the case's enrollment records) before a share of it is handed out.
+	cd, l, err := openCaseLog(c)
+	if err != nil {
+		return err
+	}
+	trust, err := attestTrustOf(c)
+	if err != nil {
+		return err
+	}
+	if err := cd.anchorHeader(l, f, path, trust); err != nil {
+		return err
+	}
 	name := c.String("custodian")
 	idx := -1
 	var names []string

@@ -206,11 +206,41 @@ func loadRecord(path string, allowVirtual bool, roots *x509.CertPool) (*token.Re
 		return nil, withHints(fmt.Errorf("%s: %w", path, err),
 			"the record was edited or damaged: ask the custodian for a fresh copy, or re-enroll")
 	}
-	if r.Token.Kind != token.KindPIV {
-		return r, nil
+	if err := checkAttestation(r, path, attestTrust{AllowVirtual: allowVirtual, Roots: roots}); err != nil {
+		return nil, err
 	}
-	_, err = piv.VerifyAttestation(r, roots)
-	if err != nil && allowVirtual {
+	return r, nil
+}
+
+// attestTrust is what a command accepts as the maker of a PIV card:
+// Yubico's PIV roots (and extra Roots, --roots), and with AllowVirtual the
+// virtual card's test CA (--allow-virtual).
+type attestTrust struct {
+	AllowVirtual bool
+	Roots        *x509.CertPool
+}
+
+// attestTrustFlags are --allow-virtual and --roots, read by attestTrustOf.
+func attestTrustFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "allow-virtual", Usage: "accept virtual cards (test CA); for tests and rehearsals only"},
+		&cli.StringFlag{Name: "roots", Usage: "extra attestation roots, PEM `FILE`"},
+	}
+}
+
+func attestTrustOf(c *cli.Context) (attestTrust, error) {
+	roots, err := loadRoots(c.String("roots"))
+	return attestTrust{AllowVirtual: c.Bool("allow-virtual"), Roots: roots}, err
+}
+
+// checkAttestation checks a PIV record's attestation chain; other kinds of
+// token carry none. path names the record in the message.
+func checkAttestation(r *token.Record, path string, t attestTrust) error {
+	if r.Token.Kind != token.KindPIV {
+		return nil
+	}
+	_, err := piv.VerifyAttestation(r, t.Roots)
+	if err != nil && t.AllowVirtual {
 		var vroots *x509.CertPool
 		if vroots, err = virtualRoots(); err == nil {
 			_, err = piv.VerifyAttestation(r, vroots)
@@ -218,12 +248,12 @@ func loadRecord(path string, allowVirtual bool, roots *x509.CertPool) (*token.Re
 	}
 	if err != nil {
 		hints := []string{"the card's attestation does not chain to Yubico's PIV root: it may not be a genuine YubiKey"}
-		if !allowVirtual {
+		if !t.AllowVirtual {
 			hints = append(hints, "for virtual cards (tests, rehearsals only) add --allow-virtual")
 		}
-		return nil, withHints(fmt.Errorf("%s (%s): %w", path, r.Custodian.Name, err), hints...)
+		return withHints(fmt.Errorf("%s (%s): %w", path, r.Custodian.Name, err), hints...)
 	}
-	return r, nil
+	return nil
 }
 
 // virtualRoots loads the virtual card's test CA without creating one: from

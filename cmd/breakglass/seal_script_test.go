@@ -220,6 +220,9 @@ func sealScriptCmds(t *testing.T, byName map[string]*vcardtest.Card) map[string]
 		// qrdecode -text FILE|stderr|ttyout: the same for the first QR code
 		// drawn with half blocks (light ink) in the text.
 		"qrdecode": qrdecodeCmd,
+		// glassforge: edit a .glass as someone with write access to the
+		// case would (forge_test.go).
+		"glassforge": glassForgeCmd,
 		// vcard remove|insert NAME: pull a card out of its reader or put it back.
 		"vcard": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 2 || byName[args[1]] == nil {

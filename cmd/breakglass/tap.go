@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -63,7 +65,7 @@ func tapCommand() *cli.Command {
 		Usage:       "tap a remote unseal request with your card",
 		ArgsUsage:   "REQ.txt",
 		Description: tapHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "glass", Usage: "the sealed secret `NAME.glass` the request is for"},
 			&cli.StringFlag{Name: "out", Value: "response.txt", Usage: "write the response to `FILE`"},
 			&cli.GenericFlag{Name: "reader", Value: &listFlag{}, Usage: "use the card in reader `NAME` (repeatable; default: every reader)"},
@@ -71,7 +73,7 @@ func tapCommand() *cli.Command {
 			&cli.DurationFlag{Name: "wait", Value: 2 * time.Minute, Usage: "how long to wait for the card"},
 			pinFileFlag,
 			qrFlag("response"), pngFlag("response"),
-		},
+		}, caseFlags()...),
 		Action: runTap,
 	}
 }
@@ -93,14 +95,17 @@ func runTap(c *cli.Context) error {
 		return err
 	}
 	file.Close()
-	h := f.HeaderHash()
-	if req.get("header-hash") != hex.EncodeToString(h[:]) {
-		return withHints(fmt.Errorf("the request is for another version of %s (header hash %s…, this file has %s…)",
-			req.get("secret"), req.get("header-hash")[:12], hex.EncodeToString(h[:6])),
-			"git pull the case, or ask the operator which file they unseal")
+	if err := checkRequestAgainstFile(req, f, glassPath); err != nil {
+		return err
 	}
-	if time.Now().After(req.expiresAt()) {
-		return withHints(fmt.Errorf("the request expired at %s", req.get("expires-at")), "ask the operator for a new request")
+	// The file is what the card approves and what the share must belong
+	// to; with a logbook in the custodian's case it must be the logged one.
+	_, l, err := openCaseLog(c)
+	if err != nil {
+		return err
+	}
+	if err := checkLoggedHeader(l, f, glassPath, false); err != nil {
+		return err
 	}
 	out := c.String("out")
 	if err := checkNewFile(out); err != nil {
@@ -114,7 +119,20 @@ func runTap(c *cli.Context) error {
 	if err := secret.Hold(); err != nil {
 		return err
 	}
-	infof("request %s: %s asks to unseal %s", req.get("request")[:8], req.get("operator"), req.get("secret"))
+	// What the custodian approves is what the file says; the request only
+	// adds who asks and why, and was checked against the file above.
+	h := f.Header
+	infof("request %s: %s asks to unseal %s (%s)", req.get("request")[:8], req.get("operator"), h.Name, glassPath)
+	var sealed []string
+	if h.Scope != "" {
+		sealed = append(sealed, "scope "+h.Scope)
+	}
+	if h.KeyID != "" {
+		sealed = append(sealed, "access key "+h.KeyID)
+	}
+	if len(sealed) > 0 {
+		infof("  sealed: %s", strings.Join(sealed, ", "))
+	}
 	infof("  reason: %s; ticket: %s; use case: %s", req.get("reason"), req.get("ticket"), req.get("use-case"))
 	tok, idx, err := findTapToken(c, f)
 	if err != nil {
@@ -144,25 +162,16 @@ func runTap(c *cli.Context) error {
 	if !ecdsa.VerifyASN1(pub, digest[:], s) {
 		return errors.New("the card returned an approval signature that does not verify")
 	}
-	block, err := shareBlock(glassPath, idx)
+	// The share is opened and checked against the file the card approved
+	// (its header-hash and custodian lines, its commitment) before it is
+	// re-encrypted for the operator.
+	got, pt, err := f.OpenShare(tok.KeyAgreementKey())
 	if err != nil {
-		return err
-	}
-	id, err := seal.NewTagIdentity(tok.KeyAgreementKey())
-	if err != nil {
-		return err
-	}
-	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(block)), id)
-	if err != nil {
-		return explainTapError(who, err)
-	}
-	pt, err := io.ReadAll(io.LimitReader(r, 4096))
-	if err != nil {
-		return explainTapError(who, err)
+		return explainShareError(who, glassPath, err)
 	}
 	defer secret.Wipe(pt)
-	if _, _, err := seal.ShareMnemonic(pt); err != nil {
-		return fmt.Errorf("%s: the share does not parse: %v", who, err)
+	if got != idx {
+		return fmt.Errorf("%s: the card opened custodian %d's share, not %d's", who, got, idx)
 	}
 	rcpt, err := age.ParseX25519Recipient(req.get("recipient"))
 	if err != nil {
@@ -267,6 +276,42 @@ func findTapToken(c *cli.Context, f *seal.File) (token.Token, int, error) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// checkRequestAgainstFile checks an unseal request against the sealed file
+// it names, before any card is used: the same header, the same secret
+// name, a use case sealed in the file, and not expired.
+func checkRequestAgainstFile(req *remoteRequest, f *seal.File, path string) error {
+	h := f.HeaderHash()
+	if req.get("header-hash") != hex.EncodeToString(h[:]) {
+		return withHints(fmt.Errorf("the request is for another version of %s (header hash %s…, %s has %s…); nothing was tapped",
+			req.get("secret"), req.get("header-hash")[:12], path, hex.EncodeToString(h[:6])),
+			"git pull the case, or ask the operator which file they unseal")
+	}
+	if req.get("secret") != f.Header.Name {
+		return withHints(fmt.Errorf("the request names the secret %q, but %s seals %q; nothing was tapped", req.get("secret"), path, f.Header.Name),
+			"the request or the file was tampered with: ask the operator for a new request, and compare the file with the case's history (git log -p "+path+")")
+	}
+	if uc := f.Header.UseCases; len(uc) > 0 && !slices.Contains(uc, req.get("use-case")) {
+		return withHints(fmt.Errorf("the request's use case %q is not one sealed in %s; nothing was tapped", req.get("use-case"), path),
+			"the permitted use cases are: "+strings.Join(uc, "; "), "ask the operator for a new request")
+	}
+	if time.Now().After(req.expiresAt()) {
+		return withHints(fmt.Errorf("the request expired at %s", req.get("expires-at")), "ask the operator for a new request")
+	}
+	return nil
+}
+
+// explainShareError turns a share that failed OpenShare's checks into what
+// the custodian should do.
+func explainShareError(who, path string, err error) error {
+	switch {
+	case errors.Is(err, seal.ErrOtherFile), errors.Is(err, seal.ErrBeforeReseal), errors.Is(err, seal.ErrBadShare):
+		return withHints(fmt.Errorf("%s: %s: %w; nothing was sent", who, path, err),
+			"the file was tampered with (a share block copied in from another secret): do not tap for it",
+			"restore it from the case's history (git log -p "+path+") and tell the other custodians")
+	}
+	return explainTapError(who, err)
 }
 
 func explainTapError(who string, err error) error {

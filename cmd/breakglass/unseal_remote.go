@@ -168,7 +168,7 @@ EXAMPLES
    # req.txt.png to print
    breakglass unseal request prod-aws.glass --reason "SSO down" --ticket INC-4711 \
      --use-case "SSO is down" --out req.txt --qr --png`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "reason", Usage: "why the secret is needed"},
 			&cli.StringFlag{Name: "ticket", Usage: "incident or ticket `ID`"},
 			&cli.StringFlag{Name: "use-case", Usage: "one of the use cases sealed in the file"},
@@ -176,7 +176,7 @@ EXAMPLES
 			&cli.DurationFlag{Name: "valid", Value: time.Hour, Usage: "how long the request can be answered"},
 			&cli.StringFlag{Name: "out", Value: "request.txt", Usage: "write the request to `FILE` (its key to FILE.key)"},
 			qrFlag("request"), pngFlag("request"),
-		},
+		}, caseFlags()...),
 		Action: runUnsealRequest,
 	}
 }
@@ -188,11 +188,22 @@ func runUnsealRequest(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageError("want one sealed secret: breakglass unseal request NAME.glass --reason … --ticket …")
 	}
-	f, file, err := readGlass(c.Args().First())
+	path := c.Args().First()
+	f, file, err := readGlass(path)
 	if err != nil {
 		return err
 	}
 	file.Close()
+	// The operator is named as the unseal will name them (their logbook
+	// name in a case with a logbook), and the file must be the logged one:
+	// custodians approve exactly this.
+	cl, err := newCeremonyLog(c, f, c.String("operator"))
+	if err != nil {
+		return err
+	}
+	if err := checkLoggedHeader(cl.log, f, path, false); err != nil {
+		return err
+	}
 	uc, err := chooseUseCase(c, f.Header)
 	if err != nil {
 		return err
@@ -213,10 +224,7 @@ func runUnsealRequest(c *cli.Context) error {
 	rid := make([]byte, 16)
 	rand.Read(rid)
 	h := f.HeaderHash()
-	op := c.String("operator")
-	if op == "" {
-		op = currentUser()
-	}
+	op := cl.name
 	now := time.Now().UTC().Truncate(time.Second)
 	fields := map[string]string{
 		"request": hex.EncodeToString(rid), "secret": f.Header.Name, "header-hash": hex.EncodeToString(h[:]),
@@ -299,6 +307,11 @@ func (cm *ceremony) addResponses(reqPath string, paths []string) error {
 	}
 	if time.Now().After(req.expiresAt()) {
 		return withHints(fmt.Errorf("request %s expired at %s", req.get("request")[:8], req.get("expires-at")), "write a new request")
+	}
+	if req.get("operator") != cm.req.Operator {
+		return withHints(fmt.Errorf("request %s was made for the operator %s, but this unseal is run by %s: the custodians approved %s, nothing was tapped",
+			req.get("request")[:8], req.get("operator"), cm.req.Operator, req.get("operator")),
+			"the operator who wrote the request runs the unseal (--operator "+req.get("operator")+"), or writes a new request for the custodians to tap")
 	}
 	if req.get("reason") != cm.req.Reason || req.get("ticket") != cm.req.Ticket || req.get("use-case") != cm.req.UseCase {
 		return withHints(errors.New("--reason, --ticket and --use-case differ from the request's"),
