@@ -68,6 +68,24 @@ type Token interface {
 	Close() error
 }
 
+// A PINVerifier is a Token that can verify its PIN before any key is used.
+// A command that will change something and then sign its logbook entry
+// verifies first, so that a wrong PIN stops it before anything changed
+// (no entry, no change). VerifyPIN never spends the last try; it returns a
+// *PINError as a private-key operation would.
+type PINVerifier interface {
+	VerifyPIN() error
+}
+
+// VerifyPIN verifies t's PIN now when t is a PINVerifier, and does nothing
+// otherwise.
+func VerifyPIN(t Token) error {
+	if v, ok := t.(PINVerifier); ok {
+		return v.VerifyPIN()
+	}
+	return nil
+}
+
 // PINFunc supplies a PIN when a token needs one. Tokens call it lazily, at
 // most once per Open, and wipe the returned slice after use.
 type PINFunc func() ([]byte, error)

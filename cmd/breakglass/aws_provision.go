@@ -181,6 +181,18 @@ func runAWSProvision(c *cli.Context) error {
 	if f, file, err := readGlass(out); err == nil {
 		file.Close()
 		existing = f.Header
+		// A provision that was done but not recorded is recorded now;
+		// otherwise, with a logbook, the file must be the logged one.
+		done, err := ac.cd.finishPending(ac.log, f, func(e logbook.Entry) error {
+			_, err := ac.cd.recordSigned(c, e, actor, -1)
+			return err
+		})
+		if done || err != nil {
+			return err
+		}
+		if err := checkLoggedHeaderThen(ac.log, f, out, false, "nothing was changed"); err != nil {
+			return err
+		}
 	} else if _, serr := os.Lstat(out); serr == nil {
 		return err
 	}
@@ -226,6 +238,15 @@ func runAWSProvision(c *cli.Context) error {
 		infof("dry run: nothing was changed")
 		return nil
 	}
+	// No entry, no change: the signer's PIN is checked before AWS is
+	// touched; only the touch is left for the end.
+	var signer *heldSigner
+	if ac.log != nil {
+		if signer, err = ac.cd.holdSigner(c, actor, "provisioning of "+spec.Name); err != nil {
+			return err
+		}
+		defer signer.Close()
+	}
 	res, err := plan.Apply(ctx)
 	if err != nil {
 		return awsErr("provisioning "+spec.Name, withHints(err, "run provision again: it resumes where it stopped"))
@@ -263,8 +284,6 @@ func runAWSProvision(c *cli.Context) error {
 	if err := writeAWSRecord(out, rec); err != nil {
 		return err
 	}
-	infof("provisioned %s: access key %s sealed to %s (%s)", spec.Name, key.AccessKeyID, out, policyString(sealed.Header))
-	infof("commit %s and %s", out, awsRecordPath(out))
 	details := map[string]string{
 		"account": plan.Account, "user-arn": plan.UserARN, "role-arn": plan.RoleARN,
 		logbook.DetailKeyID: key.AccessKeyID, "max-session": spec.MaxSession.String(),
@@ -275,12 +294,13 @@ func runAWSProvision(c *cli.Context) error {
 	for k, v := range plan.PolicyHashes {
 		details["policy-"+k+"-sha256"] = v
 	}
-	err = ac.record(logbook.Entry{Kind: logbook.KindSeal, Secret: spec.Name,
-		HeaderHash: sealed.HeaderHash[:], Reason: "aws provision", Details: details}, actor, -1)
+	err = ac.recordChange(signer, "aws provision", out, "the same breakglass aws provision command", logbook.Entry{Kind: logbook.KindSeal, Secret: spec.Name,
+		HeaderHash: sealed.HeaderHash[:], Reason: "aws provision", Details: details})
 	if err != nil {
-		return withHints(fmt.Errorf("%s is provisioned and sealed, but %w", spec.Name, err),
-			"record it by hand with breakglass log note, naming the key id "+key.AccessKeyID)
+		return err
 	}
+	infof("provisioned %s: access key %s sealed to %s (%s)", spec.Name, key.AccessKeyID, out, policyString(sealed.Header))
+	infof("commit %s and %s", out, awsRecordPath(out))
 	return nil
 }
 

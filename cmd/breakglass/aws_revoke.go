@@ -102,6 +102,14 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 	if err != nil {
 		return err
 	}
+	// A revoke or rotate that was done but not recorded is recorded now,
+	// not done a second time.
+	if done, err := ac.cd.finishPending(ac.log, f, func(e logbook.Entry) error {
+		_, err := ac.cd.recordSigned(c, e, actor, -1)
+		return err
+	}); done || err != nil {
+		return err
+	}
 	// The header decides who gets the new key and which key is deleted:
 	// it must be the logged one (or, without a logbook, name enrolled
 	// custodians, and a key IAM knows: below) before anything changes.
@@ -139,6 +147,16 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 		if err := checkSealedKeyID(ctx, cfg, spec, h, path); err != nil {
 			return err
 		}
+	}
+
+	// No entry, no change: the signer's PIN is checked before IAM is
+	// touched; only the touch is left for the end.
+	var signer *heldSigner
+	if ac.log != nil {
+		if signer, err = ac.cd.holdSigner(c, actor, verb+" of "+h.Name); err != nil {
+			return err
+		}
+		defer signer.Close()
 	}
 
 	oldKey := h.KeyID
@@ -198,9 +216,8 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 		e.Details["old-key-id"] = oldKey
 		e.Details["old-key-deleted"] = fmt.Sprint(err == nil)
 	}
-	if err := ac.record(e, actor, -1); err != nil {
-		return withHints(fmt.Errorf("%s: the %s is done, but %w", h.Name, verb, err),
-			"record it by hand with breakglass log note, naming the keys "+oldKey+" and "+newKey.AccessKeyID)
+	if err := ac.recordChange(signer, "aws "+verb, path, "breakglass aws "+verb+" "+path, e); err != nil {
+		return err
 	}
 	infof("commit %s; then run breakglass aws check %s", path, path)
 	return nil

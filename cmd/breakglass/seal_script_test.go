@@ -49,6 +49,11 @@ func init() {
 	switch os.Getenv("BREAKGLASS_TEST_MAIN") {
 	case "breakglass":
 		os.Unsetenv("BREAKGLASS_TEST_MAIN")
+		if os.Getenv("BREAKGLASS_TEST_DIE_BEFORE_RECORD") != "" {
+			// As a Ctrl-C at the touch: the change is done, the entry
+			// not signed (pending.go).
+			testOnlyBeforeRecord = func() { os.Exit(130) }
+		}
 		os.Exit(run(append([]string{"breakglass"}, os.Args[1:]...)))
 	case "age-plugin-breakglass":
 		os.Unsetenv("BREAKGLASS_TEST_MAIN")

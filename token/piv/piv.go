@@ -384,6 +384,19 @@ func (t *Token) login(policy piv.PINPolicy) (string, error) {
 	return "", nil
 }
 
+// VerifyPIN verifies the PIN now (token.PINVerifier), never spending the
+// last try. A key with PIN policy "always" still asks the card again when
+// it is used.
+func (t *Token) VerifyPIN() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errors.New("token is closed")
+	}
+	_, err := t.login(piv.PINPolicyOnce)
+	return err
+}
+
 // privateKey runs f with the slot's private key, PIN verified.
 func (t *Token) privateKey(slot piv.Slot, info piv.KeyInfo, f func(*piv.ECDSAPrivateKey) ([]byte, error)) ([]byte, error) {
 	t.mu.Lock()

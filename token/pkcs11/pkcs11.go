@@ -523,6 +523,13 @@ func (t *Token) login() error {
 	return translate(t.info.Name(), err)
 }
 
+// VerifyPIN logs in now (token.PINVerifier), never on the final try.
+func (t *Token) VerifyPIN() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ready()
+}
+
 // ready checks, with t.mu held, that t is open and logged in for a
 // private-key operation.
 func (t *Token) ready() error {
