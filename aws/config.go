@@ -6,6 +6,7 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 )
 
 // ConfigOptions select an administrator's credentials for Provision,
@@ -41,6 +42,10 @@ func LoadConfig(ctx context.Context, o ConfigOptions) (awssdk.Config, error) {
 	if o.RetryAttempts > 0 {
 		opts = append(opts, config.WithRetryMaxAttempts(o.RetryAttempts))
 	}
+	// The SDK's own log lines (an instance-metadata fallback, say) would
+	// only add noise: every failure comes back as an error that says what
+	// went wrong.
+	opts = append(opts, config.WithLogger(logging.Nop{}))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return awssdk.Config{}, fmt.Errorf("aws: loading AWS configuration: %w", err)

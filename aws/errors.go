@@ -32,6 +32,9 @@ var (
 	// ErrWrongAccount: the credentials belong to another account than
 	// the spec names.
 	ErrWrongAccount = errors.New("the credentials belong to another account")
+	// ErrNoCredentials: the SDK's credential chain found none (no
+	// profile, no environment variables, no instance role).
+	ErrNoCredentials = errors.New("no AWS credentials found")
 )
 
 // ConflictError reports an existing IAM entity that breakglass did not
@@ -75,6 +78,8 @@ func classify(op string, err error) error {
 		kind = ErrExpired
 	case code == "Throttling", code == "ThrottlingException", code == "RequestLimitExceeded", code == "TooManyRequestsException":
 		kind = ErrThrottled
+	case code == "" && strings.Contains(err.Error(), "failed to refresh cached credentials"):
+		kind = ErrNoCredentials
 	case code == "":
 		var ne net.Error
 		var me *retry.MaxAttemptsError

@@ -99,6 +99,12 @@ func awsErr(what string, err error) error {
 			"with the rehearsal server, check --endpoint-url or AWS_ENDPOINT_URL")
 	case errors.Is(err, aws.ErrExpired):
 		return withHints(fmt.Errorf("%s: %w", what, err), "start a new session with breakglass aws session")
+	case errors.Is(err, aws.ErrNoCredentials):
+		// One line: the SDK's account of every place it looked (instance
+		// metadata included) helps nobody at 4 am.
+		return withHints(fmt.Errorf("%s: no AWS credentials found", what),
+			"give --profile PROFILE (see ~/.aws/config), or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+			"with SSO: aws sso login --profile PROFILE first")
 	case errors.Is(err, aws.ErrWrongAccount):
 		return withHints(fmt.Errorf("%s: %w", what, err),
 			"use administrator credentials for the account the secret belongs to (--profile)")

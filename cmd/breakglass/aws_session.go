@@ -198,7 +198,7 @@ func runAWSSession(c *cli.Context) error {
 	if ac.log != nil {
 		size = ac.log.Size()
 	}
-	concurrent, err := checkOpenReleases(c, ac.entries(), h.Name)
+	concurrent, err := checkOpenReleases(c, ac.entries(), h, o.path)
 	if err != nil {
 		return err
 	}

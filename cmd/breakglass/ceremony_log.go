@@ -170,8 +170,10 @@ func checkLoggedHeaderThen(l *logbook.Log, f *seal.File, path string, missingOK 
 // checkOpenReleases applies the one-person-at-a-time rule to the secret
 // name: with a release open it returns an error, unless --concurrent-release
 // gives a reason, which it returns (and warns). Without an open release it
-// returns "".
-func checkOpenReleases(c *cli.Context, entries []*logbook.Entry, name string) (string, error) {
+// returns "". The hint names the command that closes the release: aws
+// revoke for a key made by aws provision, log revoke for anything else.
+func checkOpenReleases(c *cli.Context, entries []*logbook.Entry, h *seal.Header, path string) (string, error) {
+	name := h.Name
 	open := logbook.OpenReleases(entries, name)
 	if len(open) == 0 {
 		return "", nil
@@ -194,8 +196,12 @@ func checkOpenReleases(c *cli.Context, entries []*logbook.Entry, name string) (s
 	if c.IsSet("concurrent-release") {
 		return "", usageError("--concurrent-release needs a reason")
 	}
+	closeWith := "breakglass log revoke --secret " + name + " --as NAME --text \"what was done\""
+	if awsGlassHeader(path, h) == nil {
+		closeWith = "breakglass aws revoke " + path + " --as NAME"
+	}
 	return "", withHints(msg,
-		"one person at a time: ask "+who+" to finish, and revoke the release (breakglass aws revoke, for AWS keys)",
+		"one person at a time: ask "+who+" to finish, then close the release with "+closeWith,
 		`if a second person really must act now, add --concurrent-release "REASON" (it is recorded)`)
 }
 

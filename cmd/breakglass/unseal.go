@@ -196,14 +196,10 @@ func runUnseal(c *cli.Context) error {
 		return err
 	}
 	defer file.Close()
-	uc, err := chooseUseCase(c, f.Header)
-	if err != nil {
-		return err
-	}
 	// With a logbook: the operator is enrolled, the header is the logged
 	// one, and no one else holds the secret (or --concurrent-release says
-	// why); the unseal-start entry is appended on top of what was checked.
-	// All before the first tap.
+	// why) — before anything is asked; the unseal-start entry is appended
+	// on top of what was checked. All before the first tap.
 	cl, err := newCeremonyLog(c, f, c.String("operator"))
 	if err != nil {
 		return err
@@ -215,7 +211,11 @@ func runUnseal(c *cli.Context) error {
 	if cl.log != nil {
 		size = cl.log.Size()
 	}
-	concurrent, err := checkOpenReleases(c, cl.entries(), f.Header.Name)
+	concurrent, err := checkOpenReleases(c, cl.entries(), f.Header, path)
+	if err != nil {
+		return err
+	}
+	uc, err := chooseUseCase(c, f.Header)
 	if err != nil {
 		return err
 	}
