@@ -50,6 +50,11 @@ type CheckReport struct {
 	// SealedKey is the sealed key's state in IAM, with its last use, for
 	// the caller to explain against the logbook's releases.
 	SealedKey KeyState
+	// SessionsRevokedBefore: sessions issued before this time are denied
+	// on both the user and the role (RevokePolicyName, written by
+	// Revoke), for the caller to compare with the logbook's last revoke.
+	// Zero when not both carry such a deny.
+	SessionsRevokedBefore time.Time
 }
 
 // Drifted reports whether any finding is Drift.
@@ -64,7 +69,12 @@ func (r *CheckReport) Drifted() bool {
 
 // Check compares the account with spec and the sealed key id: user, role,
 // policies (by hash), tags, exactly one access key and it the sealed one,
-// active, and not too old. It changes nothing.
+// active, and not too old. Anything that could give the user or the role
+// more power is drift: a group membership of the user, a managed policy
+// attached to the user or an extra one to the role, an inline policy
+// breakglass did not write. The only extra policy expected is a revoke's
+// deny of older sessions (RevokePolicyName), exactly as Revoke writes it
+// and the same on the user and the role. It changes nothing.
 func Check(ctx context.Context, cfg awssdk.Config, spec Spec, sealedKeyID string, opts CheckOptions) (*CheckReport, error) {
 	if opts.MaxKeyAge == 0 {
 		opts.MaxKeyAge = 90 * 24 * time.Hour
@@ -93,13 +103,17 @@ func Check(ctx context.Context, cfg awssdk.Config, spec Spec, sealedKeyID string
 		if !samePolicy(snap.user.inline[UserPolicyName], spec.UserPolicy(account)) {
 			add(Drift, snap.user.arn, "inline policy "+UserPolicyName+" is missing or differs from the provisioned one (hash mismatch)", reprovision)
 		}
-		for name := range snap.user.inline {
-			if name != UserPolicyName {
+		for _, name := range sortedKeys(docNames(snap.user.inline)) {
+			if name != UserPolicyName && name != RevokePolicyName {
 				add(Drift, snap.user.arn, "unexpected inline policy "+name+": the user must be able to do nothing but assume the role", reprovision+" (it deletes the policy)")
 			}
 		}
 		for _, arn := range snap.user.attached {
-			add(Drift, snap.user.arn, "unexpected attached policy "+arn, reprovision+" (it detaches the policy)")
+			add(Drift, snap.user.arn, "unexpected attached policy "+arn+": the user must be able to do nothing but assume the role", reprovision+" (it detaches the policy)")
+		}
+		for _, g := range snap.user.groups {
+			add(Drift, snap.user.arn, "the user is a member of group "+g+", whose policies apply to it: the user must be able to do nothing but assume the role",
+				reprovision+" (it removes the user from the group), or aws iam remove-user-from-group --group-name "+g+" --user-name "+spec.UserName())
 		}
 	}
 
@@ -122,18 +136,19 @@ func Check(ctx context.Context, cfg awssdk.Config, spec Spec, sealedKeyID string
 		}
 		for _, arn := range role.attached {
 			if arn != spec.RolePolicyARN {
-				add(Drift, role.arn, "unexpected attached policy "+arn, reprovision+" (it detaches the policy)")
+				add(Drift, role.arn, "unexpected attached policy "+arn+": the role must have only the provisioned permissions", reprovision+" (it detaches the policy)")
 			}
 		}
 		if len(spec.RolePolicy) > 0 && !samePolicy(role.inline[RolePolicyName], spec.RolePolicy) {
 			add(Drift, role.arn, "inline permissions "+RolePolicyName+" are missing or differ from the provisioned ones (hash mismatch)", reprovision)
 		}
-		for name := range role.inline {
+		for _, name := range sortedKeys(docNames(role.inline)) {
 			if name != RevokePolicyName && (name != RolePolicyName || len(spec.RolePolicy) == 0) {
-				add(Drift, role.arn, "unexpected inline policy "+name, reprovision+" (it deletes the policy)")
+				add(Drift, role.arn, "unexpected inline policy "+name+": the role must have only the provisioned permissions", reprovision+" (it deletes the policy)")
 			}
 		}
 	}
+	r.SessionsRevokedBefore = checkRevoked(add, snap, r, reprovision)
 
 	// Keys: exactly one, the sealed one, active, young enough.
 	sealedFound := false
@@ -167,6 +182,41 @@ func Check(ctx context.Context, cfg awssdk.Config, spec Spec, sealedKeyID string
 		r.SealedKey = KeyState{KeyID: sealedKeyID, User: spec.UserName(), Status: KeyDeleted}
 	}
 	return r, nil
+}
+
+// checkRevoked checks a revoke's deny of older sessions: on the user and
+// the role alike, or on neither. It returns the cutoff both enforce.
+func checkRevoked(add func(Severity, string, string, string), snap *snapshot, r *CheckReport, reprovision string) time.Time {
+	st := readRevokeState(snap.user, snap.role)
+	if st.userBad {
+		add(Drift, r.UserARN, "inline policy "+RevokePolicyName+" is not the deny of older sessions that `breakglass aws revoke` writes (it may grant powers)",
+			reprovision+" (it deletes the policy, and puts back the role's deny if the role has one)")
+	}
+	if st.roleBad {
+		add(Drift, r.RoleARN, "inline policy "+RevokePolicyName+" is not the deny of older sessions that `breakglass aws revoke` writes (it may grant powers)",
+			reprovision+" (it deletes the policy, and puts back the user's deny if the user has one)")
+	}
+	when := func(t time.Time) string { return t.Format(time.RFC3339) }
+	switch {
+	case st.user.IsZero() && st.role.IsZero():
+		return time.Time{}
+	case st.user.IsZero():
+		add(Drift, r.UserARN, "the role denies sessions issued before "+when(st.role)+" but the user does not: session tokens (sts:GetSessionToken) made from a released key before then can still assume the role",
+			reprovision+" (it puts the same deny on the user)")
+		return time.Time{}
+	case st.role.IsZero():
+		add(Drift, r.RoleARN, "the user denies session tokens issued before "+when(st.user)+" but the role does not deny its sessions issued before then: they stay alive",
+			reprovision+" (it puts the same deny on the role)")
+		return time.Time{}
+	case !st.user.Equal(st.role):
+		add(Drift, r.UserARN, "the user denies sessions issued before "+when(st.user)+", the role before "+when(st.role)+"; a revoke puts the same cutoff on both",
+			reprovision+" (it puts the later cutoff on both)")
+		if st.user.Before(st.role) {
+			return st.user
+		}
+		return st.role
+	}
+	return st.user
 }
 
 func checkTags(add func(Severity, string, string, string), subject string, spec Spec, have map[string]string, fix string) {

@@ -36,9 +36,13 @@
 // [ErrThrottled], [ErrUnreachable], [ErrExpired]) for the CLI's hints.
 //
 // After an incident, [Revoke] deactivates and deletes the released key,
-// denies everything to role sessions issued before now (the
-// aws:TokenIssueTime policy AWS's own "Revoke active sessions" uses, named
-// AWSRevokeOlderSessions), and creates a new key to seal. [Rotate] only
+// denies everything to sessions issued before now (the aws:TokenIssueTime
+// policy AWS's own "Revoke active sessions" uses, named
+// AWSRevokeOlderSessions) on the role and on the user, and creates a new
+// key to seal. The user's deny matters because deleting a key does not
+// end the session tokens made from it (sts:GetSessionToken, up to 36
+// hours), which could otherwise assume the role again; calls signed with
+// the new long-term key carry no token issue time and are not affected. [Rotate] only
 // creates the new key; [RetireKey] deletes the old one once the new one
 // is sealed, so a scheduled rotation never leaves the account without a
 // working sealed key.
@@ -48,7 +52,12 @@
 // [Check] compares the account with the Spec (policies by SHA-256 of their
 // canonical JSON, [PolicyHash]), and the access keys with the sealed key
 // id: exactly one key, the sealed one, active, not too old, and its last
-// use. [KeyStatus] answers an auditor's question about one released key:
+// use. Whatever could give the user or the role more power is drift: a
+// group membership of the user, a managed policy attached to the user or
+// an extra one to the role, an inline policy breakglass did not write. A
+// revoke's deny must be exactly what [Revoke] writes ([RevokeCutoff]) and
+// the same on the user and the role; [CheckReport.SessionsRevokedBefore]
+// gives its cutoff for comparison with the logbook. [KeyStatus] answers an auditor's question about one released key:
 // deleted, inactive or still active, and when it was last used.
 //
 // # Testing

@@ -55,6 +55,38 @@ type entity struct {
 	tags       map[string]string //
 	inline     map[string][]byte // decoded documents by name
 	attached   []string          // managed policy ARNs
+	groups     []string          // users only: the groups it is in
+}
+
+// revokeState is what the user's and the role's RevokePolicyName policies
+// say, as a revoke leaves them: the same deny on both.
+type revokeState struct {
+	user, role       time.Time // the cutoffs; zero when absent or not a revoke deny
+	userBad, roleBad bool      // present, but not a document RevokePolicy wrote
+}
+
+func readRevokeState(user, role *entity) revokeState {
+	var st revokeState
+	side := func(e *entity, cutoff *time.Time, bad *bool) {
+		if e == nil {
+			return
+		}
+		if doc, ok := e.inline[RevokePolicyName]; ok {
+			*cutoff, ok = RevokeCutoff(doc)
+			*bad = !ok
+		}
+	}
+	side(user, &st.user, &st.userBad)
+	side(role, &st.role, &st.roleBad)
+	return st
+}
+
+// latest is the later of the two cutoffs: what a repair puts on both.
+func (st revokeState) latest() time.Time {
+	if st.user.After(st.role) {
+		return st.user
+	}
+	return st.role
 }
 
 // snapshot is the IAM state of one break-glass identity.
@@ -145,6 +177,16 @@ func readUser(ctx context.Context, c *iam.Client, name string, s *snapshot) erro
 				return fmt.Errorf("aws: user policy %s: undecodable document: %w", p, err)
 			}
 			e.inline[p] = []byte(doc)
+		}
+	}
+	groups := iam.NewListGroupsForUserPaginator(c, &iam.ListGroupsForUserInput{UserName: &name})
+	for groups.HasMorePages() {
+		page, err := groups.NextPage(ctx)
+		if err != nil {
+			return classify("list groups for user", err)
+		}
+		for _, g := range page.Groups {
+			e.groups = append(e.groups, awssdk.ToString(g.GroupName))
 		}
 	}
 	att := iam.NewListAttachedUserPoliciesPaginator(c, &iam.ListAttachedUserPoliciesInput{UserName: &name})
@@ -380,8 +422,9 @@ func PlanProvision(ctx context.Context, cfg awssdk.Config, spec Spec) (*Plan, er
 			})
 		}
 	}
+	revoked := readRevokeState(snap.user, snap.role)
 	for _, name := range sortedKeys(docNames(role.inline)) {
-		if name != RevokePolicyName && (name != RolePolicyName || len(spec.RolePolicy) == 0) {
+		if (name != RevokePolicyName || revoked.roleBad) && (name != RolePolicyName || len(spec.RolePolicy) == 0) {
 			name := name
 			p.add("delete inline policy "+name+" from role "+roleName, p.RoleARN, func(ctx context.Context) error {
 				_, err := c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &roleName, PolicyName: &name})
@@ -402,14 +445,18 @@ func PlanProvision(ctx context.Context, cfg awssdk.Config, spec Spec) (*Plan, er
 			return classify("put role policy", err)
 		})
 	}
-	if _, ok := role.inline[RevokePolicyName]; ok {
-		p.Notes = append(p.Notes, "role "+roleName+" carries "+RevokePolicyName+" from an earlier revoke; kept")
-	}
 
 	// The user's only permission.
 	user := snap.user
 	if user == nil {
 		user = &entity{inline: map[string][]byte{}}
+	}
+	for _, g := range user.groups {
+		g := g
+		p.add("remove user "+userName+" from group "+g+" (the group's policies apply to the user)", p.UserARN, func(ctx context.Context) error {
+			_, err := c.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{UserName: &userName, GroupName: &g})
+			return classify("remove user from group", err)
+		})
 	}
 	for _, arn := range user.attached {
 		arn := arn
@@ -419,7 +466,7 @@ func PlanProvision(ctx context.Context, cfg awssdk.Config, spec Spec) (*Plan, er
 		})
 	}
 	for _, name := range sortedKeys(docNames(user.inline)) {
-		if name != UserPolicyName {
+		if name != UserPolicyName && (name != RevokePolicyName || revoked.userBad) {
 			name := name
 			p.add("delete inline policy "+name+" from user "+userName, p.UserARN, func(ctx context.Context) error {
 				_, err := c.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: &userName, PolicyName: &name})
@@ -432,6 +479,30 @@ func PlanProvision(ctx context.Context, cfg awssdk.Config, spec Spec) (*Plan, er
 			_, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: &userName, PolicyName: awssdk.String(UserPolicyName), PolicyDocument: awssdk.String(string(userDoc))})
 			return classify("put user policy", err)
 		})
+	}
+
+	// A revoke's deny of older sessions stays, the same on the user and
+	// the role: where one side lacks it (a revoke that stopped half-way,
+	// or one by a breakglass that denied on the role only) or has an
+	// earlier cutoff, the later cutoff goes on both.
+	if cutoff := revoked.latest(); !cutoff.IsZero() {
+		doc := string(RevokePolicy(cutoff))
+		when := cutoff.Format(time.RFC3339)
+		if !revoked.user.Equal(cutoff) {
+			p.add("put "+RevokePolicyName+" on user "+userName+" (deny its session tokens issued before "+when+", as a revoke does)", p.UserARN, func(ctx context.Context) error {
+				_, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: &userName, PolicyName: awssdk.String(RevokePolicyName), PolicyDocument: &doc})
+				return classify("put user policy", err)
+			})
+		}
+		if !revoked.role.Equal(cutoff) {
+			p.add("put "+RevokePolicyName+" on role "+roleName+" (deny its sessions issued before "+when+", as a revoke does)", p.RoleARN, func(ctx context.Context) error {
+				_, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &roleName, PolicyName: awssdk.String(RevokePolicyName), PolicyDocument: &doc})
+				return classify("put role policy", err)
+			})
+		}
+		if revoked.user.Equal(revoked.role) {
+			p.Notes = append(p.Notes, "user "+userName+" and role "+roleName+" deny sessions issued before "+when+" ("+RevokePolicyName+", from an earlier revoke); kept")
+		}
 	}
 
 	// The access key.

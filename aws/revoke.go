@@ -17,8 +17,9 @@ type RevokeResult struct {
 	// was already gone from IAM.
 	RetiredKeyID    string
 	RetiredKeyFound bool
-	// SessionsBefore: every session of the role issued before this time
-	// is denied everything (the RevokePolicyName policy).
+	// SessionsBefore: every session of the role, and every session token
+	// of the user, issued before this time is denied everything (the
+	// RevokePolicyName policy, on both).
 	SessionsBefore   time.Time
 	RevokePolicyHash string
 	// NewKey is the replacement key. Seal it at once, then Wipe it.
@@ -26,15 +27,24 @@ type RevokeResult struct {
 }
 
 // Revoke ends a release after an incident: it deactivates and deletes the
-// released key, denies everything to role sessions issued before at (as
-// the console's "Revoke active sessions" does, with the aws:TokenIssueTime
-// condition), and creates a new key for the caller to seal. Sessions
-// issued up to and including the second of at are revoked (token issue
-// times have one-second resolution); pass time.Now() (tests pass the test
-// server's clock). A session for the new key issued in the same second
-// would be refused too: wait a second before using it.
+// released key, denies everything to sessions issued before at (as the
+// console's "Revoke active sessions" does, with the aws:TokenIssueTime
+// condition), and creates a new key for the caller to seal.
 //
-// The order matters: the released key dies before anything else, so a
+// The deny goes on the user as well as on the role. Deleting a key does
+// not end the session tokens made from it: whoever saw the released key
+// could have called sts:GetSessionToken (valid up to 36 hours) and, with
+// the deny on the role only, assume the role again after the revoke. The
+// user's deny stops that; it does not touch calls signed with the new
+// long-term key, which carry no token issue time.
+//
+// Sessions issued up to and including the second of at are revoked
+// (token issue times have one-second resolution); pass time.Now() (tests
+// pass the test server's clock). A session for the new key issued in the
+// same second would be refused too: wait a second before using it.
+//
+// The order matters: the released key dies before anything else, then
+// the user's old session tokens, then the role's old sessions, so a
 // failure half-way leaves the account safer, never with the released key
 // alive. Running Revoke again after a failure is safe.
 func Revoke(ctx context.Context, cfg awssdk.Config, spec Spec, releasedKeyID string, at time.Time) (*RevokeResult, error) {
@@ -52,6 +62,11 @@ func Revoke(ctx context.Context, cfg awssdk.Config, spec Spec, releasedKeyID str
 	}
 	cutoff := at.UTC().Truncate(time.Second).Add(time.Second)
 	doc := RevokePolicy(cutoff)
+	if _, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
+		UserName: awssdk.String(spec.UserName()), PolicyName: awssdk.String(RevokePolicyName), PolicyDocument: awssdk.String(string(doc)),
+	}); err != nil {
+		return nil, classify("revoke older session tokens of user "+spec.UserName(), err)
+	}
 	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
 		RoleName: awssdk.String(spec.RoleName()), PolicyName: awssdk.String(RevokePolicyName), PolicyDocument: awssdk.String(string(doc)),
 	}); err != nil {

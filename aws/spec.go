@@ -182,7 +182,11 @@ func (s Spec) TrustPolicy(account string) []byte {
 }
 
 // RevokePolicy denies everything to sessions issued before cutoff, like
-// the console's "Revoke active sessions".
+// the console's "Revoke active sessions". Revoke puts it on the role (its
+// sessions) and on the user (session tokens made with sts:GetSessionToken
+// from a released key, which outlive the key). Calls signed with a
+// long-term key carry no aws:TokenIssueTime, so the condition does not
+// match them and the new sealed key is not affected.
 func RevokePolicy(cutoff time.Time) []byte {
 	return mustJSON(policyDocument{Version: "2012-10-17", Statement: []policyStatement{{
 		Effect:    "Deny",
@@ -190,6 +194,24 @@ func RevokePolicy(cutoff time.Time) []byte {
 		Resource:  []string{"*"},
 		Condition: map[string]any{"DateLessThan": map[string]any{"aws:TokenIssueTime": cutoff.UTC().Format(time.RFC3339)}},
 	}}})
+}
+
+// RevokeCutoff returns the cutoff of a document RevokePolicy wrote. Any
+// other document, such as one edited to allow something, gives false.
+func RevokeCutoff(doc []byte) (time.Time, bool) {
+	var d struct {
+		Statement []struct {
+			Condition map[string]map[string]string
+		}
+	}
+	if json.Unmarshal(doc, &d) != nil || len(d.Statement) != 1 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, d.Statement[0].Condition["DateLessThan"]["aws:TokenIssueTime"])
+	if err != nil || !samePolicy(doc, RevokePolicy(t)) {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
 }
 
 // Tags are the tags breakglass puts on the user and the role, except

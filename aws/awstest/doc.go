@@ -17,13 +17,27 @@
 //     expired session ExpiredToken.
 //   - It authorizes with a small policy evaluator (explicit deny beats
 //     allow; wildcards in actions and resources; the String, Arn, Date,
-//     Bool and Null condition operators), enough for the user, role, trust
-//     and "revoke older sessions" policies breakglass writes. The account
-//     root (the admin credentials) may do anything but assume roles.
+//     Bool and Null condition operators; a condition on a key the request
+//     lacks does not hold, unless the operator is negated or IfExists),
+//     enough for the user, role, trust and "revoke older sessions"
+//     policies breakglass writes. A user's policies are its own and those
+//     of its groups. The account root (the admin credentials) may do
+//     anything but assume roles.
 //   - AssumeRole checks the caller's identity policy and the role's trust
 //     policy, SourceIdentity (which needs sts:SetSourceIdentity, and
 //     carries through role chaining), and DurationSeconds against 900 s,
 //     the role's MaxSessionDuration and the one-hour role-chaining limit.
+//   - GetSessionToken gives a user (or the root) a session token that
+//     acts as the user, with the user's policies and the token's issue
+//     time as aws:TokenIssueTime (long-term keys have none): 15 minutes to
+//     36 hours, 12 by default (the root: at most one hour). As in AWS it
+//     needs no permission, cannot be called with session credentials, its
+//     tokens may not call IAM (no MFA here: InvalidClientTokenId) nor sign
+//     in to the console, and they outlive the key that made them; only a
+//     deny on the user, the token's expiry or deleting the user ends them.
+//   - Groups: CreateGroup, AddUserToGroup, ListGroupsForUser and the group
+//     policy calls, so that tests can grant a user powers the way an
+//     administrator might.
 //   - It records each access key's last use (time, service, region).
 //   - The console federation endpoint lives at /federation
 //     (getSigninToken and login); /console stands in for the console.
@@ -53,7 +67,7 @@
 //
 // The server is deliberately small. It does not implement customer
 // managed policies (only a few AWS managed ones can be attached),
-// permission boundaries, session policies or tags, pagination (every list
-// fits one page), or eventual consistency. Signatures must be in the
+// permission boundaries, session policies or tags, MFA devices,
+// pagination (every list fits one page), or eventual consistency. Signatures must be in the
 // Authorization header; presigned URLs are not accepted.
 package awstest

@@ -13,41 +13,55 @@ import (
 // for parameters, result shapes and error codes.
 
 var iamHandlers = map[string]handler{
-	"CreateUser":               (*Server).createUser,
-	"GetUser":                  (*Server).getUser,
-	"DeleteUser":               (*Server).deleteUser,
-	"ListUsers":                (*Server).listUsers,
-	"TagUser":                  users.tag,
-	"UntagUser":                users.untag,
-	"ListUserTags":             users.listTags,
-	"PutUserPolicy":            users.putPolicy,
-	"GetUserPolicy":            users.getPolicy,
-	"ListUserPolicies":         users.listPolicies,
-	"DeleteUserPolicy":         users.deletePolicy,
-	"AttachUserPolicy":         users.attachPolicy,
-	"DetachUserPolicy":         users.detachPolicy,
-	"ListAttachedUserPolicies": users.listAttachedPolicies,
-	"CreateRole":               (*Server).createRole,
-	"GetRole":                  (*Server).getRole,
-	"DeleteRole":               (*Server).deleteRole,
-	"ListRoles":                (*Server).listRoles,
-	"UpdateRole":               (*Server).updateRole,
-	"UpdateAssumeRolePolicy":   (*Server).updateAssumeRolePolicy,
-	"TagRole":                  roles.tag,
-	"UntagRole":                roles.untag,
-	"ListRoleTags":             roles.listTags,
-	"PutRolePolicy":            roles.putPolicy,
-	"GetRolePolicy":            roles.getPolicy,
-	"ListRolePolicies":         roles.listPolicies,
-	"DeleteRolePolicy":         roles.deletePolicy,
-	"AttachRolePolicy":         roles.attachPolicy,
-	"DetachRolePolicy":         roles.detachPolicy,
-	"ListAttachedRolePolicies": roles.listAttachedPolicies,
-	"CreateAccessKey":          (*Server).createAccessKey,
-	"ListAccessKeys":           (*Server).listAccessKeys,
-	"UpdateAccessKey":          (*Server).updateAccessKey,
-	"DeleteAccessKey":          (*Server).deleteAccessKey,
-	"GetAccessKeyLastUsed":     (*Server).getAccessKeyLastUsed,
+	"CreateUser":                (*Server).createUser,
+	"GetUser":                   (*Server).getUser,
+	"DeleteUser":                (*Server).deleteUser,
+	"ListUsers":                 (*Server).listUsers,
+	"TagUser":                   users.tag,
+	"UntagUser":                 users.untag,
+	"ListUserTags":              users.listTags,
+	"PutUserPolicy":             users.putPolicy,
+	"GetUserPolicy":             users.getPolicy,
+	"ListUserPolicies":          users.listPolicies,
+	"DeleteUserPolicy":          users.deletePolicy,
+	"AttachUserPolicy":          users.attachPolicy,
+	"DetachUserPolicy":          users.detachPolicy,
+	"ListAttachedUserPolicies":  users.listAttachedPolicies,
+	"CreateGroup":               (*Server).createGroup,
+	"GetGroup":                  (*Server).getGroup,
+	"DeleteGroup":               (*Server).deleteGroup,
+	"ListGroups":                (*Server).listGroups,
+	"AddUserToGroup":            (*Server).addUserToGroup,
+	"RemoveUserFromGroup":       (*Server).removeUserFromGroup,
+	"ListGroupsForUser":         (*Server).listGroupsForUser,
+	"PutGroupPolicy":            groups.putPolicy,
+	"GetGroupPolicy":            groups.getPolicy,
+	"ListGroupPolicies":         groups.listPolicies,
+	"DeleteGroupPolicy":         groups.deletePolicy,
+	"AttachGroupPolicy":         groups.attachPolicy,
+	"DetachGroupPolicy":         groups.detachPolicy,
+	"ListAttachedGroupPolicies": groups.listAttachedPolicies,
+	"CreateRole":                (*Server).createRole,
+	"GetRole":                   (*Server).getRole,
+	"DeleteRole":                (*Server).deleteRole,
+	"ListRoles":                 (*Server).listRoles,
+	"UpdateRole":                (*Server).updateRole,
+	"UpdateAssumeRolePolicy":    (*Server).updateAssumeRolePolicy,
+	"TagRole":                   roles.tag,
+	"UntagRole":                 roles.untag,
+	"ListRoleTags":              roles.listTags,
+	"PutRolePolicy":             roles.putPolicy,
+	"GetRolePolicy":             roles.getPolicy,
+	"ListRolePolicies":          roles.listPolicies,
+	"DeleteRolePolicy":          roles.deletePolicy,
+	"AttachRolePolicy":          roles.attachPolicy,
+	"DetachRolePolicy":          roles.detachPolicy,
+	"ListAttachedRolePolicies":  roles.listAttachedPolicies,
+	"CreateAccessKey":           (*Server).createAccessKey,
+	"ListAccessKeys":            (*Server).listAccessKeys,
+	"UpdateAccessKey":           (*Server).updateAccessKey,
+	"DeleteAccessKey":           (*Server).deleteAccessKey,
+	"GetAccessKeyLastUsed":      (*Server).getAccessKeyLastUsed,
 }
 
 // managedPolicies are the AWS managed policies the server knows, by ARN.
@@ -324,6 +338,9 @@ func (s *Server) deleteUser(c *call) (any, *apiError) {
 	if len(u.Attached) > 0 {
 		return nil, errDeleteConflict("Cannot delete entity, must detach all policies first.")
 	}
+	if len(s.groupsOf(u.Name)) > 0 {
+		return nil, errDeleteConflict("Cannot delete entity, must remove users from group first.")
+	}
 	delete(s.st.Users, u.Name)
 	return nil, nil
 }
@@ -349,6 +366,162 @@ func (s *Server) listUsers(c *call) (any, *apiError) {
 		Users       []xUser `xml:"Users>member"`
 		IsTruncated bool
 	}{out, false}, nil
+}
+
+// Groups.
+
+func (s *Server) xGroup(g *group) xGroup {
+	return xGroup{Path: g.Path, GroupName: g.Name, GroupId: g.ID, Arn: s.groupARN(g), CreateDate: isoTime(g.Created)}
+}
+
+// lookupGroup authorizes action on the named group and returns it.
+func (s *Server) lookupGroup(c *call, action string) (*group, *apiError) {
+	name := c.get("GroupName")
+	if err := checkName("groupName", name, 128); err != nil {
+		return nil, err
+	}
+	g := s.st.Groups[name]
+	arn := "arn:aws:iam::" + s.st.Account + ":group/" + name
+	if g != nil {
+		arn = s.groupARN(g)
+	}
+	if err := s.authorize(c, action, arn, nil); err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, errNoSuchEntity("The group with name %s cannot be found.", name)
+	}
+	return g, nil
+}
+
+func (s *Server) createGroup(c *call) (any, *apiError) {
+	name := c.get("GroupName")
+	if err := checkName("groupName", name, 128); err != nil {
+		return nil, err
+	}
+	path, err := checkPath(c.get("Path"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, "iam:CreateGroup", "arn:aws:iam::"+s.st.Account+":group"+path+name, nil); err != nil {
+		return nil, err
+	}
+	if s.st.Groups[name] != nil {
+		return nil, errAlreadyExists("Group with name %s already exists.", name)
+	}
+	g := &group{Name: name, Path: path, ID: newID("AGPA", 17), Created: s.now(), entity: entity{Inline: map[string]string{}}}
+	s.st.Groups[name] = g
+	return struct{ Group xGroup }{s.xGroup(g)}, nil
+}
+
+func (s *Server) getGroup(c *call) (any, *apiError) {
+	g, err := s.lookupGroup(c, "iam:GetGroup")
+	if err != nil {
+		return nil, err
+	}
+	var members []xUser
+	for _, name := range g.Members {
+		if u := s.st.Users[name]; u != nil {
+			x := s.xUser(u)
+			x.Tags = nil
+			members = append(members, x)
+		}
+	}
+	return struct {
+		Group       xGroup
+		Users       []xUser `xml:"Users>member"`
+		IsTruncated bool
+	}{s.xGroup(g), members, false}, nil
+}
+
+func (s *Server) deleteGroup(c *call) (any, *apiError) {
+	g, err := s.lookupGroup(c, "iam:DeleteGroup")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(g.Members) > 0:
+		return nil, errDeleteConflict("Cannot delete entity, must remove users from group first.")
+	case len(g.Inline) > 0:
+		return nil, errDeleteConflict("Cannot delete entity, must delete policies first.")
+	case len(g.Attached) > 0:
+		return nil, errDeleteConflict("Cannot delete entity, must detach all policies first.")
+	}
+	delete(s.st.Groups, g.Name)
+	return nil, nil
+}
+
+func (s *Server) listGroups(c *call) (any, *apiError) {
+	prefix, err := checkPath(c.get("PathPrefix"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, "iam:ListGroups", "arn:aws:iam::"+s.st.Account+":group"+prefix, nil); err != nil {
+		return nil, err
+	}
+	var out []xGroup
+	for _, name := range sortedKeys(s.st.Groups) {
+		if g := s.st.Groups[name]; strings.HasPrefix(g.Path, prefix) {
+			out = append(out, s.xGroup(g))
+		}
+	}
+	return groupList{Groups: out}, nil
+}
+
+type groupList struct {
+	Groups      []xGroup `xml:"Groups>member"`
+	IsTruncated bool
+}
+
+// membership authorizes action on the group and finds the user, for
+// AddUserToGroup and RemoveUserFromGroup.
+func (s *Server) membership(c *call, action string) (*group, *user, *apiError) {
+	g, err := s.lookupGroup(c, action)
+	if err != nil {
+		return nil, nil, err
+	}
+	name := c.get("UserName")
+	if err := checkName("userName", name, 64); err != nil {
+		return nil, nil, err
+	}
+	u := s.st.Users[name]
+	if u == nil {
+		return nil, nil, errNoSuchEntity("The user with name %s cannot be found.", name)
+	}
+	return g, u, nil
+}
+
+func (s *Server) addUserToGroup(c *call) (any, *apiError) {
+	g, u, err := s.membership(c, "iam:AddUserToGroup")
+	if err != nil {
+		return nil, err
+	}
+	g.Members = attach(g.Members, u.Name)
+	return nil, nil
+}
+
+func (s *Server) removeUserFromGroup(c *call) (any, *apiError) {
+	g, u, err := s.membership(c, "iam:RemoveUserFromGroup")
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if g.Members, ok = detach(g.Members, u.Name); !ok {
+		return nil, errNoSuchEntity("The user with name %s cannot be found.", u.Name)
+	}
+	return nil, nil
+}
+
+func (s *Server) listGroupsForUser(c *call) (any, *apiError) {
+	u, err := s.lookupUser(c, "iam:ListGroupsForUser")
+	if err != nil {
+		return nil, err
+	}
+	var out []xGroup
+	for _, g := range s.groupsOf(u.Name) {
+		out = append(out, s.xGroup(g))
+	}
+	return groupList{Groups: out}, nil
 }
 
 // Roles.
@@ -485,8 +658,9 @@ type entityKind struct {
 }
 
 var (
-	users = entityKind{noun: "user", lookup: (*Server).userEntity}
-	roles = entityKind{noun: "role", lookup: (*Server).roleEntity}
+	users  = entityKind{noun: "user", lookup: (*Server).userEntity}
+	roles  = entityKind{noun: "role", lookup: (*Server).roleEntity}
+	groups = entityKind{noun: "group", lookup: (*Server).groupEntity}
 )
 
 func (s *Server) userEntity(c *call, action string) (string, *entity, *apiError) {
@@ -503,6 +677,14 @@ func (s *Server) roleEntity(c *call, action string) (string, *entity, *apiError)
 		return "", nil, err
 	}
 	return r.Name, &r.entity, nil
+}
+
+func (s *Server) groupEntity(c *call, action string) (string, *entity, *apiError) {
+	g, err := s.lookupGroup(c, action)
+	if err != nil {
+		return "", nil, err
+	}
+	return g.Name, &g.entity, nil
 }
 
 // find authorizes the call's action on the named entity and returns it.
@@ -568,6 +750,7 @@ func (k entityKind) putPolicy(s *Server, c *call) (any, *apiError) {
 
 type inlinePolicy struct {
 	UserName       string `xml:",omitempty"`
+	GroupName      string `xml:",omitempty"`
 	RoleName       string `xml:",omitempty"`
 	PolicyName     string
 	PolicyDocument string
@@ -587,9 +770,12 @@ func (k entityKind) getPolicy(s *Server, c *call) (any, *apiError) {
 		return nil, errNoSuchEntity("The %s policy with name %s cannot be found.", k.noun, name)
 	}
 	p := inlinePolicy{PolicyName: name, PolicyDocument: url.QueryEscape(doc)}
-	if k.noun == "user" {
+	switch k.noun {
+	case "user":
 		p.UserName = owner
-	} else {
+	case "group":
+		p.GroupName = owner
+	default:
 		p.RoleName = owner
 	}
 	return p, nil

@@ -73,6 +73,7 @@ type state struct {
 	Account  string                `json:"account"`
 	Admin    Credentials           `json:"admin"`
 	Users    map[string]*user      `json:"users"`
+	Groups   map[string]*group     `json:"groups"`
 	Roles    map[string]*role      `json:"roles"`
 	Keys     map[string]*accessKey `json:"keys"`
 	Sessions map[string]*session   `json:"sessions"`
@@ -85,6 +86,16 @@ type user struct {
 	Path    string    `json:"path"`
 	ID      string    `json:"id"`
 	Created time.Time `json:"created"`
+	entity
+}
+
+// group is an IAM group: its policies apply to its members.
+type group struct {
+	Name    string    `json:"name"`
+	Path    string    `json:"path"`
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	Members []string  `json:"members"` // user names, in the order added
 	entity
 }
 
@@ -120,12 +131,19 @@ type accessKey struct {
 	LastRegion  string    `json:"lastRegion"`
 }
 
+// session is a set of temporary credentials: a role session from
+// AssumeRole (Role and Name set), or a session token from GetSessionToken
+// (User and UserID set, or Root), which acts as the user (or the root)
+// with the user's policies.
 type session struct {
 	ID             string    `json:"id"`
 	Secret         string    `json:"secret"`
 	Token          string    `json:"token"`
-	Role           string    `json:"role"`
-	Name           string    `json:"name"`
+	Role           string    `json:"role,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	User           string    `json:"user,omitempty"`
+	UserID         string    `json:"userId,omitempty"`
+	Root           bool      `json:"root,omitempty"`
 	SourceIdentity string    `json:"sourceIdentity"`
 	Issued         time.Time `json:"issued"`
 	Expires        time.Time `json:"expires"`
@@ -186,6 +204,9 @@ func NewServer(opts Options) (*Server, error) {
 func (st *state) init() {
 	if st.Users == nil {
 		st.Users = map[string]*user{}
+	}
+	if st.Groups == nil {
+		st.Groups = map[string]*group{}
 	}
 	if st.Roles == nil {
 		st.Roles = map[string]*role{}
@@ -354,9 +375,13 @@ type principal struct {
 	arn     string
 	id      string // UserId as GetCallerIdentity reports it
 	user    *user
-	session *session
+	session *session   // the temporary credentials used, if any
 	key     *accessKey // the long-term key used, if any
 }
+
+// assumedRole reports whether p calls with a role session, as opposed to
+// long-term keys or a session token of a user or the root.
+func (p *principal) assumedRole() bool { return p.kind == "assumed-role" }
 
 // call is one parsed request.
 type call struct {
@@ -503,11 +528,22 @@ func (s *Server) authenticate(c *call, body []byte) *apiError {
 			return errInvalidToken()
 		}
 		secret = ss.Secret
-		r := s.st.Roles[ss.Role]
-		if r == nil {
+		switch u := s.st.Users[ss.User]; {
+		case ss.Role != "":
+			r := s.st.Roles[ss.Role]
+			if r == nil {
+				return errInvalidToken()
+			}
+			p = &principal{kind: "assumed-role", arn: s.sessionARN(ss), id: r.ID + ":" + ss.Name, session: ss}
+		case ss.Root:
+			p = &principal{kind: "root", arn: "arn:aws:iam::" + s.st.Account + ":root", id: s.st.Account, session: ss}
+		case u != nil && u.ID == ss.UserID:
+			// A session token outlives the key that made it (deleting or
+			// deactivating the key does not end it), but not its user.
+			p = &principal{kind: "user", arn: s.userARN(u), id: u.ID, user: u, session: ss}
+		default:
 			return errInvalidToken()
 		}
-		p = &principal{kind: "assumed-role", arn: s.sessionARN(ss), id: r.ID + ":" + ss.Name, session: ss}
 	default:
 		return errInvalidToken()
 	}
@@ -516,6 +552,11 @@ func (s *Server) authenticate(c *call, body []byte) *apiError {
 	}
 	if p.session != nil && !now.Before(p.session.Expires) {
 		return errExpiredToken()
+	}
+	if p.session != nil && !p.assumedRole() && c.service == "iam" {
+		// Session tokens without MFA may not call IAM; AWS answers
+		// InvalidClientTokenId. The server has no MFA devices.
+		return errInvalidToken()
 	}
 	if p.key != nil {
 		p.key.LastUsed, p.key.LastService, p.key.LastRegion = now, c.service, c.region
@@ -570,26 +611,46 @@ func (s *Server) callerContext(p *principal) map[string]string {
 
 // identityPolicies are the parsed inline and attached policies of p.
 func (s *Server) identityPolicies(p *principal) []*policyDoc {
-	var inline map[string]string
-	var attached []string
+	var from []*entity
 	switch {
 	case p.user != nil:
-		inline, attached = p.user.Inline, p.user.Attached
-	case p.session != nil:
+		// A user's own policies and those of every group it is in.
+		from = append(from, &p.user.entity)
+		for _, g := range s.groupsOf(p.user.Name) {
+			from = append(from, &g.entity)
+		}
+	case p.assumedRole():
 		if r := s.st.Roles[p.session.Role]; r != nil {
-			inline, attached = r.Inline, r.Attached
+			from = append(from, &r.entity)
 		}
 	}
 	var out []*policyDoc
-	for _, name := range sortedKeys(inline) {
-		if d, err := parsePolicy(inline[name], identityPolicy); err == nil {
-			out = append(out, d)
+	for _, e := range from {
+		for _, name := range sortedKeys(e.Inline) {
+			if d, err := parsePolicy(e.Inline[name], identityPolicy); err == nil {
+				out = append(out, d)
+			}
+		}
+		for _, arn := range e.Attached {
+			if doc, ok := managedPolicies[arn]; ok {
+				if d, err := parsePolicy(doc, identityPolicy); err == nil {
+					out = append(out, d)
+				}
+			}
 		}
 	}
-	for _, arn := range attached {
-		if doc, ok := managedPolicies[arn]; ok {
-			if d, err := parsePolicy(doc, identityPolicy); err == nil {
-				out = append(out, d)
+	return out
+}
+
+// groupsOf lists the groups the named user is a member of, by name.
+func (s *Server) groupsOf(userName string) []*group {
+	var out []*group
+	for _, name := range sortedKeys(s.st.Groups) {
+		g := s.st.Groups[name]
+		for _, m := range g.Members {
+			if m == userName {
+				out = append(out, g)
+				break
 			}
 		}
 	}
@@ -613,8 +674,23 @@ func (s *Server) roleARN(r *role) string {
 	return "arn:aws:iam::" + s.st.Account + ":role" + r.Path + r.Name
 }
 
+// sessionARN is the ARN a session acts as: the assumed role's session, or
+// for a session token the user (or the root) that made it.
 func (s *Server) sessionARN(ss *session) string {
-	return "arn:aws:sts::" + s.st.Account + ":assumed-role/" + ss.Role + "/" + ss.Name
+	switch {
+	case ss.Role != "":
+		return "arn:aws:sts::" + s.st.Account + ":assumed-role/" + ss.Role + "/" + ss.Name
+	case ss.Root:
+		return "arn:aws:iam::" + s.st.Account + ":root"
+	}
+	if u := s.st.Users[ss.User]; u != nil {
+		return s.userARN(u)
+	}
+	return s.userARNFor("/", ss.User)
+}
+
+func (s *Server) groupARN(g *group) string {
+	return "arn:aws:iam::" + s.st.Account + ":group" + g.Path + g.Name
 }
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

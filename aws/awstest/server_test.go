@@ -848,3 +848,202 @@ func TestUserAuthorization(t *testing.T) {
 		t.Errorf("root GetUser = %s", *root.User.Arn)
 	}
 }
+
+// sessionToken calls GetSessionToken with key; seconds 0 leaves the
+// duration to the server.
+func sessionToken(t *testing.T, srv *Server, key Credentials, seconds int32) (Credentials, time.Time) {
+	t.Helper()
+	in := &sts.GetSessionTokenInput{}
+	if seconds != 0 {
+		in.DurationSeconds = awssdk.Int32(seconds)
+	}
+	out := must[*sts.GetSessionTokenOutput](t)(stsAs(srv, key).GetSessionToken(ctx, in))
+	cr := out.Credentials
+	return Credentials{AccessKeyID: *cr.AccessKeyId, SecretAccessKey: *cr.SecretAccessKey, SessionToken: *cr.SessionToken}, *cr.Expiration
+}
+
+func TestGetSessionToken(t *testing.T) {
+	srv := newServer(t)
+	key, roleARN := account(t, srv, 7200)
+
+	// Twelve hours by default; 900 s to 36 h for an IAM user.
+	tok, exp := sessionToken(t, srv, key, 0)
+	if !strings.HasPrefix(tok.AccessKeyID, "ASIA") || tok.SessionToken == "" {
+		t.Fatalf("GetSessionToken = %+v", tok)
+	}
+	if d := exp.Sub(srv.Now()); d != 12*time.Hour {
+		t.Errorf("default session token lasts %s, want 12h", d)
+	}
+	if _, exp := sessionToken(t, srv, key, 129600); exp.Sub(srv.Now()) != 36*time.Hour {
+		t.Errorf("longest session token lasts %s, want 36h", exp.Sub(srv.Now()))
+	}
+	for _, bad := range []int32{899, 129601} {
+		_, err := stsAs(srv, key).GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: awssdk.Int32(bad)})
+		wantCode(t, err, "ValidationError")
+	}
+	// The root's session tokens last at most an hour: longer asks are cut.
+	_, exp = sessionToken(t, srv, srv.AdminCredentials(), 7200)
+	if d := exp.Sub(srv.Now()); d != time.Hour {
+		t.Errorf("root session token lasts %s, want 1h", d)
+	}
+	// No MFA devices here; no session tokens from session credentials.
+	_, err := stsAs(srv, key).GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: awssdk.String("arn:aws:iam::123456789012:mfa/bg"), TokenCode: awssdk.String("123456")})
+	wantCode(t, err, "AccessDenied")
+	_, err = stsAs(srv, tok).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	wantCode(t, err, "AccessDenied")
+	_, err = stsAs(srv, assume(t, srv, key, roleARN, 900)).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	wantCode(t, err, "AccessDenied")
+
+	// The token acts as the user: the user's identity, no IAM without MFA
+	// (InvalidClientTokenId, as AWS answers), and AssumeRole with the
+	// user's policies. That is not role chaining: the role's full
+	// maximum applies.
+	id := must[*sts.GetCallerIdentityOutput](t)(stsAs(srv, tok).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
+	if *id.Arn != "arn:aws:iam::123456789012:user/breakglass/bg" || !strings.HasPrefix(*id.UserId, "AIDA") {
+		t.Errorf("GetCallerIdentity with a session token = %s %s", *id.Arn, *id.UserId)
+	}
+	_, err = iamAs(srv, tok).GetUser(ctx, &iam.GetUserInput{})
+	wantCode(t, err, "InvalidClientTokenId")
+	_, err = stsAs(srv, tok).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: awssdk.String(roleARN), RoleSessionName: awssdk.String("x1")})
+	wantCode(t, err, "AccessDenied") // the user's policy wants a source identity
+	sess := assume(t, srv, tok, roleARN, 7200)
+	must[*iam.ListUsersOutput](t)(iamAs(srv, sess).ListUsers(ctx, &iam.ListUsersInput{}))
+
+	// Deleting the key does not end the token: that is AWS's behaviour,
+	// and why a revoke must deny old tokens on the user too.
+	admin := iamAs(srv, srv.AdminCredentials())
+	must[*iam.UpdateAccessKeyOutput](t)(admin.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: awssdk.String("bg"), AccessKeyId: &key.AccessKeyID, Status: iamtypes.StatusTypeInactive}))
+	must[*iam.DeleteAccessKeyOutput](t)(admin.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: awssdk.String("bg"), AccessKeyId: &key.AccessKeyID}))
+	_, err = stsAs(srv, key).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantCode(t, err, "InvalidClientTokenId")
+	assume(t, srv, tok, roleARN, 900)
+
+	// Session tokens cannot sign in to the console.
+	b, _ := json.Marshal(map[string]string{"sessionId": tok.AccessKeyID, "sessionKey": tok.SecretAccessKey, "sessionToken": tok.SessionToken})
+	resp, err := http.Get(srv.FederationURL() + "?" + url.Values{"Action": {"getSigninToken"}, "Session": {string(b)}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("getSigninToken with a session token: %d, want 400", resp.StatusCode)
+	}
+
+	// A deny on the user for tokens issued before a cutoff ends the old
+	// token's AssumeRole (and the role's deny its sessions), while a new
+	// long-term key, which has no token issue time, and tokens issued
+	// after the cutoff work.
+	cutoff := srv.Now().Add(time.Second).Format(time.RFC3339)
+	deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"` + cutoff + `"}}}]}`
+	must[*iam.PutUserPolicyOutput](t)(admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: awssdk.String("bg"), PolicyName: awssdk.String("AWSRevokeOlderSessions"), PolicyDocument: awssdk.String(deny)}))
+	_, err = stsAs(srv, tok).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: awssdk.String(roleARN), RoleSessionName: awssdk.String("alice"), SourceIdentity: awssdk.String("alice")})
+	wantCode(t, err, "AccessDenied")
+	if !strings.Contains(err.Error(), "explicit deny") {
+		t.Errorf("revoked session token: %v, want an explicit deny", err)
+	}
+	k := must[*iam.CreateAccessKeyOutput](t)(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: awssdk.String("bg")}))
+	newKey := Credentials{AccessKeyID: *k.AccessKey.AccessKeyId, SecretAccessKey: *k.AccessKey.SecretAccessKey}
+	assume(t, srv, newKey, roleARN, 900)
+	srv.Advance(2 * time.Second)
+	fresh, _ := sessionToken(t, srv, newKey, 900)
+	assume(t, srv, fresh, roleARN, 900)
+
+	// A token expires, and dies with its user.
+	srv.Advance(15 * time.Minute)
+	_, err = stsAs(srv, fresh).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantCode(t, err, "ExpiredToken")
+	other, _ := sessionToken(t, srv, newKey, 0)
+	must[*iam.DeleteAccessKeyOutput](t)(admin.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: awssdk.String("bg"), AccessKeyId: &newKey.AccessKeyID}))
+	must[*iam.DeleteUserPolicyOutput](t)(admin.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: awssdk.String("bg"), PolicyName: awssdk.String("assume")}))
+	must[*iam.DeleteUserPolicyOutput](t)(admin.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: awssdk.String("bg"), PolicyName: awssdk.String("AWSRevokeOlderSessions")}))
+	must[*iam.DeleteUserOutput](t)(admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: awssdk.String("bg")}))
+	_, err = stsAs(srv, other).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	wantCode(t, err, "InvalidClientTokenId")
+}
+
+func TestGroups(t *testing.T) {
+	srv := newServer(t)
+	admin := iamAs(srv, srv.AdminCredentials())
+	must[*iam.CreateUserOutput](t)(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: awssdk.String("u")}))
+	k := must[*iam.CreateAccessKeyOutput](t)(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: awssdk.String("u")}))
+	u := iamAs(srv, Credentials{AccessKeyID: *k.AccessKey.AccessKeyId, SecretAccessKey: *k.AccessKey.SecretAccessKey})
+	_, err := u.ListRoles(ctx, &iam.ListRolesInput{})
+	wantCode(t, err, "AccessDenied")
+
+	g := must[*iam.CreateGroupOutput](t)(admin.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: awssdk.String("ops"), Path: awssdk.String("/teams/")}))
+	if *g.Group.Arn != "arn:aws:iam::123456789012:group/teams/ops" || !strings.HasPrefix(*g.Group.GroupId, "AGPA") {
+		t.Errorf("CreateGroup = %s %s", *g.Group.Arn, *g.Group.GroupId)
+	}
+	_, err = admin.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: awssdk.String("ops")})
+	wantCode(t, err, "EntityAlreadyExists")
+	_, err = admin.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: awssdk.String("ops"), UserName: awssdk.String("ghost")})
+	wantCode(t, err, "NoSuchEntity")
+	_, err = admin.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: awssdk.String("ghosts"), UserName: awssdk.String("u")})
+	wantCode(t, err, "NoSuchEntity")
+	must[*iam.AddUserToGroupOutput](t)(admin.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: awssdk.String("ops"), UserName: awssdk.String("u")}))
+	must[*iam.AddUserToGroupOutput](t)(admin.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: awssdk.String("ops"), UserName: awssdk.String("u")}))
+
+	in := must[*iam.ListGroupsForUserOutput](t)(admin.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: awssdk.String("u")}))
+	if len(in.Groups) != 1 || *in.Groups[0].GroupName != "ops" || *in.Groups[0].Path != "/teams/" {
+		t.Errorf("ListGroupsForUser = %+v", in.Groups)
+	}
+	got := must[*iam.GetGroupOutput](t)(admin.GetGroup(ctx, &iam.GetGroupInput{GroupName: awssdk.String("ops")}))
+	if len(got.Users) != 1 || *got.Users[0].UserName != "u" || *got.Group.GroupName != "ops" {
+		t.Errorf("GetGroup = %+v", got)
+	}
+
+	// The group's policies, attached and inline, apply to its members.
+	must[*iam.AttachGroupPolicyOutput](t)(admin.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: awssdk.String("ops"), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/IAMReadOnlyAccess")}))
+	must[*iam.ListRolesOutput](t)(u.ListRoles(ctx, &iam.ListRolesInput{}))
+	deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:ListRoles","Resource":"*"}]}`
+	must[*iam.PutGroupPolicyOutput](t)(admin.PutGroupPolicy(ctx, &iam.PutGroupPolicyInput{GroupName: awssdk.String("ops"), PolicyName: awssdk.String("no-roles"), PolicyDocument: awssdk.String(deny)}))
+	_, err = u.ListRoles(ctx, &iam.ListRolesInput{})
+	wantCode(t, err, "AccessDenied")
+	gp := must[*iam.GetGroupPolicyOutput](t)(admin.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: awssdk.String("ops"), PolicyName: awssdk.String("no-roles")}))
+	if *gp.GroupName != "ops" || *gp.PolicyName != "no-roles" {
+		t.Errorf("GetGroupPolicy = %+v", gp)
+	}
+	names := must[*iam.ListGroupPoliciesOutput](t)(admin.ListGroupPolicies(ctx, &iam.ListGroupPoliciesInput{GroupName: awssdk.String("ops")}))
+	att := must[*iam.ListAttachedGroupPoliciesOutput](t)(admin.ListAttachedGroupPolicies(ctx, &iam.ListAttachedGroupPoliciesInput{GroupName: awssdk.String("ops")}))
+	if len(names.PolicyNames) != 1 || len(att.AttachedPolicies) != 1 {
+		t.Errorf("group policies %v %+v", names.PolicyNames, att.AttachedPolicies)
+	}
+
+	// Members and policies block deletions, as in IAM.
+	_, err = admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: awssdk.String("u")})
+	wantCode(t, err, "DeleteConflict")
+	_, err = admin.DeleteGroup(ctx, &iam.DeleteGroupInput{GroupName: awssdk.String("ops")})
+	wantCode(t, err, "DeleteConflict")
+	must[*iam.RemoveUserFromGroupOutput](t)(admin.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{GroupName: awssdk.String("ops"), UserName: awssdk.String("u")}))
+	_, err = admin.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{GroupName: awssdk.String("ops"), UserName: awssdk.String("u")})
+	wantCode(t, err, "NoSuchEntity")
+	_, err = u.ListRoles(ctx, &iam.ListRolesInput{})
+	wantCode(t, err, "AccessDenied") // implicitly, again
+	if in := must[*iam.ListGroupsForUserOutput](t)(admin.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: awssdk.String("u")})); len(in.Groups) != 0 {
+		t.Errorf("ListGroupsForUser after removal = %+v", in.Groups)
+	}
+	_, err = admin.DeleteGroup(ctx, &iam.DeleteGroupInput{GroupName: awssdk.String("ops")})
+	wantCode(t, err, "DeleteConflict")
+	must[*iam.DeleteGroupPolicyOutput](t)(admin.DeleteGroupPolicy(ctx, &iam.DeleteGroupPolicyInput{GroupName: awssdk.String("ops"), PolicyName: awssdk.String("no-roles")}))
+	must[*iam.DetachGroupPolicyOutput](t)(admin.DetachGroupPolicy(ctx, &iam.DetachGroupPolicyInput{GroupName: awssdk.String("ops"), PolicyArn: awssdk.String("arn:aws:iam::aws:policy/IAMReadOnlyAccess")}))
+	must[*iam.DeleteGroupOutput](t)(admin.DeleteGroup(ctx, &iam.DeleteGroupInput{GroupName: awssdk.String("ops")}))
+	if all := must[*iam.ListGroupsOutput](t)(admin.ListGroups(ctx, &iam.ListGroupsInput{})); len(all.Groups) != 0 {
+		t.Errorf("ListGroups after delete = %+v", all.Groups)
+	}
+
+	// The wire shape of ListGroupsForUser, as the API reference shows it.
+	must[*iam.CreateGroupOutput](t)(admin.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: awssdk.String("audit")}))
+	must[*iam.AddUserToGroupOutput](t)(admin.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: awssdk.String("audit"), UserName: awssdk.String("u")}))
+	status, body := signedPost(t, srv, srv.AdminCredentials(), "iam", "Action=ListGroupsForUser&Version=2010-05-08&UserName=u", time.Now())
+	var shape struct {
+		XMLName xml.Name
+		Result  struct {
+			Groups      []struct{ Path, GroupName, GroupId, Arn, CreateDate string } `xml:"Groups>member"`
+			IsTruncated bool
+		} `xml:"ListGroupsForUserResult"`
+	}
+	if err := xml.Unmarshal(body, &shape); err != nil || status != 200 || shape.XMLName.Local != "ListGroupsForUserResponse" ||
+		len(shape.Result.Groups) != 1 || shape.Result.Groups[0].Arn != "arn:aws:iam::123456789012:group/audit" || shape.Result.Groups[0].CreateDate == "" {
+		t.Errorf("ListGroupsForUser response %d %s (%v)", status, body, err)
+	}
+}

@@ -11,11 +11,12 @@ import (
 	"time"
 )
 
-// This file implements STS (AssumeRole, GetCallerIdentity) and the
-// console federation endpoint.
+// This file implements STS (AssumeRole, GetSessionToken,
+// GetCallerIdentity) and the console federation endpoint.
 
 var stsHandlers = map[string]handler{
 	"AssumeRole":        (*Server).assumeRole,
+	"GetSessionToken":   (*Server).getSessionToken,
 	"GetCallerIdentity": (*Server).getCallerIdentity,
 }
 
@@ -24,6 +25,13 @@ const (
 	maxSessionSeconds     = 43200
 	chainedSessionSeconds = 3600
 	signinTokenLifetime   = 15 * time.Minute
+
+	// GetSessionToken: 15 minutes to 36 hours for IAM users, 12 hours by
+	// default; the root's session tokens last at most (and by default)
+	// one hour.
+	maxSessionTokenSeconds     = 129600
+	defaultSessionTokenSeconds = 43200
+	rootSessionTokenSeconds    = 3600
 )
 
 // GetCallerIdentity needs no permission, as in AWS: even an explicit deny
@@ -63,6 +71,9 @@ func (s *Server) assumeRole(c *call) (any, *apiError) {
 	if caller.kind == "root" {
 		return nil, errAccessDenied("Roles may not be assumed by root accounts.")
 	}
+	// A session token (GetSessionToken) acts as its user, with the user's
+	// policies and the token's issue time as aws:TokenIssueTime; assuming
+	// a role with it is not role chaining.
 	// A source identity, once set, carries through role chaining and
 	// cannot be changed.
 	if caller.session != nil && caller.session.SourceIdentity != "" {
@@ -106,7 +117,7 @@ func (s *Server) assumeRole(c *call) (any, *apiError) {
 		}
 		req := request{Principal: caller.arn, Account: s.st.Account, Action: action, Resource: roleARN, Context: ctx}
 		ok := evaluate([]*policyDoc{trust}, req, true) == allowed
-		if !ok && caller.session != nil {
+		if !ok && caller.assumedRole() {
 			// Trust policies may name the caller's role rather than the session.
 			req.Principal = "arn:aws:iam::" + s.st.Account + ":role/" + caller.session.Role
 			if cr := s.st.Roles[caller.session.Role]; cr != nil {
@@ -118,7 +129,7 @@ func (s *Server) assumeRole(c *call) (any, *apiError) {
 			return nil, errAccessDenied("User: %s is not authorized to perform: %s on resource: %s", caller.arn, action, roleARN)
 		}
 	}
-	chained := caller.session != nil
+	chained := caller.assumedRole()
 	if chained && duration > chainedSessionSeconds {
 		return nil, errValidation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
@@ -147,6 +158,62 @@ func (s *Server) assumeRole(c *call) (any, *apiError) {
 		Credentials:     xCredentials{AccessKeyId: ss.ID, SecretAccessKey: ss.Secret, SessionToken: ss.Token, Expiration: isoTime(ss.Expires)},
 		AssumedRoleUser: xAssumedRoleUser{AssumedRoleId: r.ID + ":" + name, Arn: s.sessionARN(ss)},
 		SourceIdentity:  ss.SourceIdentity,
+	}, nil
+}
+
+// getSessionToken issues a session token that acts as the caller, an IAM
+// user or the root, with the caller's policies. As in AWS it needs no
+// permission (policies cannot stop it), must be called with long-term
+// keys, and the token outlives the key that made it: deleting or
+// deactivating the key does not end it. Only a deny on the user with an
+// aws:TokenIssueTime condition, or deleting the user, does. The server has
+// no MFA devices, so SerialNumber and TokenCode always fail.
+func (s *Server) getSessionToken(c *call) (any, *apiError) {
+	duration := defaultSessionTokenSeconds
+	if v := c.get("DurationSeconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < minSessionSeconds:
+			return nil, errValidation("1 validation error detected: Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", v, minSessionSeconds)
+		case n > maxSessionTokenSeconds:
+			return nil, errValidation("1 validation error detected: Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", v, maxSessionTokenSeconds)
+		}
+		duration = n
+	}
+	serial, hasSerial := c.params["SerialNumber"]
+	code, hasCode := c.params["TokenCode"]
+	if hasSerial && (len(serial[0]) < 9 || len(serial[0]) > 256) {
+		return nil, errValidation("1 validation error detected: Value '%s' at 'serialNumber' failed to satisfy constraint: Member must have length greater than or equal to 9", serial[0])
+	}
+	if hasCode && (len(code[0]) != 6 || strings.Trim(code[0], "0123456789") != "") {
+		return nil, errValidation("1 validation error detected: Value at 'tokenCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]*")
+	}
+	caller := c.caller
+	if caller.session != nil {
+		return nil, errAccessDenied("Cannot call GetSessionToken with session credentials")
+	}
+	if hasSerial || hasCode {
+		return nil, errAccessDenied("MultiFactorAuthentication failed, unable to validate MFA code.")
+	}
+	if caller.kind == "root" {
+		duration = min(duration, rootSessionTokenSeconds)
+	}
+	now := s.now()
+	ss := &session{
+		ID:      newID("ASIA", 16),
+		Secret:  newSecret(),
+		Token:   "IQoJb3JpZ2luX2VjE" + randomString(300),
+		Root:    caller.kind == "root",
+		Issued:  now,
+		Expires: now.Add(time.Duration(duration) * time.Second),
+	}
+	if caller.user != nil {
+		ss.User, ss.UserID = caller.user.Name, caller.user.ID
+	}
+	s.st.Sessions[ss.ID] = ss
+	s.expireOldSessions(now)
+	return struct{ Credentials xCredentials }{
+		xCredentials{AccessKeyId: ss.ID, SecretAccessKey: ss.Secret, SessionToken: ss.Token, Expiration: isoTime(ss.Expires)},
 	}, nil
 }
 
@@ -197,7 +264,8 @@ func (s *Server) serveFederation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ss := s.st.Sessions[fs.SessionID]
-		if ss == nil || ss.Secret != fs.SessionKey || ss.Token != fs.SessionToken {
+		// Session tokens (GetSessionToken) cannot sign in to the console.
+		if ss == nil || ss.Role == "" || ss.Secret != fs.SessionKey || ss.Token != fs.SessionToken {
 			s.logf("awstest: federation getSigninToken: invalid credentials")
 			http.Error(w, "The security token included in the request is invalid", http.StatusBadRequest)
 			return

@@ -180,6 +180,14 @@ type xUser struct {
 	Tags       *xTags `xml:",omitempty"`
 }
 
+type xGroup struct {
+	Path       string
+	GroupName  string
+	GroupId    string
+	Arn        string
+	CreateDate string
+}
+
 type xRole struct {
 	Path                     string
 	RoleName                 string

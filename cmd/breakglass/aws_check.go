@@ -21,6 +21,12 @@ sealed, and changes nothing:
 
    - the user and the role exist, were made by breakglass, with their tags,
      policies (by SHA-256 of the canonical JSON) and maximum session;
+   - nothing gives them more power: no group membership of the user, no
+     managed policy on the user, none but the provisioned one on the role,
+     no inline policy breakglass did not write;
+   - after a revoke, the user and the role deny sessions issued before the
+     revoke (AWSRevokeOlderSessions, exactly as revoke wrote it, the same
+     on both), no earlier than the logbook's last revoke entry says;
    - the user has exactly one access key, the sealed one, active, and not
      older than --max-key-age;
    - the key's last use (GetAccessKeyLastUsed) is explained by a release or
@@ -53,15 +59,18 @@ func awsCheckCommand() *cli.Command {
 
 // awsCheckJSON is check's --json output.
 type awsCheckJSON struct {
-	Secret    string         `json:"secret"`
-	File      string         `json:"file"`
-	Account   string         `json:"account"`
-	UserARN   string         `json:"user_arn"`
-	RoleARN   string         `json:"role_arn"`
-	SealedKey aws.KeyState   `json:"sealed_key"`
-	Findings  []aws.Finding  `json:"findings"`
-	Drift     bool           `json:"drift"`
-	Releases  []awsUseReport `json:"explained_by,omitempty"`
+	Secret    string       `json:"secret"`
+	File      string       `json:"file"`
+	Account   string       `json:"account"`
+	UserARN   string       `json:"user_arn"`
+	RoleARN   string       `json:"role_arn"`
+	SealedKey aws.KeyState `json:"sealed_key"`
+	// SessionsRevokedBefore: IAM denies sessions issued before this time
+	// on the user and the role (after a revoke).
+	SessionsRevokedBefore time.Time      `json:"sessions_revoked_before,omitzero"`
+	Findings              []aws.Finding  `json:"findings"`
+	Drift                 bool           `json:"drift"`
+	Releases              []awsUseReport `json:"explained_by,omitempty"`
 }
 
 // awsUseReport names the logbook entry that explains a key's last use.
@@ -129,7 +138,7 @@ func runAWSCheck(c *cli.Context) error {
 		return awsErr("checking "+h.Name, err)
 	}
 	out := awsCheckJSON{Secret: h.Name, File: path, Account: rep.Account, UserARN: rep.UserARN, RoleARN: rep.RoleARN,
-		SealedKey: rep.SealedKey, Findings: rep.Findings}
+		SealedKey: rep.SealedKey, SessionsRevokedBefore: rep.SessionsRevokedBefore, Findings: rep.Findings}
 
 	entries := ac.entries()
 	if ac.log != nil {
@@ -141,6 +150,9 @@ func runAWSCheck(c *cli.Context) error {
 						Fix:     "restore " + awsRecordPath(path) + " from git; if the change was intended, run breakglass aws provision to record it"})
 				}
 			}
+		}
+		if f := revokeKept(awsLastRevoke(entries, h.Name), rep, path, time.Now()); f != nil {
+			out.Findings = append(out.Findings, *f)
 		}
 	}
 	if lu := rep.SealedKey.LastUsed; !lu.IsZero() {
@@ -176,6 +188,9 @@ func runAWSCheck(c *cli.Context) error {
 			fmt.Fprintf(w, ", never used")
 		}
 		fmt.Fprintln(w)
+		if !rep.SessionsRevokedBefore.IsZero() {
+			fmt.Fprintf(w, "sessions issued before %s are revoked (user and role)\n", rep.SessionsRevokedBefore.UTC().Format(time.RFC3339))
+		}
 		for _, r := range out.Releases {
 			fmt.Fprintf(w, "last use explained by logbook entry %d (%s by %s, ticket %s)\n", r.Index, r.Kind, r.Operator, r.Ticket)
 		}
@@ -211,4 +226,46 @@ func awsLastSeal(entries []*logbook.Entry, name string) *logbook.Entry {
 		}
 	}
 	return nil
+}
+
+// awsLastRevoke is the latest aws revoke entry of a secret that records
+// its cutoff.
+func awsLastRevoke(entries []*logbook.Entry, name string) *logbook.Entry {
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if e.Secret == name && e.Kind == logbook.KindRevoke && e.Details["sessions-before"] != "" {
+			return e
+		}
+	}
+	return nil
+}
+
+// awsLongestSession is how long a session issued before a revoke can
+// last: a session token (sts:GetSessionToken) lasts up to 36 hours, a role
+// session up to 12.
+const awsLongestSession = 36 * time.Hour
+
+// revokeKept checks that IAM still denies the sessions the logbook's last
+// revoke denied, on the user and the role. A deny removed while sessions
+// from before the revoke can still be alive is drift; later it is only
+// worth a warning.
+func revokeKept(rev *logbook.Entry, rep *aws.CheckReport, path string, now time.Time) *aws.Finding {
+	if rev == nil {
+		return nil
+	}
+	cutoff, err := time.Parse(time.RFC3339, rev.Details["sessions-before"])
+	if err != nil || !rep.SessionsRevokedBefore.Before(cutoff) {
+		return nil
+	}
+	f := &aws.Finding{Severity: aws.Drift, Subject: rep.UserARN,
+		Problem: fmt.Sprintf("the logbook's revoke entry %d denied sessions issued before %s, but IAM no longer denies them on both the user and the role: session tokens made from the released key before then can assume the role again",
+			rev.Index, cutoff.UTC().Format(time.RFC3339)),
+		Fix: "if a finding above says one side still has the deny, breakglass aws provision puts it back on both; otherwise run breakglass aws revoke " + path + " again (it also replaces the sealed key)"}
+	if now.Sub(cutoff) > awsLongestSession {
+		f.Severity = aws.Warning
+		f.Problem = fmt.Sprintf("the logbook's revoke entry %d denied sessions issued before %s, but IAM no longer denies them on both the user and the role (harmless now: every session issued before then has expired)",
+			rev.Index, cutoff.UTC().Format(time.RFC3339))
+		f.Fix = "find out who removed " + aws.RevokePolicyName + " (CloudTrail: DeleteUserPolicy, DeleteRolePolicy)"
+	}
+	return f
 }

@@ -18,9 +18,12 @@ const awsRevokeHelp = `revoke ends a release after an incident. With administrat
 
    1. deactivates and deletes the released access key (the one sealed in
       NAME.glass), so it stops working at once;
-   2. revokes every session of the emergency role issued before now (the
-      aws:TokenIssueTime deny policy AWSRevokeOlderSessions, as the IAM
-      console's "Revoke active sessions" does);
+   2. revokes every session issued before now, with the aws:TokenIssueTime
+      deny policy AWSRevokeOlderSessions (as the IAM console's "Revoke
+      active sessions" does) on the user and on the emergency role: the
+      role's sessions end, and so do session tokens anyone made from the
+      released key (sts:GetSessionToken, valid up to 36 hours even after
+      the key is deleted), which could otherwise assume the role again;
    3. creates a new access key and seals it straight to the same roster and
       threshold (public keys only: nobody taps);
    4. replaces NAME.glass atomically, only once the new file is complete,
@@ -173,6 +176,7 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 		} else {
 			infof("the released access key %s was already gone from IAM", oldKey)
 		}
+		infof("revoked every session of %s issued before %s", res.UserARN, res.SessionsBefore.Format(time.RFC3339))
 		infof("revoked every session of %s issued before %s", res.RoleARN, res.SessionsBefore.Format(time.RFC3339))
 	} else if newKey, err = aws.Rotate(ctx, cfg, spec); err != nil {
 		if strings.Contains(err.Error(), "LimitExceeded") {

@@ -19,14 +19,35 @@ package main
 //	awsiam deletekey USER ID  delete an access key outside breakglass
 //	                          (@FILE: the id is in FILE)
 //	awsiam user NAME          create an untagged user /breakglass/NAME
+//	awsiam addgroup USER GROUP [POLICYARN]
+//	                          add USER to GROUP (created if missing, with
+//	                          the managed policy POLICYARN attached)
+//	awsiam attachuser USER ARN, awsiam attachrole ROLE ARN
+//	                          attach a managed policy
+//	awsiam userpolicy USER NAME DOC, awsiam rolepolicy ROLE NAME DOC
+//	                          put an inline policy (DOC is JSON, or @FILE);
+//	                          DOC "-" deletes it
 //	awsiam calls ACTION N     assert the server saw N calls of ACTION
 //	awsiam nosecret           assert that no break-glass user's secret key
 //	                          is in a file under $WORK or in the last
 //	                          command's stdout or stderr
+//
+// and, to play someone who copied a released key, with credentials files
+// in the credential_process JSON shape (as breakglass unseal --out writes
+// the sealed key; session credentials add SessionToken and Expiration):
+//
+//	awssts token KEYFILE OUT  sts:GetSessionToken with KEYFILE's key; the
+//	                          session credentials go to OUT
+//	awssts assume CREDS ROLEARN NAME
+//	                          sts:AssumeRole with SourceIdentity NAME; prints
+//	                          the session's ARN, or with ! the error on
+//	                          stderr
+//	awssts whoami CREDS       sts:GetCallerIdentity; prints the ARN
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,6 +60,8 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/breakglass/breakglass/aws/awstest"
@@ -96,9 +119,10 @@ var awsScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []
 		ts.Check(err)
 		awsServerOf(ts).Advance(d)
 	},
+	"awssts": awsSTSCmd,
 	"awsiam": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 1 || (neg && args[0] != "nosecret") {
-			ts.Fatalf("usage: awsiam newkey USER | deletekey USER ID | user NAME | calls ACTION N | nosecret")
+			ts.Fatalf("usage: awsiam newkey USER | deletekey USER ID | user NAME | addgroup USER GROUP [ARN] | attachuser USER ARN | attachrole ROLE ARN | userpolicy USER NAME DOC | rolepolicy ROLE NAME DOC | calls ACTION N | nosecret")
 		}
 		srv := awsServerOf(ts)
 		admin := srv.AdminCredentials()
@@ -124,6 +148,52 @@ var awsScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []
 			ts.Check(err)
 		case "user":
 			_, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: &args[1], Path: awssdk.String("/breakglass/")})
+			ts.Check(err)
+		case "addgroup":
+			if len(args) != 3 && len(args) != 4 {
+				ts.Fatalf("usage: awsiam addgroup USER GROUP [POLICYARN]")
+			}
+			_, err := c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: &args[2]})
+			var exists *iamtypes.EntityAlreadyExistsException
+			if !errors.As(err, &exists) {
+				ts.Check(err)
+			}
+			if len(args) == 4 {
+				_, err := c.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: &args[2], PolicyArn: &args[3]})
+				ts.Check(err)
+			}
+			_, err = c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{UserName: &args[1], GroupName: &args[2]})
+			ts.Check(err)
+		case "attachuser", "attachrole":
+			if len(args) != 3 {
+				ts.Fatalf("usage: awsiam %s NAME POLICYARN", args[0])
+			}
+			var err error
+			if args[0] == "attachuser" {
+				_, err = c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: &args[1], PolicyArn: &args[2]})
+			} else {
+				_, err = c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: &args[1], PolicyArn: &args[2]})
+			}
+			ts.Check(err)
+		case "userpolicy", "rolepolicy":
+			if len(args) != 4 {
+				ts.Fatalf("usage: awsiam %s NAME POLICYNAME DOC|@FILE|-", args[0])
+			}
+			doc := args[3]
+			if f, ok := strings.CutPrefix(doc, "@"); ok {
+				doc = ts.ReadFile(f)
+			}
+			var err error
+			switch {
+			case args[0] == "userpolicy" && doc == "-":
+				_, err = c.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: &args[1], PolicyName: &args[2]})
+			case args[0] == "userpolicy":
+				_, err = c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: &args[1], PolicyName: &args[2], PolicyDocument: &doc})
+			case doc == "-":
+				_, err = c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &args[1], PolicyName: &args[2]})
+			default:
+				_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &args[1], PolicyName: &args[2], PolicyDocument: &doc})
+			}
 			ts.Check(err)
 		case "nosecret":
 			// No long-term secret of a break-glass user in any file of the
@@ -178,6 +248,64 @@ var awsScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []
 			ts.Fatalf("awsiam: unknown %q", args[0])
 		}
 	},
+}
+
+// scriptCreds is a credentials file of the awssts script command: the
+// credential_process JSON shape.
+type scriptCreds struct {
+	Version         int
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string
+	SessionToken    string `json:",omitempty"`
+	Expiration      string `json:",omitempty"`
+}
+
+func awsSTSCmd(ts *testscript.TestScript, neg bool, args []string) {
+	usage := "usage: awssts token KEYFILE OUT | assume CREDS ROLEARN NAME | whoami CREDS"
+	if len(args) < 2 || (neg && args[0] != "assume") {
+		ts.Fatalf("%s", usage)
+	}
+	srv := awsServerOf(ts)
+	var cr scriptCreds
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &cr))
+	cfg := awssdk.Config{Region: "us-east-1", BaseEndpoint: awssdk.String(srv.URL()), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken)}
+	c := sts.NewFromConfig(cfg)
+	ctx := context.Background()
+	switch args[0] {
+	case "token":
+		if len(args) != 3 {
+			ts.Fatalf("%s", usage)
+		}
+		out, err := c.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+		ts.Check(err)
+		b, err := json.Marshal(scriptCreds{Version: 1, AccessKeyID: awssdk.ToString(out.Credentials.AccessKeyId),
+			SecretAccessKey: awssdk.ToString(out.Credentials.SecretAccessKey), SessionToken: awssdk.ToString(out.Credentials.SessionToken),
+			Expiration: out.Credentials.Expiration.UTC().Format(time.RFC3339)})
+		ts.Check(err)
+		ts.Check(os.WriteFile(ts.MkAbs(args[2]), b, 0o600))
+	case "assume":
+		if len(args) != 4 {
+			ts.Fatalf("%s", usage)
+		}
+		out, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: &args[2], RoleSessionName: &args[3], SourceIdentity: &args[3]})
+		switch {
+		case err != nil && neg:
+			fmt.Fprintln(ts.Stderr(), err)
+		case err != nil:
+			ts.Fatalf("AssumeRole: %v", err)
+		case neg:
+			ts.Fatalf("AssumeRole succeeded as %s", awssdk.ToString(out.AssumedRoleUser.Arn))
+		default:
+			fmt.Fprintln(ts.Stdout(), awssdk.ToString(out.AssumedRoleUser.Arn))
+		}
+	case "whoami":
+		out, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		ts.Check(err)
+		fmt.Fprintln(ts.Stdout(), awssdk.ToString(out.Arn))
+	default:
+		ts.Fatalf("%s", usage)
+	}
 }
 
 // TestAWSScripts runs the scripts that need no card: the roster is paper
