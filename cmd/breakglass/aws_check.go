@@ -145,9 +145,9 @@ func runAWSCheck(c *cli.Context) error {
 		if seal := awsLastSeal(entries, h.Name); seal != nil {
 			for k, v := range rec.PolicyHashes {
 				if got := seal.Details["policy-"+k+"-sha256"]; got != "" && got != v {
-					out.Findings = append(out.Findings, aws.Finding{Severity: aws.Drift, Subject: awsRecordPath(path),
+					out.Findings = append(out.Findings, aws.Finding{Severity: aws.Drift, Subject: aws.RecordPath(path),
 						Problem: fmt.Sprintf("the %s policy hash differs from the logbook's seal entry %d", k, seal.Index),
-						Fix:     "restore " + awsRecordPath(path) + " from git; if the change was intended, run breakglass aws provision to record it"})
+						Fix:     "restore " + aws.RecordPath(path) + " from git; if the change was intended, run breakglass aws provision to record it"})
 				}
 			}
 		}

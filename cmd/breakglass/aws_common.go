@@ -1,17 +1,15 @@
 package main
 
 // Pieces shared by the aws commands: the administrator's SDK configuration,
-// the sealed key's plaintext encoding, the provisioning record kept next to
-// the .glass, and the translation of package aws's errors into hints.
+// reading a sealed key with its provisioning record (formats in package
+// aws), and the translation of package aws's errors into hints.
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -112,179 +110,16 @@ func awsErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// The sealed secret of an aws provision is the long-term access key in the
-// AWS CLI's credential_process shape, exactly
-//
-//	{"Version":1,"AccessKeyId":"AKIA…","SecretAccessKey":"…"}
-//
-// with no spaces and no newline, so that a key recovered with standard
-// tools (docs/runbook-aws.md) can be handed to any AWS client as is.
-var (
-	sealedKeyPrefix = []byte(`{"Version":1,"AccessKeyId":"`)
-	sealedKeyMiddle = []byte(`","SecretAccessKey":"`)
-	sealedKeySuffix = []byte(`"}`)
-	accessKeyIDRE   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-)
-
-// maxSealedKey bounds the plaintext of a sealed AWS key.
-const maxSealedKey = 1024
-
-// marshalSealedKey encodes k as the sealed plaintext. The caller wipes the
-// result.
-func marshalSealedKey(k *aws.Credentials) ([]byte, error) {
-	if !accessKeyIDRE.MatchString(k.AccessKeyID) || !validSecretKey(k.SecretAccessKey) {
-		return nil, errors.New("the new access key has an unexpected shape; it was not sealed")
-	}
-	b := make([]byte, 0, len(sealedKeyPrefix)+len(k.AccessKeyID)+len(sealedKeyMiddle)+len(k.SecretAccessKey)+len(sealedKeySuffix))
-	b = append(b, sealedKeyPrefix...)
-	b = append(b, k.AccessKeyID...)
-	b = append(b, sealedKeyMiddle...)
-	b = append(b, k.SecretAccessKey...)
-	b = append(b, sealedKeySuffix...)
-	return b, nil
-}
-
-// parseSealedKey decodes the sealed plaintext. It accepts only the exact
-// encoding marshalSealedKey writes. The returned secret is a copy; the
-// caller wipes both b and the result. Errors never quote b.
-func parseSealedKey(b []byte) (*aws.Credentials, error) {
-	bad := errors.New("the unsealed secret is not an AWS access key sealed by breakglass aws provision")
-	if len(b) > maxSealedKey || len(b) < len(sealedKeyPrefix)+len(sealedKeySuffix) || !bytes.HasPrefix(b, sealedKeyPrefix) || !bytes.HasSuffix(b, sealedKeySuffix) {
-		return nil, bad
-	}
-	body := b[len(sealedKeyPrefix) : len(b)-len(sealedKeySuffix)]
-	i := bytes.Index(body, sealedKeyMiddle)
-	if i < 0 {
-		return nil, bad
-	}
-	id, sec := body[:i], body[i+len(sealedKeyMiddle):]
-	if !accessKeyIDRE.Match(id) || !validSecretKey(sec) {
-		return nil, bad
-	}
-	return &aws.Credentials{AccessKeyID: string(id), SecretAccessKey: bytes.Clone(sec)}, nil
-}
-
-// validSecretKey: AWS secret access keys are 40 base64 characters; allow
-// some room without letting JSON syntax in.
-func validSecretKey(b []byte) bool {
-	if len(b) < 16 || len(b) > 128 {
-		return false
-	}
-	for _, c := range b {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '=':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// awsRecord is the provisioning record, NAME.aws.json next to NAME.glass:
-// the Spec that check, revoke and rotate need without unsealing anything.
-// It holds no secret. Its policy hashes are also in the logbook's seal
-// entry, so an edited record shows up as drift against the logbook.
-type awsRecord struct {
-	Version       int               `json:"version"`
-	Name          string            `json:"name"`
-	Account       string            `json:"account"`
-	UserARN       string            `json:"user_arn"`
-	RoleARN       string            `json:"role_arn"`
-	RolePolicyARN string            `json:"role_policy_arn,omitempty"`
-	RolePolicy    json.RawMessage   `json:"role_policy,omitempty"`
-	MaxSession    string            `json:"max_session"`
-	Owner         string            `json:"owner"`
-	ExtraTags     map[string]string `json:"extra_tags,omitempty"`
-	PolicyHashes  map[string]string `json:"policy_hashes,omitempty"`
-	Provisioned   time.Time         `json:"provisioned"`
-}
-
-const maxAWSRecord = 256 << 10
-
-// awsRecordPath is the record's path for a .glass path.
-func awsRecordPath(glass string) string {
-	return strings.TrimSuffix(glass, ".glass") + ".aws.json"
-}
-
-func newAWSRecord(spec aws.Spec, p *aws.Plan, at time.Time) *awsRecord {
-	r := &awsRecord{
-		Version: 1, Name: spec.Name, Account: p.Account, UserARN: p.UserARN, RoleARN: p.RoleARN,
-		RolePolicyARN: spec.RolePolicyARN, MaxSession: spec.MaxSession.String(), Owner: spec.Owner,
-		ExtraTags: spec.ExtraTags, PolicyHashes: p.PolicyHashes, Provisioned: at.UTC().Truncate(time.Second),
-	}
-	if len(spec.RolePolicy) > 0 {
-		if c, err := aws.CanonicalPolicy(spec.RolePolicy); err == nil {
-			r.RolePolicy = c
-		}
-	}
-	if spec.MaxSession == 0 {
-		r.MaxSession = time.Hour.String()
-	}
-	return r
-}
-
-// parseAWSRecord parses and validates a provisioning record.
-func parseAWSRecord(b []byte) (*awsRecord, error) {
-	if len(b) > maxAWSRecord {
-		return nil, errors.New("too large for a provisioning record")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var r awsRecord
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("not a provisioning record: %v", err)
-	}
-	if dec.More() {
-		return nil, errors.New("not a provisioning record: trailing data")
-	}
-	if r.Version != 1 {
-		return nil, fmt.Errorf("provisioning record version %d is not supported", r.Version)
-	}
-	spec, err := r.spec()
-	if err != nil {
-		return nil, err
-	}
-	if r.Account == "" || r.UserARN != spec.UserARN(r.Account) || r.RoleARN != spec.RoleARN(r.Account) {
-		return nil, errors.New("provisioning record: the account and ARNs do not match the name")
-	}
-	return &r, nil
-}
-
-func (r *awsRecord) marshal() []byte {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		panic(err) // only plain fields and canonical JSON
-	}
-	return append(b, '\n')
-}
-
-// spec is the aws.Spec the record describes.
-func (r *awsRecord) spec() (aws.Spec, error) {
-	d, err := time.ParseDuration(r.MaxSession)
-	if err != nil {
-		return aws.Spec{}, fmt.Errorf("provisioning record: max_session: %v", err)
-	}
-	s := aws.Spec{Name: r.Name, AccountID: r.Account, RolePolicyARN: r.RolePolicyARN,
-		MaxSession: d, Owner: r.Owner, ExtraTags: r.ExtraTags}
-	if len(r.RolePolicy) > 0 {
-		s.RolePolicy = []byte(r.RolePolicy)
-	}
-	if err := s.Validate(); err != nil {
-		return aws.Spec{}, fmt.Errorf("provisioning record: %w", err)
-	}
-	return s, nil
-}
-
 // loadAWSRecord reads the provisioning record that belongs to a .glass
 // and checks it against the sealed header.
-func loadAWSRecord(glass string, h *seal.Header) (*awsRecord, aws.Spec, error) {
-	path := awsRecordPath(glass)
+func loadAWSRecord(glass string, h *seal.Header) (*aws.Record, aws.Spec, error) {
+	path := aws.RecordPath(glass)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, aws.Spec{}, withHints(fmt.Errorf("cannot read the provisioning record: %v", unwrapPathError(err)),
 			fmt.Sprintf("breakglass aws provision writes %s next to %s; restore it from git", path, glass))
 	}
-	r, err := parseAWSRecord(b)
+	r, err := aws.ParseRecord(b)
 	if err != nil {
 		return nil, aws.Spec{}, withHints(fmt.Errorf("%s: %w", path, err), "restore it from git")
 	}
@@ -292,13 +127,13 @@ func loadAWSRecord(glass string, h *seal.Header) (*awsRecord, aws.Spec, error) {
 		return nil, aws.Spec{}, withHints(fmt.Errorf("%s describes %s (%s), but %s seals %s (%s)", path, r.Name, r.RoleARN, glass, h.Name, h.Scope),
 			"the two files belong together: restore them from git")
 	}
-	spec, _ := r.spec()
+	spec, _ := r.Spec()
 	return r, spec, nil
 }
 
 // readAWSGlass reads a sealed key made by aws provision and its provisioning
 // record, checked against each other.
-func readAWSGlass(path string) (*seal.File, *awsRecord, aws.Spec, error) {
+func readAWSGlass(path string) (*seal.File, *aws.Record, aws.Spec, error) {
 	f, file, err := readGlass(path)
 	if err != nil {
 		return nil, nil, aws.Spec{}, err
@@ -317,7 +152,7 @@ func readAWSGlass(path string) (*seal.File, *awsRecord, aws.Spec, error) {
 // awsGlassHeader checks that a sealed file was made by aws provision: it
 // names a key id and a role ARN.
 func awsGlassHeader(path string, h *seal.Header) error {
-	if !accessKeyIDRE.MatchString(h.KeyID) || !strings.HasPrefix(h.Scope, "arn:aws") || !strings.Contains(h.Scope, ":role/") {
+	if !aws.ValidAccessKeyID(h.KeyID) || !strings.HasPrefix(h.Scope, "arn:aws") || !strings.Contains(h.Scope, ":role/") {
 		return withHints(fmt.Errorf("%s was not sealed by breakglass aws provision (no access key id and role ARN in its header)", path),
 			"use breakglass unseal for other sealed secrets")
 	}
@@ -328,7 +163,7 @@ func awsGlassHeader(path string, h *seal.Header) error {
 // new file, or with replace an atomic replacement once the new file is
 // complete. The plaintext is wiped.
 func sealAWSKey(path string, replace bool, key *aws.Credentials, p seal.Params) (*seal.Sealed, error) {
-	plain, err := marshalSealedKey(key)
+	plain, err := aws.MarshalSealedKey(key)
 	if err != nil {
 		return nil, err
 	}

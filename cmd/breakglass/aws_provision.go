@@ -251,11 +251,11 @@ func runAWSProvision(c *cli.Context) error {
 	if err != nil {
 		return awsErr("provisioning "+spec.Name, withHints(err, "run provision again: it resumes where it stopped"))
 	}
-	rec := newAWSRecord(spec, plan, time.Now())
+	rec := aws.NewRecord(spec, plan, time.Now())
 	if existing != nil {
 		// Keep the first provisioning time; refresh the rest.
-		if old, err := os.ReadFile(awsRecordPath(out)); err == nil {
-			if r, err := parseAWSRecord(old); err == nil {
+		if old, err := os.ReadFile(aws.RecordPath(out)); err == nil {
+			if r, err := aws.ParseRecord(old); err == nil {
 				rec.Provisioned = r.Provisioned
 			}
 		}
@@ -300,7 +300,7 @@ func runAWSProvision(c *cli.Context) error {
 		return err
 	}
 	infof("provisioned %s: access key %s sealed to %s (%s)", spec.Name, key.AccessKeyID, out, policyString(sealed.Header))
-	infof("commit %s and %s", out, awsRecordPath(out))
+	infof("commit %s and %s", out, aws.RecordPath(out))
 	return nil
 }
 
@@ -317,10 +317,10 @@ func retireUnsealed(c *cli.Context, cfg awssdk.Config, spec aws.Spec, keyID stri
 
 // writeAWSRecord writes the provisioning record next to the .glass,
 // replacing an older one atomically.
-func writeAWSRecord(glass string, r *awsRecord) error {
-	path := awsRecordPath(glass)
+func writeAWSRecord(glass string, r *aws.Record) error {
+	path := aws.RecordPath(glass)
 	err := writeNewFile(path, 0o644, true, func(w io.Writer) error {
-		_, err := w.Write(r.marshal())
+		_, err := w.Write(r.Marshal())
 		return err
 	})
 	if err != nil {

@@ -160,7 +160,7 @@ func runAWSSession(c *cli.Context) error {
 	}
 	// The role's limit, when the provisioning record is at hand: refuse
 	// before anyone taps.
-	if _, err := os.Stat(awsRecordPath(o.path)); err == nil {
+	if _, err := os.Stat(aws.RecordPath(o.path)); err == nil {
 		if _, spec, err := loadAWSRecord(o.path, h); err != nil {
 			return err
 		} else if max := spec.MaxSession; max > 0 && o.duration > max {
@@ -293,12 +293,12 @@ func awsOpenSealedKey(u *seal.Unseal, h *seal.Header) (*aws.Credentials, error) 
 	if err != nil {
 		return nil, openErr(err)
 	}
-	buf, err := readHeld(r, maxSealedKey, "this is not a key sealed by breakglass aws provision")
+	buf, err := readHeld(r, aws.MaxSealedKey, "this is not a key sealed by breakglass aws provision")
 	if err != nil {
 		return nil, fmt.Errorf("decrypting %s: %w (nothing was released)", h.Name, err)
 	}
 	defer secret.Wipe(buf)
-	key, err := parseSealedKey(buf)
+	key, err := aws.ParseSealedKey(buf)
 	if err != nil {
 		return nil, withHints(err, "use breakglass unseal for secrets not made by breakglass aws provision")
 	}
