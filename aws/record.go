@@ -115,4 +115,3 @@ func (r *Record) Spec() (Spec, error) {
 	}
 	return s, nil
 }
-

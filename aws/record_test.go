@@ -88,4 +88,3 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
-

@@ -97,4 +97,3 @@ func FuzzParseSealedKey(f *testing.F) {
 		}
 	})
 }
-
