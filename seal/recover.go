@@ -127,3 +127,15 @@ func ShareMnemonic(plaintext []byte) (mnemonic []byte, index int, err error) {
 	}
 	return s.mnemonic, s.index, nil
 }
+
+// ParseShare reads a decrypted token share completely: the header hash of
+// the sealed file it was made for, the custodian index it is marked for,
+// and its mnemonic (the caller wipes it). A share that crossed an air gap
+// (a remote tap) is checked with it against the file being unsealed.
+func ParseShare(plaintext []byte) (headerHash [32]byte, index int, mnemonic []byte, err error) {
+	s, err := parseSharePlaintext(plaintext)
+	if err != nil {
+		return headerHash, -1, nil, err
+	}
+	return s.headerHash, s.index, s.mnemonic, nil
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
 )
 
@@ -207,7 +208,7 @@ func runAWSSession(c *cli.Context) error {
 		return err
 	}
 	cl := ceremonyLogOf(c, ac.cd, ac.log, f, operator, opRec)
-	tapReq := request{Action: "aws session", Operator: operator,
+	tapReq := approval.Request{Action: "aws session", Operator: operator,
 		Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
 	cl.setRequest(tapReq)
 	startDetails := map[string]string{"concurrent-release": concurrent, "output": o.mode, logbook.DetailKeyID: h.KeyID}

@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/breakglass/breakglass/token/virtual"
 	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/token/virtual"
 )
 
 const cardVirtualHelp = `Runs one virtual YubiKey 5 (PIV applet) and plugs it into pcscd through a

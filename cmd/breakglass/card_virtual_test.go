@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 )
 
 // syncBuffer collects a subprocess's stderr while the test reads it.

@@ -30,6 +30,7 @@ import (
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
 )
 
@@ -217,7 +218,7 @@ type ceremonyLog struct {
 	name     string        // the operator's logbook name, or the --operator text
 	session  string        // the session id joining the ceremony's entries
 	base     logbook.Entry // secret, header hash, reason, ticket, use case
-	logged   map[*approval]bool
+	logged   map[*approval.Approval]bool
 }
 
 // newCeremonyLog opens the case and resolves who acts: name (--operator,
@@ -254,7 +255,7 @@ func ceremonyLogOf(c *cli.Context, cd *caseDir, l *logbook.Log, f *seal.File, na
 	h := f.HeaderHash()
 	return &ceremonyLog{c: c, cd: cd, log: l, name: name, operator: r, session: newSessionID(),
 		base:   logbook.Entry{Secret: f.Header.Name, HeaderHash: h[:]},
-		logged: map[*approval]bool{}}
+		logged: map[*approval.Approval]bool{}}
 }
 
 func newSessionID() string {
@@ -293,7 +294,7 @@ func (cl *ceremonyLog) entry(kind logbook.Kind, details map[string]string) logbo
 }
 
 // setRequest fills in the request's reason, ticket and use case.
-func (cl *ceremonyLog) setRequest(r request) {
+func (cl *ceremonyLog) setRequest(r approval.Request) {
 	cl.base.Reason, cl.base.Ticket, cl.base.UseCase = strings.TrimSpace(logSafe(r.Reason)), strings.TrimSpace(logSafe(r.Ticket)), strings.TrimSpace(logSafe(r.UseCase))
 }
 
@@ -311,7 +312,7 @@ func (cl *ceremonyLog) recordOperator(e logbook.Entry, size int64) error {
 }
 
 // tapEntry is the tap entry of approval a.
-func (cl *ceremonyLog) tapEntry(a *approval) logbook.Entry {
+func (cl *ceremonyLog) tapEntry(a *approval.Approval) logbook.Entry {
 	d := map[string]string{"custodian": a.Custodian, "token": a.Token,
 		"approval": base64.StdEncoding.EncodeToString(a.Message)}
 	if a.Signature != nil {
@@ -325,7 +326,7 @@ func (cl *ceremonyLog) tapEntry(a *approval) logbook.Entry {
 // onTap records a tap right after it, signed by the custodian's own token
 // when their enrollment record is in the case. A custodian the case does
 // not know is recorded at the end, signed by the operator (recordTaps).
-func (cl *ceremonyLog) onTap(tok token.Token, a *approval) error {
+func (cl *ceremonyLog) onTap(tok token.Token, a *approval.Approval) error {
 	if cl.log == nil {
 		return nil
 	}
@@ -352,7 +353,7 @@ func (cl *ceremonyLog) onTap(tok token.Token, a *approval) error {
 
 // recordTaps records, signed by the operator, the taps onTap did not:
 // paper shares, remote responses, custodians not in the case.
-func (cl *ceremonyLog) recordTaps(approvals []*approval) error {
+func (cl *ceremonyLog) recordTaps(approvals []*approval.Approval) error {
 	if cl.log == nil {
 		return nil
 	}
@@ -369,7 +370,7 @@ func (cl *ceremonyLog) recordTaps(approvals []*approval) error {
 }
 
 // tappedList names the custodians who tapped, comma-separated.
-func tappedList(approvals []*approval) string {
+func tappedList(approvals []*approval.Approval) string {
 	names := make([]string, len(approvals))
 	for i, a := range approvals {
 		names[i] = a.Custodian

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/seal/approval"
 )
 
 const drillVerifyHelp = `drill verify proves that the custodians can still open a sealed secret,
@@ -99,7 +100,7 @@ func runDrillVerify(c *cli.Context) error {
 	if err := checkLoggedHeader(cl.log, f, path, true); err != nil {
 		return err
 	}
-	req := request{Action: "drill", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket")}
+	req := approval.Request{Action: "drill", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket")}
 	cl.setRequest(req)
 	cm := newCeremony(c, f, req)
 	err = cm.run(context.Background())

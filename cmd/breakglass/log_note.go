@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/base64"
-	"github.com/breakglass/breakglass/logbook"
-	"github.com/urfave/cli/v2"
 	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/logbook"
 )
 
 const logNoteHelp = `log note appends a free-text note to the logbook, signed by the token of the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/seal/approval"
 )
 
 const resealHelp = `reseal changes the custodians or the threshold of a sealed secret. It needs an
@@ -107,7 +108,7 @@ func runReseal(c *cli.Context) error {
 	if err := checkPaperOut(p, c.String("paper-out")); err != nil {
 		return err
 	}
-	cm := newCeremony(c, f, request{Action: "reseal", Reason: c.String("reason"), Ticket: c.String("ticket")})
+	cm := newCeremony(c, f, approval.Request{Action: "reseal", Reason: c.String("reason"), Ticket: c.String("ticket")})
 	if err := cm.run(context.Background()); err != nil {
 		return err
 	}

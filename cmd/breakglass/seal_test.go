@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/breakglass/breakglass/seal"
 )
@@ -149,78 +148,4 @@ func TestWriteNewFile(t *testing.T) {
 	if err := checkNewFile(filepath.Join(dir, "new")); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func TestApprovalMessage(t *testing.T) {
-	var b strings.Builder
-	_, err := seal.Seal(&b, strings.NewReader("s"), seal.Params{Name: "n", SealedBy: "t", Threshold: 1,
-		Custodians: []seal.Custodian{{Name: "a", Kind: seal.KindPaper}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := seal.Parse(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC)
-	m := string(approvalMessage(f, request{Action: "unseal", Operator: "op", Reason: "a\nb", Ticket: "T-1", UseCase: "u"}, "a", at))
-	h := f.HeaderHash()
-	for _, want := range []string{
-		"breakglass tap approval v1\n", "action: unseal\n", "secret: n\n", "custodian: a\n", "operator: op\n",
-		"reason: a b\n", "ticket: T-1\n", "use-case: u\n", "time: 2026-11-24T04:00:00Z\n",
-		"header-hash: " + strings.ToLower(strings.TrimSpace(hexString(h[:]))) + "\n",
-	} {
-		if !strings.Contains(m, want) {
-			t.Errorf("approval lacks %q:\n%s", want, m)
-		}
-	}
-	// Every field changes the message (what the card signs).
-	base := request{Action: "unseal", Operator: "op", Reason: "r", Ticket: "T", UseCase: "u"}
-	seen := map[string]bool{string(approvalMessage(f, base, "a", at)): true}
-	for _, r := range []request{
-		{Action: "drill", Operator: "op", Reason: "r", Ticket: "T", UseCase: "u"},
-		{Action: "unseal", Operator: "op2", Reason: "r", Ticket: "T", UseCase: "u"},
-		{Action: "unseal", Operator: "op", Reason: "r2", Ticket: "T", UseCase: "u"},
-		{Action: "unseal", Operator: "op", Reason: "r", Ticket: "T2", UseCase: "u"},
-		{Action: "unseal", Operator: "op", Reason: "r", Ticket: "T", UseCase: "u2"},
-	} {
-		m := string(approvalMessage(f, r, "a", at))
-		if seen[m] {
-			t.Errorf("request %+v signs the same message as another", r)
-		}
-		seen[m] = true
-	}
-	if seen[string(approvalMessage(f, base, "b", at))] || seen[string(approvalMessage(f, base, "a", at.Add(time.Second)))] {
-		t.Error("custodian or time not bound")
-	}
-}
-
-func hexString(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
-}
-
-// FuzzParseRequest: an accepted request is the canonical encoding of its
-// fields.
-func FuzzParseRequest(f *testing.F) {
-	f.Add([]byte(requestBegin + "\nrequest: " + strings.Repeat("ab", 16) + "\nsecret: s\nheader-hash: " + strings.Repeat("cd", 32) +
-		"\noperator: o\nreason: r\nticket: t\nuse-case: u\ncreated-at: 2026-11-24T04:00:00Z\nexpires-at: 2026-11-24T05:00:00Z\n" +
-		"recipient: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n" + requestEnd + "\n"))
-	f.Add([]byte(requestBegin + "\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := parseRequest(b)
-		if err != nil {
-			if r != nil {
-				t.Fatal("a rejected request returned a value")
-			}
-			return
-		}
-		if out := marshalBlock(requestBegin, requestEnd, requestFields, r.fields); string(out) != string(b) {
-			t.Fatalf("accepted a non-canonical request:\n%q\nre-encodes as\n%q", b, out)
-		}
-	})
 }

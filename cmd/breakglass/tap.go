@@ -1,28 +1,17 @@
 package main
 
 import (
-	"bytes"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"filippo.io/age"
-	"filippo.io/age/armor"
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/seal/remote"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/pkcs11"
@@ -122,7 +111,7 @@ func runTap(c *cli.Context) error {
 	// What the custodian approves is what the file says; the request only
 	// adds who asks and why, and was checked against the file above.
 	h := f.Header
-	infof("request %s: %s asks to unseal %s (%s)", req.get("request")[:8], req.get("operator"), h.Name, glassPath)
+	infof("request %s: %s asks to unseal %s (%s)", req.Short(), req.Operator, h.Name, glassPath)
 	var sealed []string
 	if h.Scope != "" {
 		sealed = append(sealed, "scope "+h.Scope)
@@ -133,7 +122,7 @@ func runTap(c *cli.Context) error {
 	if len(sealed) > 0 {
 		infof("  sealed: %s", strings.Join(sealed, ", "))
 	}
-	infof("  reason: %s; ticket: %s; use case: %s", req.get("reason"), req.get("ticket"), req.get("use-case"))
+	infof("  reason: %s; ticket: %s; use case: %s", req.Reason, req.Ticket, req.UseCase)
 	tok, idx, err := findTapToken(c, f)
 	if err != nil {
 		return err
@@ -145,77 +134,31 @@ func runTap(c *cli.Context) error {
 		return withHints(fmt.Errorf("%s: %w", who, &token.PINError{Token: tok.Info().Name(), Retries: r}),
 			"unblock the PIN with the PUK first, or let another custodian tap")
 	}
-	sig := tok.SigningKey()
-	pub, ok := sig.Public().(*ecdsa.PublicKey)
-	if !ok {
-		return errors.New("the card's signing key is not ECDSA")
-	}
-	fp, _ := token.Fingerprint(pub)
 	infof("%s: approve with the PIN, then touch the card when it blinks", who)
-	at := time.Now().UTC().Truncate(time.Second)
-	msg := approvalMessage(f, req.request(), cu.Name, at)
-	digest := sha256.Sum256(msg)
-	s, err := sig.Sign(rand.Reader, digest[:], crypto.SHA256)
-	if err != nil {
-		return explainTapError(who, err)
-	}
-	if !ecdsa.VerifyASN1(pub, digest[:], s) {
-		return errors.New("the card returned an approval signature that does not verify")
-	}
 	// The share is opened and checked against the file the card approved
 	// (its header-hash and custodian lines, its commitment) before it is
 	// re-encrypted for the operator.
-	got, pt, err := f.OpenShare(tok.KeyAgreementKey())
+	resp, a, err := remote.Answer(f, req, idx, tok.KeyAgreementKey(), tok.SigningKey(), time.Now())
 	if err != nil {
 		return explainShareError(who, glassPath, err)
 	}
-	defer secret.Wipe(pt)
-	if got != idx {
-		return fmt.Errorf("%s: the card opened custodian %d's share, not %d's", who, got, idx)
-	}
-	rcpt, err := age.ParseX25519Recipient(req.get("recipient"))
+	text, err := resp.Marshal()
 	if err != nil {
 		return err
 	}
-	var enc bytes.Buffer
-	aw := armor.NewWriter(&enc)
-	ew, err := age.Encrypt(aw, rcpt)
-	if err == nil {
-		_, err = ew.Write(pt)
-	}
-	if err == nil {
-		err = ew.Close()
-	}
-	if err == nil {
-		err = aw.Close()
-	}
-	if err != nil {
-		return err
-	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return err
-	}
-	fields := map[string]string{
-		"request": req.get("request"), "custodian": cu.Name, "index": strconv.Itoa(idx),
-		"signing-key": base64.StdEncoding.EncodeToString(der), "approval-time": at.Format(time.RFC3339),
-		"signature": base64.StdEncoding.EncodeToString(s),
-	}
-	resp := append(marshalBlock(responseBegin, responseEnd, responseFields, fields), enc.Bytes()...)
-	code, err := textQR(c, "response", resp)
+	code, err := textQR(c, "response", text)
 	if err != nil {
 		return err
 	}
 	if err := writeQRImage(c, code, out); err != nil {
 		return err
 	}
-	if err := writeNewFile(out, 0o644, false, func(w io.Writer) error { _, err := w.Write(resp); return err }); err != nil {
+	if err := writeNewFile(out, 0o644, false, func(w io.Writer) error { _, err := w.Write(text); return err }); err != nil {
 		removeQRImage(c, code, out)
 		return err
 	}
 	showQR(c, code, out)
-	a := &approval{Message: msg, Signature: s}
-	infof("tapped as %s; approval %s (key %s); send %s to the operator", cu.Name, a.Fingerprint(), fp, out)
+	infof("tapped as %s; approval %s (key %s); send %s to the operator", cu.Name, a.Fingerprint(), a.KeyFingerprint, out)
 	return nil
 }
 
@@ -281,23 +224,26 @@ func findTapToken(c *cli.Context, f *seal.File) (token.Token, int, error) {
 // checkRequestAgainstFile checks an unseal request against the sealed file
 // it names, before any card is used: the same header, the same secret
 // name, a use case sealed in the file, and not expired.
-func checkRequestAgainstFile(req *remoteRequest, f *seal.File, path string) error {
-	h := f.HeaderHash()
-	if req.get("header-hash") != hex.EncodeToString(h[:]) {
-		return withHints(fmt.Errorf("the request is for another version of %s (header hash %s…, %s has %s…); nothing was tapped",
-			req.get("secret"), req.get("header-hash")[:12], path, hex.EncodeToString(h[:6])),
-			"git pull the case, or ask the operator which file they unseal")
+func checkRequestAgainstFile(req *remote.Request, f *seal.File, path string) error {
+	var me *remote.MismatchError
+	if err := req.CheckFile(f); errors.As(err, &me) {
+		switch me.Field {
+		case "header-hash":
+			return withHints(fmt.Errorf("the request is for another version of %s (header hash %s…, %s has %s…); nothing was tapped",
+				req.Secret, req.HeaderHash[:12], path, me.FileShort),
+				"git pull the case, or ask the operator which file they unseal")
+		case "secret":
+			return withHints(fmt.Errorf("the request names the secret %q, but %s seals %q; nothing was tapped", req.Secret, path, f.Header.Name),
+				"the request or the file was tampered with: ask the operator for a new request, and compare the file with the case's history (git log -p "+path+")")
+		default:
+			return withHints(fmt.Errorf("the request's use case %q is not one sealed in %s; nothing was tapped", req.UseCase, path),
+				"the permitted use cases are: "+strings.Join(me.UseCases, "; "), "ask the operator for a new request")
+		}
+	} else if err != nil {
+		return err
 	}
-	if req.get("secret") != f.Header.Name {
-		return withHints(fmt.Errorf("the request names the secret %q, but %s seals %q; nothing was tapped", req.get("secret"), path, f.Header.Name),
-			"the request or the file was tampered with: ask the operator for a new request, and compare the file with the case's history (git log -p "+path+")")
-	}
-	if uc := f.Header.UseCases; len(uc) > 0 && !slices.Contains(uc, req.get("use-case")) {
-		return withHints(fmt.Errorf("the request's use case %q is not one sealed in %s; nothing was tapped", req.get("use-case"), path),
-			"the permitted use cases are: "+strings.Join(uc, "; "), "ask the operator for a new request")
-	}
-	if time.Now().After(req.expiresAt()) {
-		return withHints(fmt.Errorf("the request expired at %s", req.get("expires-at")), "ask the operator for a new request")
+	if req.Expired(time.Now()) {
+		return withHints(fmt.Errorf("the request expired at %s", req.ExpiresAt.Format(time.RFC3339)), "ask the operator for a new request")
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/seal/approval"
 )
 
 const unsealHelp = `unseal collects one tap from each of K custodians and releases the secret.
@@ -219,7 +220,7 @@ func runUnseal(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	req := request{Action: "unseal", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
+	req := approval.Request{Action: "unseal", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
 	cl.setRequest(req)
 	mode := map[bool]string{true: "file"}[out != ""]
 	if doExec {

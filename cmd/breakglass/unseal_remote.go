@@ -1,39 +1,15 @@
 package main
 
-// Remote custodians. The operator writes a request bound to a fresh
-// ephemeral age key (unseal request); a custodian taps it on their own
-// machine (tap), which re-encrypts their share to that key; the operator's
-// unseal takes the response (--response) beside local taps.
-//
-// A request is short text:
-//
-//	-----BEGIN BREAKGLASS UNSEAL REQUEST-----
-//	request: 9f1c…            16 random bytes, hex
-//	secret: prod-aws
-//	header-hash: …            of the .glass, hex
-//	operator: …
-//	reason: …
-//	ticket: …
-//	use-case: …
-//	created-at: 2026-11-24T04:00:00Z
-//	expires-at: 2026-11-24T05:00:00Z
-//	recipient: age1…          the ephemeral key
-//	-----END BREAKGLASS UNSEAL REQUEST-----
-//
-// Its private key stays with the operator in REQ.key (0600) and is deleted
-// when an unseal has used it, so a response opens one unseal only. A
-// response names the request and custodian, carries the custodian's
-// approval signature and signing key, and holds their share plaintext
-// encrypted to the request's key.
+// Remote custodians, the CLI side of package remote (docs/format-remote.md).
+// The operator writes a request bound to a fresh ephemeral age key (unseal
+// request); a custodian taps it on their own machine (tap), which
+// re-encrypts their share to that key; the operator's unseal takes the
+// response (--response) beside local taps. The request's private key stays
+// with the operator in REQ.key (0600) and is deleted when an unseal has used
+// it, so a response opens one unseal only.
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -42,104 +18,14 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"filippo.io/age/armor"
 	"github.com/urfave/cli/v2"
 	xterm "golang.org/x/term"
 
 	"github.com/breakglass/breakglass/internal/qrtext"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
-	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/seal/remote"
 )
-
-const (
-	requestBegin  = "-----BEGIN BREAKGLASS UNSEAL REQUEST-----"
-	requestEnd    = "-----END BREAKGLASS UNSEAL REQUEST-----"
-	responseBegin = "-----BEGIN BREAKGLASS TAP RESPONSE-----"
-	responseEnd   = "-----END BREAKGLASS TAP RESPONSE-----"
-)
-
-var requestFields = []string{"request", "secret", "header-hash", "operator", "reason", "ticket", "use-case", "created-at", "expires-at", "recipient"}
-var responseFields = []string{"request", "custodian", "index", "signing-key", "approval-time", "signature"}
-
-// remoteRequest is a parsed unseal request.
-type remoteRequest struct {
-	fields map[string]string
-}
-
-func (r *remoteRequest) get(k string) string { return r.fields[k] }
-
-// marshalBlock writes "key: value" lines between BEGIN and END.
-func marshalBlock(begin, end string, keys []string, fields map[string]string) []byte {
-	var b bytes.Buffer
-	b.WriteString(begin + "\n")
-	for _, k := range keys {
-		b.WriteString(k + ": " + strings.ReplaceAll(fields[k], "\n", " ") + "\n")
-	}
-	b.WriteString(end + "\n")
-	return b.Bytes()
-}
-
-// parseBlock reads the "key: value" lines of a request or response, in
-// exactly the order of keys; rest is what follows the END line.
-func parseBlock(b []byte, begin, end string, keys []string) (map[string]string, []byte, error) {
-	lines := strings.SplitAfter(string(b), "\n")
-	if len(lines) < len(keys)+2 || lines[0] != begin+"\n" {
-		return nil, nil, fmt.Errorf("not a %s (no %s line)", strings.ToLower(strings.Trim(begin, "- ")), begin)
-	}
-	f := map[string]string{}
-	for i, k := range keys {
-		l := strings.TrimSuffix(lines[i+1], "\n")
-		v, ok := strings.CutPrefix(l, k+": ")
-		if !ok || !strings.HasSuffix(lines[i+1], "\n") {
-			return nil, nil, fmt.Errorf("line %d: expected %q", i+2, k)
-		}
-		f[k] = v
-	}
-	if lines[len(keys)+1] != end+"\n" {
-		return nil, nil, fmt.Errorf("line %d: expected %s", len(keys)+2, end)
-	}
-	n := 0
-	for _, l := range lines[:len(keys)+2] {
-		n += len(l)
-	}
-	return f, b[n:], nil
-}
-
-func parseRequest(b []byte) (*remoteRequest, error) {
-	f, rest, err := parseBlock(b, requestBegin, requestEnd, requestFields)
-	if err != nil {
-		return nil, err
-	}
-	if len(rest) != 0 {
-		return nil, errors.New("unexpected text after the END line")
-	}
-	if id, err := hex.DecodeString(f["request"]); err != nil || len(id) != 16 {
-		return nil, errors.New("request id is not 32 hex digits")
-	}
-	if h, err := hex.DecodeString(f["header-hash"]); err != nil || len(h) != 32 {
-		return nil, errors.New("header-hash is not 64 hex digits")
-	}
-	for _, k := range []string{"created-at", "expires-at"} {
-		if _, err := time.Parse(time.RFC3339, f[k]); err != nil {
-			return nil, fmt.Errorf("%s is not an RFC 3339 time", k)
-		}
-	}
-	if _, err := age.ParseX25519Recipient(f["recipient"]); err != nil {
-		return nil, fmt.Errorf("recipient: %v", err)
-	}
-	return &remoteRequest{fields: f}, nil
-}
-
-func (r *remoteRequest) request() request {
-	return request{Action: "unseal (remote tap)", Operator: r.get("operator"), Reason: r.get("reason"),
-		Ticket: r.get("ticket"), UseCase: r.get("use-case"), RequestID: r.get("request")}
-}
-
-func (r *remoteRequest) expiresAt() time.Time {
-	t, _ := time.Parse(time.RFC3339, r.get("expires-at"))
-	return t
-}
 
 func unsealRequestCommand() *cli.Command {
 	return &cli.Command{
@@ -217,27 +103,16 @@ func runUnsealRequest(c *cli.Context) error {
 			return err
 		}
 	}
-	id, err := age.GenerateX25519Identity()
+	req, id, err := remote.NewRequest(f, cl.name, c.String("reason"), c.String("ticket"), uc, time.Now(), c.Duration("valid"))
 	if err != nil {
 		return err
-	}
-	rid := make([]byte, 16)
-	rand.Read(rid)
-	h := f.HeaderHash()
-	op := cl.name
-	now := time.Now().UTC().Truncate(time.Second)
-	fields := map[string]string{
-		"request": hex.EncodeToString(rid), "secret": f.Header.Name, "header-hash": hex.EncodeToString(h[:]),
-		"operator": op, "reason": c.String("reason"), "ticket": c.String("ticket"), "use-case": uc,
-		"created-at": now.Format(time.RFC3339), "expires-at": now.Add(c.Duration("valid")).Format(time.RFC3339),
-		"recipient": id.Recipient().String(),
 	}
 	keyLine := []byte(id.String() + "\n")
 	defer secret.Wipe(keyLine)
 	if err := writeNewFile(out+".key", 0o600, false, func(w io.Writer) error { _, err := w.Write(keyLine); return err }); err != nil {
 		return err
 	}
-	text := marshalBlock(requestBegin, requestEnd, requestFields, fields)
+	text := req.Marshal()
 	code, err := textQR(c, "request", text)
 	if err != nil {
 		os.Remove(out + ".key")
@@ -256,23 +131,19 @@ func runUnsealRequest(c *cli.Context) error {
 		return err
 	}
 	showQR(c, code, out)
-	infof("wrote request %s for %s to %s (valid until %s); its key stays in %s.key", fields["request"][:8], f.Header.Name, out, fields["expires-at"], out)
+	infof("wrote request %s for %s to %s (valid until %s); its key stays in %s.key", req.Short(), f.Header.Name, out, req.ExpiresAt.Format(time.RFC3339), out)
 	return nil
 }
 
 // loadRequestKey reads a request and its ephemeral identity.
-func loadRequestKey(path string) (*remoteRequest, *age.X25519Identity, error) {
-	b, err := os.ReadFile(path)
+func loadRequestKey(path string) (*remote.Request, *age.X25519Identity, error) {
+	req, err := readRequestFile(path)
 	if err != nil {
-		return nil, nil, withHints(fmt.Errorf("--request: %v", unwrapPathError(err)), "give the request file unseal request wrote")
-	}
-	req, err := parseRequest(scannedText(b))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err
 	}
 	kb, err := os.ReadFile(path + ".key")
 	if err != nil {
-		return nil, nil, withHints(fmt.Errorf("request %s has no key (%s.key): it was already used, or was made on another machine", req.get("request")[:8], path),
+		return nil, nil, withHints(fmt.Errorf("request %s has no key (%s.key): it was already used, or was made on another machine", req.Short(), path),
 			"write a new request with breakglass unseal request, and have the custodian tap that one")
 	}
 	defer secret.Wipe(kb)
@@ -280,7 +151,7 @@ func loadRequestKey(path string) (*remoteRequest, *age.X25519Identity, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s.key: %v", path, err)
 	}
-	if id.Recipient().String() != req.get("recipient") {
+	if id.Recipient().String() != req.Recipient {
 		return nil, nil, fmt.Errorf("%s.key does not belong to %s", path, path)
 	}
 	return req, id, nil
@@ -300,20 +171,19 @@ func (cm *ceremony) addResponses(reqPath string, paths []string) error {
 	if err != nil {
 		return err
 	}
-	h := cm.f.HeaderHash()
-	if req.get("header-hash") != hex.EncodeToString(h[:]) {
-		return withHints(fmt.Errorf("request %s is for another sealed secret (or an older version of it)", req.get("request")[:8]),
+	if err := req.CheckFile(cm.f); err != nil {
+		return withHints(fmt.Errorf("request %s is for another sealed secret (or an older version of it): %w", req.Short(), err),
 			"write a new request for this file")
 	}
-	if time.Now().After(req.expiresAt()) {
-		return withHints(fmt.Errorf("request %s expired at %s", req.get("request")[:8], req.get("expires-at")), "write a new request")
+	if req.Expired(time.Now()) {
+		return withHints(fmt.Errorf("request %s expired at %s", req.Short(), req.ExpiresAt.Format(time.RFC3339)), "write a new request")
 	}
-	if req.get("operator") != cm.req.Operator {
+	if req.Operator != cm.req.Operator {
 		return withHints(fmt.Errorf("request %s was made for the operator %s, but this unseal is run by %s: the custodians approved %s, nothing was tapped",
-			req.get("request")[:8], req.get("operator"), cm.req.Operator, req.get("operator")),
-			"the operator who wrote the request runs the unseal (--operator "+req.get("operator")+"), or writes a new request for the custodians to tap")
+			req.Short(), req.Operator, cm.req.Operator, req.Operator),
+			"the operator who wrote the request runs the unseal (--operator "+req.Operator+"), or writes a new request for the custodians to tap")
 	}
-	if req.get("reason") != cm.req.Reason || req.get("ticket") != cm.req.Ticket || req.get("use-case") != cm.req.UseCase {
+	if req.Reason != cm.req.Reason || req.Ticket != cm.req.Ticket || req.UseCase != cm.req.UseCase {
 		return withHints(errors.New("--reason, --ticket and --use-case differ from the request's"),
 			"the remote custodians approved the request: unseal with the same reason, ticket and use case")
 	}
@@ -327,89 +197,34 @@ func (cm *ceremony) addResponses(reqPath string, paths []string) error {
 	return nil
 }
 
-func (cm *ceremony) addResponse(req *remoteRequest, id *age.X25519Identity, path string) error {
+func (cm *ceremony) addResponse(req *remote.Request, id *age.X25519Identity, path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return withHints(fmt.Errorf("--response: %v", unwrapPathError(err)), "check the path")
 	}
-	f, rest, err := parseBlock(scannedText(b), responseBegin, responseEnd, responseFields)
+	resp, err := remote.ParseResponse(scannedText(b))
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	reject := func(why string) error {
-		return withHints(fmt.Errorf("response %s rejected: %s", path, why), "ask the custodian to tap the current request again")
-	}
-	if f["request"] != req.get("request") {
-		return reject("it answers another request (" + shortID(f["request"]) + ", not " + req.get("request")[:8] + ")")
-	}
-	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(rest)), id)
+	m, a, err := resp.Open(cm.f, req, id)
 	if err != nil {
-		return reject("it does not open with this request's key: " + err.Error())
-	}
-	pt, err := io.ReadAll(io.LimitReader(r, 4096))
-	if err != nil {
-		return reject(err.Error())
-	}
-	defer secret.Wipe(pt)
-	m, idx, err := seal.ShareMnemonic(pt)
-	if err != nil {
-		return reject(err.Error())
+		return withHints(fmt.Errorf("response %s rejected: %w", path, err), "ask the custodian to tap the current request again")
 	}
 	defer secret.Wipe(m)
-	cs := cm.f.Header.Custodians()
-	if idx < 0 || idx >= len(cs) || cs[idx].Name != f["custodian"] || fmt.Sprint(idx) != f["index"] {
-		return reject("the share is not marked for custodian " + f["custodian"])
-	}
-	hh := cm.f.HeaderHash()
-	if !bytes.Contains(pt, []byte("header-hash: "+hex.EncodeToString(hh[:])+"\n")) {
-		return reject("the share belongs to another sealed secret")
-	}
-	// The approval: signed by the custodian's enrolled signing key.
-	der, err := base64.StdEncoding.DecodeString(f["signing-key"])
-	if err != nil {
-		return reject("signing-key is not base64")
-	}
-	pk, err := x509.ParsePKIXPublicKey(der)
-	pub, ok := pk.(*ecdsa.PublicKey)
-	if err != nil || !ok {
-		return reject("signing-key is not an ECDSA public key")
-	}
-	fp, _ := token.Fingerprint(pub)
-	if cs[idx].Fingerprint != "" && strings.ReplaceAll(fp, " ", "") != cs[idx].Fingerprint {
-		return reject("it is not signed by " + f["custodian"] + "'s enrolled key")
-	}
-	at, err := time.Parse(time.RFC3339, f["approval-time"])
-	if err != nil {
-		return reject("approval-time is not an RFC 3339 time")
-	}
-	msg := approvalMessage(cm.f, req.request(), f["custodian"], at)
-	sig, err := base64.StdEncoding.DecodeString(f["signature"])
-	digest := sha256.Sum256(msg)
-	if err != nil || !ecdsa.VerifyASN1(pub, digest[:], sig) {
-		return reject("the approval signature does not verify")
-	}
 	got, err := cm.u.AddMnemonic(string(m))
 	if err != nil {
 		if errors.Is(err, seal.ErrAlreadyTapped) {
-			infof("%s: %s has already tapped; skipped", path, f["custodian"])
+			infof("%s: %s has already tapped; skipped", path, resp.Custodian)
 			return nil
 		}
-		return reject(err.Error())
+		return withHints(fmt.Errorf("response %s rejected: %w", path, err), "ask the custodian to tap the current request again")
 	}
-	if got != idx {
-		return reject("the share is another custodian's")
+	if got != a.Index {
+		return withHints(fmt.Errorf("response %s rejected: the share is another custodian's", path), "ask the custodian to tap the current request again")
 	}
-	a := &approval{Custodian: f["custodian"], Index: idx, Token: "remote", KeyFingerprint: fp, Message: msg, Signature: sig, At: at}
 	cm.approvals = append(cm.approvals, a)
-	infof("tap %d of %d: %s (remote, %s) … ok (approval %s)", cm.tapped(), cm.tapped()+tapsNeeded(cm.u.Progress()), f["custodian"], path, a.Fingerprint())
+	infof("tap %d of %d: %s (remote, %s) … ok (approval %s)", cm.tapped(), cm.tapped()+tapsNeeded(cm.u.Progress()), resp.Custodian, path, a.Fingerprint())
 	return nil
-}
-
-func shortID(s string) string {
-	if len(s) > 8 {
-		return s[:8]
-	}
-	return s
 }
 
 // Remote requests and responses as QR codes: --qr shows one on standard
@@ -503,13 +318,13 @@ func terminalColumns(f *os.File) int {
 	return w
 }
 
-// readRequestFile is used by tap.
-func readRequestFile(path string) (*remoteRequest, error) {
+// readRequestFile reads a request (unseal's --request, tap's REQ.txt).
+func readRequestFile(path string) (*remote.Request, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, withHints(fmt.Errorf("cannot read the request: %v", unwrapPathError(err)), "give the file the operator sent")
 	}
-	r, err := parseRequest(scannedText(b))
+	r, err := remote.ParseRequest(scannedText(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

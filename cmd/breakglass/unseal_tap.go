@@ -6,11 +6,6 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -24,6 +19,7 @@ import (
 
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/pkcs11"
@@ -42,67 +38,13 @@ func tapFlags() []cli.Flag {
 	}
 }
 
-// An approval is what a custodian's token signs before their share is
-// used: the request the tap approves. The logbook's tap entry carries it.
-type approval struct {
-	Custodian      string // roster name
-	Index          int    // custodian index in the roster
-	Token          string // "piv 10000002", "pkcs11 …", "paper"
-	KeyFingerprint string // of the signing key ("" for paper)
-	Message        []byte // the signed text, see approvalMessage
-	Signature      []byte // ASN.1 ECDSA P-256 over SHA-256(Message); nil for paper
-	At             time.Time
-}
-
-// Fingerprint is a short name of the signed approval, for the screen.
-func (a *approval) Fingerprint() string {
-	h := sha256.New()
-	h.Write(a.Message)
-	h.Write(a.Signature)
-	s := hex.EncodeToString(h.Sum(nil)[:8])
-	return s[0:4] + " " + s[4:8] + " " + s[8:12] + " " + s[12:16]
-}
-
-// request is what an unseal asks custodians to approve.
-type request struct {
-	Action   string // "unseal", "drill", "reseal"
-	Operator string
-	Reason   string
-	Ticket   string
-	UseCase  string
-	// RequestID names the remote request a remote tap approves.
-	RequestID string
-}
-
-func approvalMessage(f *seal.File, r request, custodian string, at time.Time) []byte {
-	h := f.HeaderHash()
-	var b strings.Builder
-	line := func(k, v string) {
-		b.WriteString(k + ": " + strings.ReplaceAll(v, "\n", " ") + "\n")
-	}
-	b.WriteString("breakglass tap approval v1\n")
-	line("action", r.Action)
-	line("secret", f.Header.Name)
-	line("header-hash", hex.EncodeToString(h[:]))
-	line("custodian", custodian)
-	line("operator", r.Operator)
-	line("reason", r.Reason)
-	line("ticket", r.Ticket)
-	line("use-case", r.UseCase)
-	if r.RequestID != "" {
-		line("request", r.RequestID)
-	}
-	line("time", at.UTC().Format(time.RFC3339))
-	return []byte(b.String())
-}
-
 // ceremony collects taps for one sealed file.
 type ceremony struct {
 	c         *cli.Context
 	f         *seal.File
 	u         *seal.Unseal
-	req       request
-	approvals []*approval
+	req       approval.Request
+	approvals []*approval.Approval
 
 	readers []string // --reader; empty means every reader
 	pkcs11  []string
@@ -112,11 +54,11 @@ type ceremony struct {
 	// onTap, when set, runs after each token tap, with the token still
 	// open (the logbook's tap entry, signed by the custodian's token). An
 	// error ends the ceremony: everything gathered is wiped.
-	onTap  func(token.Token, *approval) error
+	onTap  func(token.Token, *approval.Approval) error
 	failed error
 }
 
-func newCeremony(c *cli.Context, f *seal.File, req request) *ceremony {
+func newCeremony(c *cli.Context, f *seal.File, req approval.Request) *ceremony {
 	if req.Operator == "" {
 		req.Operator = c.String("operator")
 	}
@@ -311,8 +253,8 @@ func (cm *ceremony) addMnemonic(m, from string) error {
 			"check the words against the paper; a share of another sealed secret or from before a reseal does not fit")
 	}
 	name := cm.f.Header.Custodians()[idx].Name
-	a := &approval{Custodian: name, Index: idx, Token: "paper", At: time.Now(),
-		Message: approvalMessage(cm.f, cm.req, name, time.Now())}
+	a := &approval.Approval{Custodian: name, Index: idx, Token: "paper", At: time.Now(),
+		Message: approval.Message(cm.f.Header.Name, cm.f.HeaderHash(), cm.req, name, time.Now())}
 	cm.approvals = append(cm.approvals, a)
 	infof("tap %d of %d: %s (paper) … ok", cm.tapped(), cm.tapped()+tapsNeeded(cm.u.Progress()), name)
 	return nil
@@ -449,14 +391,8 @@ func (cm *ceremony) tapToken(tok token.Token, label string, pinLabel *string) {
 	}
 	infof("%s: approve with the PIN, then touch the card when it blinks", who)
 	now := time.Now()
-	msg := approvalMessage(cm.f, cm.req, cu.Name, now)
-	digest := sha256.Sum256(msg)
-	s, err := sig.Sign(rand.Reader, digest[:], crypto.SHA256)
-	if err == nil {
-		if pub, ok := sig.Public().(*ecdsa.PublicKey); !ok || !ecdsa.VerifyASN1(pub, digest[:], s) {
-			err = errors.New("the card returned an approval signature that does not verify")
-		}
-	}
+	msg := approval.Message(cm.f.Header.Name, cm.f.HeaderHash(), cm.req, cu.Name, now)
+	s, err := approval.Sign(sig, msg)
 	if err != nil {
 		cm.tapFailed(who, err)
 		return
@@ -465,7 +401,7 @@ func (cm *ceremony) tapToken(tok token.Token, label string, pinLabel *string) {
 		cm.tapFailed(who, err)
 		return
 	}
-	a := &approval{Custodian: cu.Name, Index: idx, Token: tok.Info().Name(), KeyFingerprint: fp,
+	a := &approval.Approval{Custodian: cu.Name, Index: idx, Token: tok.Info().Name(), KeyFingerprint: fp,
 		Message: msg, Signature: s, At: now}
 	cm.approvals = append(cm.approvals, a)
 	infof("tap %d of %d: %s … ok (approval %s)", cm.tapped(), cm.tapped()+tapsNeeded(cm.u.Progress()), who, a.Fingerprint())
