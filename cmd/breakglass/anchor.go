@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,7 +31,9 @@ import (
 
 	"github.com/breakglass/breakglass/aws"
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/token"
 )
 
 // anchorHeader checks that something other than the file itself vouches
@@ -48,44 +51,18 @@ func (cd *caseDir) anchorHeader(l *logbook.Log, f *seal.File, path string, t att
 	return nil
 }
 
-// checkEnrolledRoster checks that every custodian h names is an enrollment
-// record of the case that verifies, with the fingerprint, name, token kind
-// and key the header gives.
+// checkEnrolledRoster is casedir.Case.CheckEnrolledRoster, attestation
+// included, with the refusal in the command's voice.
 func (cd *caseDir) checkEnrolledRoster(h *seal.Header, path string, t attestTrust) error {
-	recs, err := cd.Records()
-	if err != nil {
-		return err
+	err := cd.CheckEnrolledRoster(h, func(r *token.Record, rpath string) error { return checkAttestation(r, rpath, t) })
+	var re *casedir.RosterError
+	if !errors.As(err, &re) {
+		return recordError(err)
 	}
-	byFP := map[string]int{}
-	for i, r := range recs {
-		byFP[strings.ReplaceAll(r.Fingerprint(), " ", "")] = i
-	}
-	refuse := func(format string, args ...any) error {
-		return withHints(fmt.Errorf("%s: "+format+"; nothing was changed", append([]any{path}, args...)...),
-			"the file may be forged: compare it with the case's history (git log -p "+path+")",
-			"if the custodian is genuine, put their enrollment record in "+cd.Dir+" (or its custodians folder, or give --roster FILE)",
-			"a logbook (breakglass log init) would anchor the file itself")
-	}
-	for _, cu := range h.Custodians() {
-		if cu.Fingerprint == "" {
-			return refuse("custodian %s has no enrollment fingerprint in the header, so no record vouches for them", cu.Name)
-		}
-		i, ok := byFP[cu.Fingerprint]
-		if !ok {
-			return refuse("custodian %s (%s) matches no enrollment record of the case", cu.Name, cu.Fingerprint)
-		}
-		want, err := custodianFromRecord(recs[i])
-		if err != nil {
-			return fmt.Errorf("enrollment record %s: %w", cd.paths[i], err)
-		}
-		if want.Name != cu.Name || want.Kind != cu.Kind || want.Recipient != cu.Recipient {
-			return refuse("custodian %s does not match the enrollment record %s with that fingerprint (%s %s)", cu.Name, cd.paths[i], want.Kind, want.Name)
-		}
-		if err := checkAttestation(recs[i], cd.paths[i], t); err != nil {
-			return err
-		}
-	}
-	return nil
+	return withHints(fmt.Errorf("%s: %w; nothing was changed", path, err),
+		"the file may be forged: compare it with the case's history (git log -p "+path+")",
+		"if the custodian is genuine, put their enrollment record in "+cd.Dir+" (or its custodians folder, or give --roster FILE)",
+		"a logbook (breakglass log init) would anchor the file itself")
 }
 
 // checkSealedKeyID is the no-logbook anchor of an AWS header's key id: IAM

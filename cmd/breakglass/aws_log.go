@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/token"
 )
 
@@ -44,7 +45,7 @@ func (a *awsCase) entries() []*logbook.Entry {
 // required, a person who is not enrolled is an error; otherwise nil, nil.
 func (a *awsCase) person(name string, required bool) (*token.Record, error) {
 	r, err := a.cd.person(name)
-	var ne *notEnrolledError
+	var ne *casedir.NotEnrolledError
 	if errors.As(err, &ne) {
 		if !required {
 			return nil, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/token"
 )
 
@@ -45,7 +46,7 @@ func newEnrollLog(c *cli.Context) (*enrollLog, error) {
 	}
 	// Verify with the roster as it is now, on a copy: the logbook that
 	// records the entry is opened again once the new record is in place.
-	check := &caseDir{Dir: cd.Dir, Roster: cd.Roster, warnf: infof}
+	check := &caseDir{Case: &casedir.Case{Dir: cd.Dir, Roster: cd.Roster}, warnf: infof}
 	if _, err := check.Log(); err != nil {
 		return nil, logError(err)
 	}
@@ -75,8 +76,8 @@ func (el *enrollLog) defaultOut(name string) string {
 	if !el.hasLog {
 		return name
 	}
-	if fi, err := os.Stat(filepath.Join(el.cd.Dir, custodiansDirName)); err == nil && fi.IsDir() {
-		return filepath.Join(el.cd.Dir, custodiansDirName, name)
+	if fi, err := os.Stat(filepath.Join(el.cd.Dir, casedir.CustodiansDir)); err == nil && fi.IsDir() {
+		return filepath.Join(el.cd.Dir, casedir.CustodiansDir, name)
 	}
 	return filepath.Join(el.cd.Dir, name)
 }
@@ -91,9 +92,9 @@ func (el *enrollLog) checkOut(out string) error {
 	if err1 != nil || err2 != nil {
 		return fmt.Errorf("--out %s: %v", out, err1)
 	}
-	if !strings.HasSuffix(filepath.Base(out), ".card.json") || (dir != caseAbs && dir != filepath.Join(caseAbs, custodiansDirName)) {
+	if !strings.HasSuffix(filepath.Base(out), ".card.json") || (dir != caseAbs && dir != filepath.Join(caseAbs, casedir.CustodiansDir)) {
 		return withHints(fmt.Errorf("--out %s is not in the roster of %s, whose logbook must be able to check the enroll entry", out, el.cd.Dir),
-			"write the record as "+filepath.Join(el.cd.Dir, custodiansDirName, "NAME.card.json")+" (the default), or enroll outside the case with --case DIR")
+			"write the record as "+filepath.Join(el.cd.Dir, casedir.CustodiansDir, "NAME.card.json")+" (the default), or enroll outside the case with --case DIR")
 	}
 	return nil
 }
@@ -126,7 +127,7 @@ func (el *enrollLog) record(rec *token.Record, tok token.Token, out string) erro
 	}
 	e := logbook.Entry{Kind: logbook.KindEnroll, Reason: "enroll " + trimLog(rec.Custodian.Name), Details: d}
 	// A fresh view of the case: its roster now holds the new record.
-	cd := &caseDir{Dir: el.cd.Dir, Roster: el.cd.Roster, warnf: infof}
+	cd := &caseDir{Case: &casedir.Case{Dir: el.cd.Dir, Roster: el.cd.Roster}, warnf: infof}
 	if tok == nil {
 		_, err = cd.recordSigned(el.c, e, el.paperBy, -1)
 		return err

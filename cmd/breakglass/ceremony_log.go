@@ -16,7 +16,6 @@ package main
 // is not recorded.
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -29,6 +28,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
@@ -39,42 +39,19 @@ import (
 var concurrentReleaseFlag = &cli.StringFlag{Name: "concurrent-release",
 	Usage: "go ahead although a release of this secret is still open, because of `REASON` (recorded)"}
 
-// person finds the enrolled record of name: an enrollment record file (a
-// path that exists or ends in .json), else a custodian in the case's
-// roster, by name or by its logbook signing name. Paper records do not
-// count: a person who acts signs with a token.
+// person finds the enrolled record of name (casedir.Case.Person), with
+// the custodians who could be meant as a hint.
 func (cd *caseDir) person(name string) (*token.Record, error) {
-	if _, err := os.Stat(name); err == nil || strings.HasSuffix(name, ".json") {
-		return readRecordFile(name)
-	}
-	recs, err := cd.Records()
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, r := range recs {
-		if r.Keys == nil {
-			continue
-		}
-		n, _ := actorName(r)
-		if r.Custodian.Name == name || n == name {
-			return r, nil
-		}
-		names = append(names, r.Custodian.Name)
+	r, err := cd.Person(name)
+	var ne *casedir.NotEnrolledError
+	if !errors.As(err, &ne) {
+		return r, recordError(err)
 	}
 	hint := "the case has no enrollment records with a token: put NAME.card.json files in " + cd.Dir + " (or its custodians folder)"
-	if len(names) > 0 {
-		hint = "custodians with a token in the roster: " + strings.Join(names, ", ")
+	if len(ne.Names) > 0 {
+		hint = "custodians with a token in the roster: " + strings.Join(ne.Names, ", ")
 	}
-	return nil, withHints(&notEnrolledError{name: name, dir: cd.Dir}, hint)
-}
-
-// notEnrolledError is person's error for a name that is neither a file
-// nor an enrolled custodian of the case.
-type notEnrolledError struct{ name, dir string }
-
-func (e *notEnrolledError) Error() string {
-	return fmt.Sprintf("%s is not enrolled in the case %s: no such enrollment record file, and no custodian of that name in %s", e.name, e.dir, e.dir)
+	return nil, withHints(err, hint)
 }
 
 // recordSigned opens actor's token, appends e signed by it, and closes the
@@ -113,24 +90,8 @@ func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Re
 	return ck, err
 }
 
-// latestSeal returns the latest entry of the secret name that records a
-// new sealed file, or nil: a seal or reseal entry, or a rotate or revoke
-// entry that sealed a new key (aws rotate and revoke; they name the
-// previous header in their details).
-func latestSeal(l *logbook.Log, name string) *logbook.Entry {
-	var last *logbook.Entry
-	for _, e := range logbook.Select(l.Entries(), logbook.Filter{Secret: name}) {
-		switch e.Kind {
-		case logbook.KindSeal, logbook.KindReseal:
-			last = e
-		case logbook.KindRotate, logbook.KindRevoke:
-			if len(e.HeaderHash) > 0 && e.Details["previous-header-hash"] != "" {
-				last = e
-			}
-		}
-	}
-	return last
-}
+// latestSeal is casedir.LatestSeal.
+func latestSeal(l *logbook.Log, name string) *logbook.Entry { return casedir.LatestSeal(l, name) }
 
 // checkLoggedHeader compares the sealed file's header hash with the latest
 // seal or reseal entry of its secret. A mismatch is always an error. A
@@ -143,14 +104,13 @@ func checkLoggedHeader(l *logbook.Log, f *seal.File, path string, missingOK bool
 // checkLoggedHeaderThen is checkLoggedHeader with the words that say what
 // a refusal left undone ("nothing was tapped", "nothing was changed").
 func checkLoggedHeaderThen(l *logbook.Log, f *seal.File, path string, missingOK bool, nothing string) error {
-	if l == nil {
-		return nil
+	var he *casedir.HeaderError
+	if err := casedir.CheckLoggedHeader(l, f); !errors.As(err, &he) {
+		return err
 	}
-	h := f.HeaderHash()
 	name := f.Header.Name
-	e := latestSeal(l, name)
-	if e == nil {
-		msg := fmt.Sprintf("the logbook has no seal or reseal entry of %s, so its header hash %s cannot be checked", name, hex.EncodeToString(h[:8]))
+	if he.Entry == nil {
+		msg := fmt.Sprintf("the logbook has no seal or reseal entry of %s, so its header hash %s cannot be checked", name, hex.EncodeToString(he.Hash[:8]))
 		if missingOK {
 			infof("warning: %s", msg)
 			return nil
@@ -159,13 +119,11 @@ func checkLoggedHeaderThen(l *logbook.Log, f *seal.File, path string, missingOK 
 			"a secret sealed before the case had a logbook: reseal it (breakglass reseal "+path+" --as NAME …), which records it",
 			"otherwise the file may be forged: compare it with the case's history (git log -p "+path+")")
 	}
-	if !bytes.Equal(e.HeaderHash, h[:]) {
-		return withHints(fmt.Errorf("the header of %s (hash %s) is not the one the logbook recorded for %s in entry %d (%s, hash %s); %s",
-			path, hex.EncodeToString(h[:8]), name, e.Index, e.Kind, hex.EncodeToString(e.HeaderHash[:min(8, len(e.HeaderHash))]), nothing),
-			"the file was replaced or forged: restore it from the case's history (git log -p "+path+") and do not tap for it",
-			"a legitimate reseal records its new header: check breakglass log show --secret "+name)
-	}
-	return nil
+	e := he.Entry
+	return withHints(fmt.Errorf("the header of %s (hash %s) is not the one the logbook recorded for %s in entry %d (%s, hash %s); %s",
+		path, hex.EncodeToString(he.Hash[:8]), name, e.Index, e.Kind, hex.EncodeToString(e.HeaderHash[:min(8, len(e.HeaderHash))]), nothing),
+		"the file was replaced or forged: restore it from the case's history (git log -p "+path+") and do not tap for it",
+		"a legitimate reseal records its new header: check breakglass log show --secret "+name)
 }
 
 // checkOpenReleases applies the one-person-at-a-time rule to the secret

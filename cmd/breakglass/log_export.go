@@ -74,7 +74,7 @@ func runLogExport(c *cli.Context) error {
 		if _, err := os.Lstat(out); err == nil {
 			return withHints(fmt.Errorf("%s already exists; nothing was written", out), "choose another --out, or remove the file first")
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("--out %s: %v", out, unwrapPath(err))
+			return fmt.Errorf("--out %s: %v", out, unwrapPathError(err))
 		}
 	}
 	_, l, err := openRequiredLog(c)
@@ -92,7 +92,7 @@ func runLogExport(c *cli.Context) error {
 	}
 	fh, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("cannot write %s: %v", out, unwrapPath(err))
+		return fmt.Errorf("cannot write %s: %v", out, unwrapPathError(err))
 	}
 	_, err = fh.Write(buf.Bytes())
 	if cerr := fh.Close(); err == nil {

@@ -44,6 +44,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 )
@@ -170,12 +171,12 @@ func buildFixture(t testing.TB, dir string) {
 	}
 	build := func(cdir, origin string, alter bool) {
 		for n, p := range people {
-			writeRecord(t, p.r, filepath.Join(cdir, custodiansDirName, n+".card.json"))
+			writeRecord(t, p.r, filepath.Join(cdir, casedir.CustodiansDir, n+".card.json"))
 		}
-		if err := logbook.Create(filepath.Join(cdir, logbookDirName), origin); err != nil {
+		if err := logbook.Create(filepath.Join(cdir, casedir.LogbookDir), origin); err != nil {
 			t.Fatal(err)
 		}
-		cd := &caseDir{Dir: cdir, warnf: t.Logf}
+		cd := &caseDir{Case: &casedir.Case{Dir: cdir}, warnf: t.Logf}
 		for i, st := range fixtureStory(alter) {
 			ck, err := cd.record(st.e, people[st.who].r, people[st.who].s)
 			if err != nil {
@@ -187,7 +188,7 @@ func buildFixture(t testing.TB, dir string) {
 				}
 			}
 		}
-		os.Remove(filepath.Join(cdir, logbookDirName, "lock"))
+		os.Remove(filepath.Join(cdir, casedir.LogbookDir, "lock"))
 	}
 	build(filepath.Join(dir, "case"), fixtureOrigin, false)
 	build(filepath.Join(dir, "rewritten"), fixtureOrigin, true)
@@ -402,11 +403,11 @@ func newTestCase(t *testing.T, origin string) (*caseDir, map[string]*token.Recor
 		recs[n], signers[n] = r, s
 	}
 	if origin != "" {
-		if err := logbook.Create(filepath.Join(dir, logbookDirName), origin); err != nil {
+		if err := logbook.Create(filepath.Join(dir, casedir.LogbookDir), origin); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &caseDir{Dir: dir, warnf: t.Logf}, recs, signers
+	return &caseDir{Case: &casedir.Case{Dir: dir}, warnf: t.Logf}, recs, signers
 }
 
 func TestRecordWithoutLogbookWarns(t *testing.T) {
@@ -460,7 +461,7 @@ func TestRecordRefuses(t *testing.T) {
 // stale one's record lands on top of the other's entry, recordAt does not.
 func TestRecordRetriesAfterConflict(t *testing.T) {
 	cd1, recs, signers := newTestCase(t, fixtureOrigin)
-	cd2 := &caseDir{Dir: cd1.Dir, warnf: t.Logf}
+	cd2 := &caseDir{Case: &casedir.Case{Dir: cd1.Dir}, warnf: t.Logf}
 	if _, err := cd2.Log(); err != nil { // opened at size 0
 		t.Fatal(err)
 	}
@@ -512,7 +513,7 @@ func TestRosterFromCaseAndFlags(t *testing.T) {
 	cd, recs, _ := newTestCase(t, "")
 	carol, _ := softRecord(t, "carol")
 	dave, _ := softRecord(t, "Dave O+Brien")
-	writeRecord(t, carol, filepath.Join(cd.Dir, custodiansDirName, "carol.card.json"))
+	writeRecord(t, carol, filepath.Join(cd.Dir, casedir.CustodiansDir, "carol.card.json"))
 	extra := filepath.Join(t.TempDir(), "alice-copy.card.json")
 	writeRecord(t, recs["alice"], extra) // the same record twice counts once
 	paper := token.NewPaperRecord(token.Custodian{Name: "erin"}, "safe", time.Now())

@@ -108,7 +108,7 @@ func readCheckpointArg(c *cli.Context, arg string) ([]byte, error) {
 	default:
 		var err error
 		if b, err = os.ReadFile(arg); err != nil {
-			return nil, withHints(fmt.Errorf("--checkpoint %s: %v", arg, unwrapPath(err)),
+			return nil, withHints(fmt.Errorf("--checkpoint %s: %v", arg, unwrapPathError(err)),
 				"pass a file holding a checkpoint (as breakglass log checkpoint prints it), or its text")
 		}
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
-	"github.com/breakglass/breakglass/token"
 )
 
 const sealHelp = `seal encrypts a secret so that K of the custodians listed must tap their
@@ -114,7 +113,7 @@ func rosterFromFlags(c *cli.Context, p *seal.Params) error {
 			if err != nil {
 				return nil, err
 			}
-			cu, err := custodianFromRecord(r)
+			cu, err := seal.CustodianOf(r)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
@@ -182,30 +181,6 @@ func parseGroupSpec(g string) (name string, k int, paths []string, err error) {
 		return "", 0, nil, usageError("--group %q: no enrollment records", g)
 	}
 	return name, k, paths, nil
-}
-
-// custodianFromRecord turns a verified enrollment record into a roster
-// entry: kind, name, fingerprint, and the p256tag recipient of its
-// key-agreement key.
-func custodianFromRecord(r *token.Record) (seal.Custodian, error) {
-	cu := seal.Custodian{
-		Name:        r.Custodian.Name,
-		Kind:        string(r.Token.Kind),
-		Fingerprint: strings.ReplaceAll(r.Fingerprint(), " ", ""),
-	}
-	if r.Token.Kind == token.KindPaper {
-		return cu, nil
-	}
-	pub, err := r.KeyAgreementPublicKey()
-	if err != nil {
-		return cu, err
-	}
-	rcp, err := seal.TagRecipient(pub)
-	if err != nil {
-		return cu, err
-	}
-	cu.Recipient = rcp.String()
-	return cu, nil
 }
 
 func currentUser() string {

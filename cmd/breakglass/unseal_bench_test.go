@@ -46,6 +46,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
@@ -182,7 +183,7 @@ func (ub *unsealBench) check(tb testing.TB, out string, taps int) {
 	if !bytes.Equal(got, ub.secret) {
 		tb.Fatalf("unsealed %q, want %q", got, ub.secret)
 	}
-	entries, err := os.ReadFile(filepath.Join(logbookDirName, "entries"))
+	entries, err := os.ReadFile(filepath.Join(casedir.LogbookDir, "entries"))
 	if err != nil {
 		tb.Fatal(err)
 	}
