@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/breakglass/breakglass/internal/secret"
+
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -25,7 +27,7 @@ type Credentials struct {
 }
 
 // Wipe zeroes the secret.
-func (c *Credentials) Wipe() { wipe(c.SecretAccessKey) }
+func (c *Credentials) Wipe() { secret.Wipe(c.SecretAccessKey) }
 
 // STSCredentials are temporary session credentials from AssumeRole.
 type STSCredentials struct {
@@ -39,14 +41,8 @@ type STSCredentials struct {
 
 // Wipe zeroes the secret and the token.
 func (c *STSCredentials) Wipe() {
-	wipe(c.SecretAccessKey)
-	wipe(c.SessionToken)
-}
-
-func wipe(b []byte) {
-	for i := range b {
-		b[i] = 0
-	}
+	secret.Wipe(c.SecretAccessKey)
+	secret.Wipe(c.SessionToken)
 }
 
 // Request asks for one personal session.
@@ -182,7 +178,7 @@ func ConsoleURL(ctx context.Context, creds *STSCredentials, endpoint string) (st
 		return "", err
 	}
 	q := url.Values{"Action": {"getSigninToken"}, "Session": {string(session)}}
-	wipe(session)
+	secret.Wipe(session)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"?"+q.Encode(), nil)
 	if err != nil {
 		return "", fmt.Errorf("aws: console sign-in: %w", err)

@@ -5,8 +5,9 @@ import (
 	"crypto/rand"
 	"testing"
 
-	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 )
 
 // BenchmarkECDHRoundTrip measures one ECDH GENERAL AUTHENTICATE through

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/breakglass/breakglass/internal/secret"
 )
 
 // CAName is the subject common name of every virtual test CA. It says plainly
@@ -96,7 +98,7 @@ func loadCA(dir string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer wipe(keyPEM)
+	defer secret.Wipe(keyPEM)
 	cb, _ := pem.Decode(certPEM)
 	if cb == nil || cb.Type != "CERTIFICATE" {
 		return nil, fmt.Errorf("virtual test CA %s: ca.pem holds no certificate", dir)
@@ -109,7 +111,7 @@ func loadCA(dir string) (*CA, error) {
 	if kb == nil || kb.Type != "PRIVATE KEY" {
 		return nil, fmt.Errorf("virtual test CA %s: ca.key holds no private key", dir)
 	}
-	defer wipe(kb.Bytes)
+	defer secret.Wipe(kb.Bytes)
 	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("virtual test CA %s: ca.key: %v", dir, err)
@@ -153,9 +155,9 @@ func createCA(dir string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer wipe(p8)
+	defer secret.Wipe(p8)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8})
-	defer wipe(keyPEM)
+	defer secret.Wipe(keyPEM)
 	if err := writeFileAtomic(filepath.Join(dir, "ca.key"), keyPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("virtual test CA: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/breakglass/breakglass/internal/secret"
 	"io"
 	"io/fs"
 	"os"
@@ -242,11 +243,11 @@ type session struct {
 }
 
 func (s *session) wipe() {
-	wipe(s.witness)
-	wipe(s.challenge)
-	wipe(s.pending)
+	secret.Wipe(s.witness)
+	secret.Wipe(s.challenge)
+	secret.Wipe(s.pending)
 	if s.chain != nil {
-		wipe(s.chain.data)
+		secret.Wipe(s.chain.data)
 	}
 }
 

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-piv/piv-go/v2/piv"
+
 	"github.com/breakglass/breakglass/token/virtual"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
-	"github.com/go-piv/piv-go/v2/piv"
 )
 
 // ykpiv runs yubico-piv-tool against the reader and returns its output.

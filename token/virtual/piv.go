@@ -11,6 +11,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"time"
+
+	"github.com/breakglass/breakglass/internal/secret"
 )
 
 // Instructions (SP 800-73-4 Part 2 §3 and Yubico's extensions).
@@ -83,11 +85,11 @@ func (c *Card) transmit(apdu []byte) []byte {
 	// Command chaining: collect data until the last chunk.
 	if ch := c.sess.chain; ch != nil {
 		if ch.ins != cmd.ins || ch.p1 != cmd.p1 || ch.p2 != cmd.p2 {
-			wipe(ch.data)
+			secret.Wipe(ch.data)
 			c.sess.chain = nil
 		} else {
 			if len(ch.data)+len(cmd.data) > maxChainedData {
-				wipe(ch.data)
+				secret.Wipe(ch.data)
 				c.sess.chain = nil
 				return response(nil, swWrongLength)
 			}
@@ -97,7 +99,7 @@ func (c *Card) transmit(apdu []byte) []byte {
 			}
 			c.sess.chain = nil
 			cmd.data = ch.data
-			defer wipe(ch.data)
+			defer secret.Wipe(ch.data)
 		}
 	} else if cmd.chained() {
 		c.sess.chain = &command{ins: cmd.ins, p1: cmd.p1, p2: cmd.p2,
@@ -439,19 +441,19 @@ func (c *Card) changeReference(cmd *command) error {
 		return swError(swIncorrectData)
 	}
 	st := c.st
-	secret, tries, max, changed := &st.PIN, &st.PINTries, st.PINMax, &st.PINChanged
+	cur, tries, max, changed := &st.PIN, &st.PINTries, st.PINMax, &st.PINChanged
 	if cmd.p2 == keyPUK {
-		secret, tries, max, changed = &st.PUK, &st.PUKTries, st.PUKMax, &st.PUKChanged
+		cur, tries, max, changed = &st.PUK, &st.PUKTries, st.PUKMax, &st.PUKChanged
 	}
 	next := unpad(cmd.data[8:])
 	if *tries > 0 && !validSecret(next) {
 		return swError(swIncorrectData)
 	}
-	if err := c.checkSecret(cmd.data[:8], *secret, tries, max); err != nil {
+	if err := c.checkSecret(cmd.data[:8], *cur, tries, max); err != nil {
 		return err
 	}
-	wipe(*secret)
-	*secret = append([]byte(nil), next...)
+	secret.Wipe(*cur)
+	*cur = append([]byte(nil), next...)
 	*changed = true
 	if err := c.save(); err != nil {
 		return err
@@ -477,7 +479,7 @@ func (c *Card) resetRetryCounter(cmd *command) error {
 	if err := c.checkSecret(cmd.data[:8], st.PUK, &st.PUKTries, st.PUKMax); err != nil {
 		return err
 	}
-	wipe(st.PIN)
+	secret.Wipe(st.PIN)
 	st.PIN = append([]byte(nil), next...)
 	st.PINTries = st.PINMax
 	st.PINChanged = true
@@ -511,17 +513,17 @@ func (c *Card) reset(cmd *command) error {
 	}
 	for ref, k := range st.Keys {
 		if ref != keyAttestation {
-			wipe(k.Private)
+			secret.Wipe(k.Private)
 			delete(st.Keys, ref)
 		}
 	}
 	for tag, v := range st.Objects {
 		if tag != objAttestationCert {
-			wipe(v)
+			secret.Wipe(v)
 			delete(st.Objects, tag)
 		}
 	}
-	wipe(st.MgmtKey)
+	secret.Wipe(st.MgmtKey)
 	st.resetCredentials()
 	c.deauthenticate()
 	return c.save()
@@ -696,7 +698,7 @@ func (c *Card) useKey(alg, ref byte, f map[uint32][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, swError(swIncorrectData)
 	}
-	defer wipe(out)
+	defer secret.Wipe(out)
 	return tlv(nil, 0x7C, tlv(nil, 0x82, out)), nil
 }
 
@@ -754,7 +756,7 @@ func (c *Card) setManagementKey(cmd *command) error {
 	if alg != alg3DES && c.st.Firmware[0] == 5 && c.st.Firmware[1] < 4 {
 		return swError(swIncorrectData)
 	}
-	wipe(c.st.MgmtKey)
+	secret.Wipe(c.st.MgmtKey)
 	c.st.MgmtAlg = alg
 	c.st.MgmtKey = append([]byte(nil), key...)
 	c.st.MgmtTouch = cmd.p2 == 0xFE
@@ -817,7 +819,7 @@ func (c *Card) generate(cmd *command) ([]byte, error) {
 	}
 	k := &slotKey{Alg: alg, Private: mustRaw(priv), PINPolicy: pin, TouchPolicy: touch, Origin: originGenerated}
 	if old := c.st.Keys[ref]; old != nil {
-		wipe(old.Private)
+		secret.Wipe(old.Private)
 	}
 	c.st.Keys[ref] = k
 	if err := c.save(); err != nil {
@@ -860,7 +862,7 @@ func (c *Card) importKey(cmd *command) error {
 		return err
 	}
 	if old := c.st.Keys[ref]; old != nil {
-		wipe(old.Private)
+		secret.Wipe(old.Private)
 	}
 	c.st.Keys[ref] = &slotKey{Alg: alg, Private: mustRaw(priv), PINPolicy: pin, TouchPolicy: touch, Origin: originImported}
 	return c.save()
@@ -947,7 +949,7 @@ func (c *Card) putData(cmd *command) error {
 		return swError(swNotEnoughMemory)
 	}
 	if old, ok := c.st.Objects[tag]; ok {
-		wipe(old)
+		secret.Wipe(old)
 	}
 	if len(value) == 0 {
 		delete(c.st.Objects, tag)

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-piv/piv-go/v2/piv"
+
 	"github.com/breakglass/breakglass/token/virtual"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
-	"github.com/go-piv/piv-go/v2/piv"
 )
 
 // TestPIVGo drives a virtual card through pcscd with piv-go, the way

@@ -17,9 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-piv/piv-go/v2/piv"
+
 	"github.com/breakglass/breakglass/token/virtual"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
-	"github.com/go-piv/piv-go/v2/piv"
 )
 
 // PKCS#11 modules of Debian 12 that must accept the virtual card as a

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/breakglass/breakglass/internal/secret"
 )
 
 // stateVersion is the version of the state file format.
@@ -182,7 +184,7 @@ func loadState(path string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer wipe(b)
+	defer secret.Wipe(b)
 	s := new(state)
 	if err := json.Unmarshal(b, s); err != nil {
 		return nil, fmt.Errorf("virtual card state %s: %v", path, err)
@@ -200,7 +202,7 @@ func (s *state) save(path string) error {
 	if err != nil {
 		return err
 	}
-	defer wipe(b)
+	defer secret.Wipe(b)
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -238,9 +240,4 @@ func (s *state) save(path string) error {
 		d.Close()
 	}
 	return nil
-}
-
-// wipe overwrites a secret byte slice.
-func wipe(b []byte) {
-	clear(b)
 }

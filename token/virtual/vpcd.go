@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/breakglass/breakglass/internal/secret"
 )
 
 // ATR of a YubiKey 5 (NFC) over USB: T=1, extended length, "YubiKey".
@@ -173,7 +175,7 @@ func (c *Card) serveConn(ctx context.Context, conn net.Conn) {
 			}
 		} else {
 			reply = c.Transmit(msg)
-			wipe(msg)
+			secret.Wipe(msg)
 		}
 		if err := writeFrame(conn, reply); err != nil {
 			return
@@ -189,7 +191,7 @@ func writeFrame(w io.Writer, b []byte) error {
 	binary.BigEndian.PutUint16(buf, uint16(len(b)))
 	copy(buf[2:], b)
 	_, err := w.Write(buf)
-	wipe(buf)
+	secret.Wipe(buf)
 	return err
 }
 

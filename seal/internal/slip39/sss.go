@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	memory "github.com/breakglass/breakglass/internal/secret"
 	"io"
 )
 
@@ -92,7 +93,7 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // wipe overwrites b with zeros. It is best effort: the Go runtime may have
 // copied the bytes elsewhere.
-func wipe(b []byte) { clear(b) }
+func wipe(b []byte) { memory.Wipe(b) }
 
 func wipeAll(bs [][]byte) {
 	for _, b := range bs {
