@@ -226,6 +226,9 @@ func runAWSProvision(c *cli.Context) error {
 		infof("dry run: nothing was changed")
 		return nil
 	}
+	if err := holdSecrets(); err != nil { // before IAM hands over the new secret key
+		return err
+	}
 	res, err := plan.Apply(ctx)
 	if err != nil {
 		return awsErr("provisioning "+spec.Name, withHints(err, "run provision again: it resumes where it stopped"))

@@ -124,6 +124,9 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 	}
 	ctx, cancel := awsContext(c)
 	defer cancel()
+	if err := holdSecrets(); err != nil { // before IAM hands over the new secret key
+		return err
+	}
 
 	oldKey := h.KeyID
 	var newKey *aws.Credentials
