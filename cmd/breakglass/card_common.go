@@ -59,6 +59,7 @@ func chooseCard(sel piv.Selector) (piv.Selector, error) {
 // terminal (asked twice when fresh is set).
 func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byte, error) {
 	if v := os.Getenv(env); v != "" {
+		rememberTokenSecret([]byte(v)) // kept out of --exec children (execEnviron)
 		return []byte(v), nil
 	}
 	if f := c.String(fileFlag); f != "" {
@@ -68,6 +69,7 @@ func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byt
 		}
 		p := bytes.Clone(bytes.TrimRight(b, "\r\n"))
 		token.WipeBytes(b)
+		rememberTokenSecret(p) // kept out of --exec children (execEnviron)
 		return p, nil
 	}
 	var (
