@@ -88,6 +88,16 @@ func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byt
 	return b, err
 }
 
+// unknownTriesHints explain a wrong PIN on a token that cannot say how
+// many tries are left (PKCS#11), or the refusal to try again.
+func unknownTriesHints(pe *token.PINError) []string {
+	if pe.Tried {
+		return []string{"check the PIN: the token does not say how many tries are left, so breakglass will ask before the next try"}
+	}
+	return []string{"if you are sure of the PIN: run the command again on a terminal and type yes when asked, or add --pin-tries-unknown-ok",
+		"a successful login resets the token's count of wrong PINs"}
+}
+
 // explainToken turns token errors into messages with hints.
 func explainToken(err error) error {
 	if err == nil {
@@ -113,6 +123,8 @@ func explainToken(err error) error {
 			"if you are sure of the PUK, use ykman piv access unblock-pin; otherwise let another custodian tap")
 	case errors.As(err, &pe) && pe.PUK:
 		return withHints(err, "check the PUK and try again")
+	case errors.As(err, &pe) && pe.Retries < 0 && !pe.PUK:
+		return withHints(err, unknownTriesHints(pe)...)
 	case errors.As(err, &pe) && pe.Retries == 0:
 		return withHints(err, "unblock it with the PUK: breakglass card pin unblock",
 			"or let another custodian tap instead")
