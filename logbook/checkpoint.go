@@ -67,7 +67,7 @@ func ParseCheckpointText(text []byte) (Checkpoint, error) {
 	c.N = n
 	h, err := base64.StdEncoding.Strict().DecodeString(lines[2])
 	if err != nil || len(h) != len(c.Hash) {
-		return Checkpoint{}, fmt.Errorf("checkpoint line 3: root hash %q: want base64 of 32 bytes", lines[2])
+		return Checkpoint{}, fmt.Errorf("checkpoint line 3: root hash %q: want the canonical base64 of 32 bytes", lines[2])
 	}
 	copy(c.Hash[:], h)
 	if len(lines) > 3 {
@@ -87,7 +87,7 @@ func ParseCheckpointText(text []byte) (Checkpoint, error) {
 // known key must have signed it, and no known key's signature may fail) and
 // parses it.
 func OpenCheckpoint(signed []byte, verifiers note.Verifiers) (Checkpoint, error) {
-	n, err := note.Open(signed, verifiers)
+	n, err := openNote(signed, verifiers)
 	if err != nil {
 		return Checkpoint{}, errors.New("checkpoint " + describeNoteError(err))
 	}
@@ -113,12 +113,45 @@ func signCheckpoint(c Checkpoint, s note.Signer) (Checkpoint, error) {
 	return c, nil
 }
 
-// describeNoteError turns a note.Open error into a readable phrase that
+// openNote is note.Open that accepts only the canonical base64 encoding of
+// each signature line (zero padding bits), as docs/format-logbook.md
+// requires: note.Open decodes signatures with the lenient
+// base64.StdEncoding, which gives the same bytes for up to 16 spellings of
+// one signature, so a record or checkpoint would have several encodings.
+func openNote(msg []byte, verifiers note.Verifiers) (*note.Note, error) {
+	if split := bytes.LastIndex(msg, []byte("\n\n")); split >= 0 {
+		for _, line := range strings.Split(string(msg[split+2:]), "\n") {
+			rest, ok := strings.CutPrefix(line, "— ")
+			if !ok {
+				continue // note.Open rejects it
+			}
+			name, b64, _ := strings.Cut(rest, " ")
+			sig, err := base64.StdEncoding.DecodeString(b64)
+			if err == nil && base64.StdEncoding.EncodeToString(sig) != b64 {
+				return nil, &nonCanonicalSigError{name}
+			}
+		}
+	}
+	return note.Open(msg, verifiers)
+}
+
+// A nonCanonicalSigError reports a signature line whose base64 decodes but
+// is not the canonical encoding of what it decodes to.
+type nonCanonicalSigError struct{ name string }
+
+func (e *nonCanonicalSigError) Error() string {
+	return fmt.Sprintf("signature by %s is not in canonical base64", e.name)
+}
+
+// describeNoteError turns an openNote error into a readable phrase that
 // follows the subject ("entry 4 ", "checkpoint ").
 func describeNoteError(err error) string {
 	var unverified *note.UnverifiedNoteError
 	var invalid *note.InvalidSignatureError
+	var nonCanonical *nonCanonicalSigError
 	switch {
+	case errors.As(err, &nonCanonical):
+		return fmt.Sprintf("has a signature by %s that is not in canonical base64 (non-zero padding bits)", nonCanonical.name)
 	case errors.As(err, &unverified):
 		var names []string
 		for _, s := range unverified.Note.UnverifiedSigs {

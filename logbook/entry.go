@@ -142,9 +142,10 @@ func (e *Entry) MarshalText() ([]byte, error) {
 		fmt.Fprintf(&b, "%s %s\n", kw, v)
 		return nil
 	}
-	if err := field(kwKey, e.Key, true); err != nil {
-		return nil, err
+	if !validFingerprint(e.Key) {
+		return nil, fmt.Errorf("key %q: want the signing key's fingerprint, four groups of four lowercase hex digits", e.Key)
 	}
+	fmt.Fprintf(&b, "%s %s\n", kwKey, e.Key)
 	if err := field(kwSecret, e.Secret, false); err != nil {
 		return nil, err
 	}
@@ -218,6 +219,9 @@ func ParseEntryText(text []byte) (*Entry, error) {
 	if e.Key, err = p.required(kwKey); err != nil {
 		return nil, err
 	}
+	if !validFingerprint(e.Key) {
+		return nil, fmt.Errorf("line %d: key %q: want the signing key's fingerprint, four groups of four lowercase hex digits", p.i, e.Key)
+	}
 	e.Secret = p.optional(kwSecret)
 	if v := p.optional(kwHeader); v != "" {
 		h, err := hex.DecodeString(v)
@@ -250,7 +254,7 @@ func ParseEntryText(text []byte) (*Entry, error) {
 		}
 		h, err := base64.StdEncoding.Strict().DecodeString(v)
 		if err != nil || len(h) != len(e.Prev) {
-			return nil, fmt.Errorf("line %d: previous tree hash %q: want base64 of 32 bytes", p.i, v)
+			return nil, fmt.Errorf("line %d: previous tree hash %q: want the canonical base64 of 32 bytes", p.i, v)
 		}
 		copy(e.Prev[:], h)
 	}
@@ -349,6 +353,24 @@ func checkValue(what, v string) error {
 		return fmt.Errorf("%s starts or ends with a space", what)
 	}
 	return nil
+}
+
+// validFingerprint reports whether s is a key fingerprint as enrollment
+// records show it: "7259 2171 d408 e64e".
+func validFingerprint(s string) bool {
+	if len(s) != 19 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		if i%5 == 4 {
+			if c != ' ' {
+				return false
+			}
+		} else if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func validDetailName(s string) bool {

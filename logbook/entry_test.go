@@ -2,6 +2,7 @@ package logbook
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -81,7 +82,11 @@ func TestParseEntryTextErrors(t *testing.T) {
 		{"tab in value", edit("reason SSO outage", "reason SSO\toutage"), "reason contains a control character or newline"},
 		{"unknown field", edit("ticket INC-4242\n", "ticket INC-4242\nseverity high\n"), `line 11: got "severity", want "prev"`},
 		{"no prev", edit("prev AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", ""), `line 16: missing "prev"`},
-		{"short prev", edit("prev AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "prev AQAA"), `line 16: previous tree hash "AQAA": want base64 of 32 bytes`},
+		{"short prev", edit("prev AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "prev AQAA"), `line 16: previous tree hash "AQAA": want the canonical base64 of 32 bytes`},
+		{"prev padding bits", edit("prev AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "prev AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB="),
+			`line 16: previous tree hash "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=": want the canonical base64 of 32 bytes`},
+		{"malformed key", edit("key 7793 c1e3 265e 8602", "key 7793c1e3265e8602"), `line 6: key "7793c1e3265e8602": want the signing key's fingerprint, four groups of four lowercase hex digits`},
+		{"uppercase key", edit("key 7793 c1e3 265e 8602", "key 7793 C1E3 265e 8602"), `line 6: key "7793 C1E3 265e 8602": want the signing key's fingerprint, four groups of four lowercase hex digits`},
 		{"blank line", edit("ticket INC-4242\n", "ticket INC-4242\n\n"), `line 11: got "", want "prev"`},
 	}
 	for _, tt := range tests {
@@ -128,9 +133,11 @@ func TestParseCheckpointText(t *testing.T) {
 // encoding of each entry: whatever parses marshals back to the same bytes.
 func FuzzParseEntryText(f *testing.F) {
 	f.Add(sampleText(f))
+	// The same entry with its prev in a non-canonical base64 spelling.
+	f.Add(bytes.Replace(sampleText(f), []byte("AAAAAA=\n"), []byte("AAAAAB=\n"), 1))
 	for _, x := range sampleEntries() {
 		e := x.e
-		e.Origin, e.Actor, e.Key = testOrigin, x.who, "k"
+		e.Origin, e.Actor, e.Key = testOrigin, x.who, "7259 2171 d408 e64e"
 		if text, err := e.MarshalText(); err == nil {
 			f.Add(text)
 		}
@@ -157,6 +164,7 @@ func FuzzParseEntryText(f *testing.F) {
 func FuzzParseCheckpointText(f *testing.F) {
 	f.Add([]byte("breakglass.example/acme/prod\n7\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"))
 	f.Add([]byte("o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\next\n"))
+	f.Add([]byte("o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=\n")) // non-zero padding bits
 	f.Fuzz(func(t *testing.T, text []byte) {
 		c, err := ParseCheckpointText(text)
 		if err != nil {
@@ -168,6 +176,33 @@ func FuzzParseCheckpointText(f *testing.F) {
 		}
 		if !bytes.Equal(again, text) {
 			t.Fatalf("accepted a second encoding:\n%q\ncanonical:\n%q", text, again)
+		}
+	})
+}
+
+// FuzzOpenCheckpoint checks that a signed checkpoint has one encoding:
+// whatever OpenCheckpoint accepts has every signature line in canonical
+// base64, so no second spelling of a signature verifies.
+func FuzzOpenCheckpoint(f *testing.F) {
+	_, ckpts := buildLog(f, testOrigin, 3)
+	for _, c := range ckpts {
+		f.Add(c)
+		if b, ok := flipSigPadding(c); ok {
+			f.Add(b)
+		}
+	}
+	roster := testRoster(f)
+	f.Fuzz(func(t *testing.T, signed []byte) {
+		if _, err := OpenCheckpoint(signed, roster); err != nil {
+			return
+		}
+		split := bytes.LastIndex(signed, []byte("\n\n"))
+		for _, l := range strings.Split(strings.TrimSuffix(string(signed[split+2:]), "\n"), "\n") {
+			b64 := l[strings.LastIndexByte(l, ' ')+1:]
+			raw, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil || base64.StdEncoding.EncodeToString(raw) != b64 {
+				t.Fatalf("accepted a signature line in non-canonical base64: %q", l)
+			}
 		}
 	})
 }

@@ -744,7 +744,7 @@ func (v *batchVerifier) Verify(msg, sig []byte) bool {
 // have signed it, it must be the actor's, and the actor's key fingerprint must
 // match. It returns "" or a predicate saying what is wrong.
 func checkEntrySignature(e *Entry, textLen int, verifiers note.Verifiers) string {
-	n, err := note.Open(e.Signed, verifiers)
+	n, err := openNote(e.Signed, verifiers)
 	if err != nil {
 		return describeNoteError(err)
 	}

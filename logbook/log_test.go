@@ -141,7 +141,24 @@ type tamperCase struct {
 	tamper    func(t *testing.T, dir string)
 	published [][]byte
 	want      string
+	reason    string // what is wrong, in the words of the vectors' reason: line
 }
+
+// The reasons a tampered logbook fails, as the vectors name them. The
+// independent verifier of vectors_test.go must reject each vector for the
+// reason it names, not for another one.
+const (
+	reasonBadSignature     = "bad-signature"     // a roster key's signature does not verify
+	reasonSequence         = "sequence"          // an entry number does not match its position
+	reasonTruncated        = "truncated"         // fewer entries than a checkpoint covers
+	reasonBeyondCheckpoint = "beyond-checkpoint" // more than one record after the checkpoint
+	reasonUnknownKey       = "unknown-key"       // signed only by keys not in the roster
+	reasonNotActor         = "not-actor"         // signed, but not by the entry's actor
+	reasonPublished        = "published"         // inconsistent with a published checkpoint
+	reasonOrigin           = "origin"            // from another logbook
+	reasonUnknownKind      = "unknown-kind"      // an entry kind this version does not know
+	reasonNonCanonical     = "non-canonical"     // base64 with non-zero padding bits
+)
 
 // tamperCases returns a logbook of 6 entries and the ways to damage it, with
 // the exact error each must give. The vectors in testdata/vectors are built
@@ -161,39 +178,41 @@ func tamperCases(t *testing.T) (dir0 string, cases []tamperCase) {
 		{"edit a field", func(t *testing.T, dir string) {
 			b := bytes.Replace(entries0, []byte("reason provision emergency access"), []byte("reason provision emergency axcess"), 1)
 			writeFile(t, dir, entriesFile, b)
-		}, nil, "logbook: entry 2 has a signature by alice that does not verify (changed after signing)"},
+		}, nil, "logbook: entry 2 has a signature by alice that does not verify (changed after signing)", reasonBadSignature},
 		{"edit the time", func(t *testing.T, dir string) {
 			b := bytes.Replace(entries0, []byte("time 2026-11-24T05:02:00Z"), []byte("time 2026-11-24T05:04:00Z"), 1)
 			writeFile(t, dir, entriesFile, b)
-		}, nil, "logbook: entry 5 has a signature by bob that does not verify (changed after signing)"},
+		}, nil, "logbook: entry 5 has a signature by bob that does not verify (changed after signing)", reasonBadSignature},
 		{"delete an entry", func(t *testing.T, dir string) {
 			writeFile(t, dir, entriesFile, join(recs[0], recs[1], recs[3], recs[4], recs[5]))
-		}, nil, "logbook: entry 2 has sequence number 3: entries were deleted, inserted or reordered"},
+		}, nil, "logbook: entry 2 has sequence number 3: entries were deleted, inserted or reordered", reasonSequence},
 		{"swap two entries", func(t *testing.T, dir string) {
 			writeFile(t, dir, entriesFile, join(recs[0], recs[1], recs[3], recs[2], recs[4], recs[5]))
-		}, nil, "logbook: entry 2 has sequence number 3: entries were deleted, inserted or reordered"},
+		}, nil, "logbook: entry 2 has sequence number 3: entries were deleted, inserted or reordered", reasonSequence},
 		{"truncate the tail", func(t *testing.T, dir string) {
 			writeFile(t, dir, entriesFile, join(recs[:5]...))
-		}, nil, "logbook: entry 5 is missing: the checkpoint covers 6 entries but the entries file holds only 5 (truncated?)"},
+		}, nil, "logbook: entry 5 is missing: the checkpoint covers 6 entries but the entries file holds only 5 (truncated?)", reasonTruncated},
 		{"truncate mid-entry", func(t *testing.T, dir string) {
 			writeFile(t, dir, entriesFile, entries0[:len(entries0)-20])
-		}, nil, "logbook: entry 5 is cut short or has no signature (the entries file was truncated or edited)"},
+		}, nil, "logbook: entry 5 is cut short or has no signature (the entries file was truncated or edited)", reasonTruncated},
 		{"truncate the tail and roll back the checkpoint", func(t *testing.T, dir string) {
 			writeFile(t, dir, entriesFile, join(recs[:4]...))
 			writeFile(t, dir, checkpointFile, ckpts[3])
-		}, [][]byte{ckpts[5]}, "logbook: entry 4 is missing: a published checkpoint covers 6 entries but the logbook holds only 4 (entries were removed)"},
+		}, [][]byte{ckpts[5]}, "logbook: entry 4 is missing: a published checkpoint covers 6 entries but the logbook holds only 4 (entries were removed)", reasonTruncated},
 		{"roll back the checkpoint by two", func(t *testing.T, dir string) {
 			writeFile(t, dir, checkpointFile, ckpts[3])
-		}, nil, "logbook: entry 4 is beyond the checkpoint, which covers 4 entries: the checkpoint file was rolled back or deleted"},
+		}, nil, "logbook: entry 4 is beyond the checkpoint, which covers 4 entries: the checkpoint file was rolled back or deleted", reasonBeyondCheckpoint},
 		{"delete the checkpoint", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, checkpointFile))
-		}, nil, "logbook: entry 0 is beyond the checkpoint, which covers 0 entries: the checkpoint file was rolled back or deleted"},
+		}, nil, "logbook: entry 0 is beyond the checkpoint, which covers 0 entries: the checkpoint file was rolled back or deleted", reasonBeyondCheckpoint},
 		{"forge an entry with a key not in the roster", func(t *testing.T, dir string) {
-			appendRaw(t, dir, Entry{Time: testT0, Kind: KindNote, Actor: "mallory", Key: "x", Reason: "all fine"}, mallory)
-		}, nil, fmt.Sprintf("logbook: entry 6 is signed only by keys not in the roster (mallory+%08x)", mallory.KeyHash())},
+			// Well-formed in every other way: mallory's own key line.
+			appendRaw(t, dir, Entry{Time: testT0, Kind: KindNote, Actor: "mallory", Key: fingerprintOf(t, "mallory"), Reason: "all fine"}, mallory)
+		}, nil, fmt.Sprintf("logbook: entry 6 is signed only by keys not in the roster (mallory+%08x)", mallory.KeyHash()), reasonUnknownKey},
 		{"forge an entry in another actor's name", func(t *testing.T, dir string) {
-			appendRaw(t, dir, Entry{Time: testT0, Kind: KindNote, Actor: "alice", Key: "x", Reason: "all fine"}, testSigner(t, "bob"))
-		}, nil, "logbook: entry 6 is not signed by its actor alice (signed by bob)"},
+			// alice's key line, copied from her entries; bob signs.
+			appendRaw(t, dir, Entry{Time: testT0, Kind: KindNote, Actor: "alice", Key: fingerprintOf(t, "alice"), Reason: "all fine"}, testSigner(t, "bob"))
+		}, nil, "logbook: entry 6 is not signed by its actor alice (signed by bob)", reasonNotActor},
 		{"re-sign history after a checkpoint was published", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, entriesFile))
 			os.Remove(filepath.Join(dir, checkpointFile))
@@ -209,20 +228,20 @@ func tamperCases(t *testing.T) (dir0 string, cases []tamperCase) {
 					t.Fatal(err)
 				}
 			}
-		}, [][]byte{published}, "logbook: entry 3 does not match the published checkpoint of size 4: entries 0–3 were rewritten after it was published"},
+		}, [][]byte{published}, "logbook: entry 3 does not match the published checkpoint of size 4: entries 0–3 were rewritten after it was published", reasonPublished},
 		{"an entry from another case", func(t *testing.T, dir string) {
 			writeFile(t, dir, entriesFile, join(otherRecs[0], join(recs[1:]...)))
-		}, nil, `logbook: entry 0 belongs to logbook "breakglass.example/other/prod", not "breakglass.example/acme/prod" (copied from another case?)`},
+		}, nil, `logbook: entry 0 belongs to logbook "breakglass.example/other/prod", not "breakglass.example/acme/prod" (copied from another case?)`, reasonOrigin},
 		{"a logbook from another case", func(t *testing.T, dir string) {
 			writeFile(t, dir, originFile, []byte("breakglass.example/other/prod\n"))
-		}, nil, `logbook: checkpoint file is for logbook "breakglass.example/acme/prod", not "breakglass.example/other/prod" (copied from another case?)`},
+		}, nil, `logbook: checkpoint file is for logbook "breakglass.example/acme/prod", not "breakglass.example/other/prod" (copied from another case?)`, reasonOrigin},
 		{"a checkpoint from another case", func(t *testing.T, dir string) {}, [][]byte{otherCkpts[1]},
-			`logbook: published checkpoint is for logbook "breakglass.example/other/prod", not "breakglass.example/acme/prod" (a logbook from another case?)`},
+			`logbook: published checkpoint is for logbook "breakglass.example/other/prod", not "breakglass.example/acme/prod" (a logbook from another case?)`, reasonOrigin},
 		{"an unknown entry kind", func(t *testing.T, dir string) {
 			appendRawText(t, dir, func(text []byte) []byte {
 				return bytes.Replace(text, []byte("\nkind note\n"), []byte("\nkind witness\n"), 1)
-			}, Entry{Time: testT0, Kind: KindNote, Actor: "bob", Key: "x"}, testSigner(t, "bob"))
-		}, nil, `logbook: entry 6 has an unknown entry kind "witness" (written by a newer breakglass? upgrade to read this logbook)`},
+			}, Entry{Time: testT0, Kind: KindNote, Actor: "bob", Key: fingerprintOf(t, "bob")}, testSigner(t, "bob"))
+		}, nil, `logbook: entry 6 has an unknown entry kind "witness" (written by a newer breakglass? upgrade to read this logbook)`, reasonUnknownKind},
 		{"a checkpoint with a foreign signature", func(t *testing.T, dir string) {
 			c, err := OpenCheckpoint(readFile(t, dir, checkpointFile), testRoster(t))
 			if err != nil {
@@ -233,8 +252,95 @@ func tamperCases(t *testing.T) (dir0 string, cases []tamperCase) {
 				t.Fatal(err)
 			}
 			writeFile(t, dir, checkpointFile, c.Signed)
-		}, nil, fmt.Sprintf("logbook: checkpoint file: checkpoint is signed only by keys not in the roster (mallory+%08x)", mallory.KeyHash())},
+		}, nil, fmt.Sprintf("logbook: checkpoint file: checkpoint is signed only by keys not in the roster (mallory+%08x)", mallory.KeyHash()), reasonUnknownKey},
+		// The same signature bytes, spelled with non-zero padding bits:
+		// note.Open decodes them, the spec forbids them.
+		{"an entry signature in non-canonical base64", func(t *testing.T, dir string) {
+			entries, ckpt := readFile(t, dir, entriesFile), readFile(t, dir, checkpointFile)
+			for i := 0; ; i++ { // the first reason whose signature has padding
+				flipped := false
+				appendRawSigned(t, dir, nil, func(b []byte) []byte { b, flipped = flipSigPadding(b); return b },
+					Entry{Time: testT0, Kind: KindNote, Actor: "bob", Key: fingerprintOf(t, "bob"), Reason: fmt.Sprintf("all fine %d", i)}, testSigner(t, "bob"))
+				if flipped {
+					return
+				}
+				writeFile(t, dir, entriesFile, entries)
+				writeFile(t, dir, checkpointFile, ckpt)
+			}
+		}, nil, "logbook: entry 6 has a signature by bob that is not in canonical base64 (non-zero padding bits)", reasonNonCanonical},
+		{"a checkpoint signature in non-canonical base64", func(t *testing.T, dir string) {
+			c, err := OpenCheckpoint(readFile(t, dir, checkpointFile), testRoster(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, who := range []string{"alice", "bob", "carol"} { // the first whose signature has padding
+				c, err := signCheckpoint(c, testSigner(t, who))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, ok := flipSigPadding(c.Signed); ok {
+					writeFile(t, dir, checkpointFile, b)
+					return
+				}
+			}
+			t.Fatal("no signature with padding")
+		}, nil, "logbook: checkpoint file: checkpoint has a signature by bob that is not in canonical base64 (non-zero padding bits)", reasonNonCanonical},
+		{"a previous tree hash in non-canonical base64", func(t *testing.T, dir string) {
+			appendRawText(t, dir, func(text []byte) []byte {
+				i := bytes.Index(text, []byte("\nprev ")) + len("\nprev ")
+				return append(text[:i:i], flipPadding(string(text[i:len(text)-1]))+"\n"...)
+			}, Entry{Time: testT0, Kind: KindNote, Actor: "bob", Key: fingerprintOf(t, "bob"), Reason: "all fine"}, testSigner(t, "bob"))
+		}, nil, `logbook: entry 6 is malformed: line 8: previous tree hash "TsUiLqcScCzgchY4V9x34rpv2HFyRlxBv69xy8P5lE5=": want the canonical base64 of 32 bytes`, reasonNonCanonical},
+		{"a checkpoint root hash in non-canonical base64", func(t *testing.T, dir string) {
+			c, err := OpenCheckpoint(readFile(t, dir, checkpointFile), testRoster(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := c.MarshalText()
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.SplitAfter(string(text), "\n")
+			lines[2] = flipPadding(strings.TrimSuffix(lines[2], "\n")) + "\n"
+			signed, err := note.Sign(&note.Note{Text: strings.Join(lines, "")}, testSigner(t, "bob"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dir, checkpointFile, signed)
+		}, nil, `logbook: checkpoint file: checkpoint line 3: root hash "TsUiLqcScCzgchY4V9x34rpv2HFyRlxBv69xy8P5lE5=": want the canonical base64 of 32 bytes`, reasonNonCanonical},
 	}
+}
+
+// fingerprintOf is the key fingerprint of a test key, as a key line shows it.
+func fingerprintOf(t testing.TB, name string) string {
+	return testVerifier(t, name).(interface{ Fingerprint() string }).Fingerprint()
+}
+
+// flipPadding sets the lowest padding bit of a padded base64 string: the
+// same bytes, in a non-canonical spelling.
+func flipPadding(b64 string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	data := strings.TrimRight(b64, "=")
+	if len(data) == len(b64) || data == "" {
+		panic("flipPadding: " + b64 + " has no padding")
+	}
+	last := strings.IndexByte(alphabet, data[len(data)-1])
+	return data[:len(data)-1] + string(alphabet[last^1]) + b64[len(data):]
+}
+
+// flipSigPadding flips a padding bit in the first signature line of a
+// signed note that has padding; false if none has.
+func flipSigPadding(signed []byte) ([]byte, bool) {
+	split := bytes.LastIndex(signed, []byte("\n\n"))
+	lines := strings.SplitAfter(string(signed[split+2:]), "\n")
+	for i, l := range lines {
+		sp := strings.LastIndexByte(l, ' ')
+		if b64 := strings.TrimSuffix(l[sp+1:], "\n"); strings.HasSuffix(b64, "=") {
+			lines[i] = l[:sp+1] + flipPadding(b64) + "\n"
+			return append(bytes.Clone(signed[:split+2]), strings.Join(lines, "")...), true
+		}
+	}
+	return signed, false
 }
 
 // TestTamper mangles a finished logbook in each way an attacker (or a
@@ -287,6 +393,19 @@ func appendRaw(t *testing.T, dir string, e Entry, s note.Signer) {
 
 func appendRawText(t *testing.T, dir string, edit func([]byte) []byte, e Entry, s note.Signer) {
 	t.Helper()
+	appendRawSigned(t, dir, edit, nil, e, s)
+}
+
+// appendRawSigned is appendRawText that also lets editSigned change the
+// signed record before it is stored (nil: no change).
+func appendRawSigned(t *testing.T, dir string, edit, editSigned func([]byte) []byte, e Entry, s note.Signer) {
+	t.Helper()
+	if edit == nil {
+		edit = func(b []byte) []byte { return b }
+	}
+	if editSigned == nil {
+		editSigned = func(b []byte) []byte { return b }
+	}
 	entries := readFile(t, dir, entriesFile)
 	recs := records(t, entries)
 	hs := &hashStore{}
@@ -305,6 +424,7 @@ func appendRawText(t *testing.T, dir string, edit func([]byte) []byte, e Entry, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	signed = editSigned(signed)
 	hs.add(tlog.RecordHash(signed))
 	root, _ := hs.root(e.Index + 1)
 	c, err := signCheckpoint(Checkpoint{Origin: testOrigin, Tree: tlog.Tree{N: e.Index + 1, Hash: root}}, s)

@@ -2,7 +2,9 @@ package logbook
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,29 +24,39 @@ var updateVectors = flag.Bool("update", false, "rewrite testdata/vectors from th
 
 const vectorDir = "testdata/vectors"
 
-// vectorRecipes builds every vector: a logbook directory, the published
-// checkpoints to verify against, and the expected result ("" = success).
-func vectorRecipes(t *testing.T) map[string]func(t *testing.T) (dir string, published [][]byte, want string) {
-	recipes := map[string]func(t *testing.T) (string, [][]byte, string){
-		"valid": func(t *testing.T) (string, [][]byte, string) {
+// A vectorCase is what a recipe builds: a logbook directory, the published
+// checkpoints to verify against, and the expected result: want is the Go
+// implementation's exact error ("" = success) and reason the class of
+// failure (the reason* constants) that any verifier must find.
+type vectorCase struct {
+	dir       string
+	published [][]byte
+	want      string
+	reason    string
+}
+
+// vectorRecipes builds every vector.
+func vectorRecipes(t *testing.T) map[string]func(t *testing.T) vectorCase {
+	recipes := map[string]func(t *testing.T) vectorCase{
+		"valid": func(t *testing.T) vectorCase {
 			dir, ckpts := buildLog(t, testOrigin, len(sampleEntries()))
-			return dir, [][]byte{ckpts[3]}, ""
+			return vectorCase{dir: dir, published: [][]byte{ckpts[3]}}
 		},
-		"unfinished-append": func(t *testing.T) (string, [][]byte, string) {
+		"unfinished-append": func(t *testing.T) vectorCase {
 			dir, _ := buildLog(t, testOrigin, 3)
 			dirX, _ := buildLog(t, testOrigin, 4)
 			rec3 := records(t, readFile(t, dirX, entriesFile))[3]
 			writeFile(t, dir, entriesFile, append(readFile(t, dir, entriesFile), rec3[:len(rec3)/2]...))
-			return dir, nil, ""
+			return vectorCase{dir: dir}
 		},
 	}
 	dir0, cases := tamperCases(t)
 	slug := regexp.MustCompile(`[^a-z0-9]+`)
 	for _, tc := range cases {
-		recipes[slug.ReplaceAllString(tc.name, "-")] = func(t *testing.T) (string, [][]byte, string) {
+		recipes[slug.ReplaceAllString(tc.name, "-")] = func(t *testing.T) vectorCase {
 			dir := copyDir(t, dir0)
 			tc.tamper(t, dir)
-			return dir, tc.published, tc.want
+			return vectorCase{dir: dir, published: tc.published, want: tc.want, reason: tc.reason}
 		}
 	}
 	return recipes
@@ -52,14 +64,18 @@ func vectorRecipes(t *testing.T) map[string]func(t *testing.T) (dir string, publ
 
 var vectorKeys = []string{"alice", "bob", "carol"}
 
-func buildVector(t *testing.T, name string, recipe func(t *testing.T) (string, [][]byte, string)) []byte {
-	dir, published, want := recipe(t)
+func buildVector(t *testing.T, name string, recipe func(t *testing.T) vectorCase) []byte {
+	vc := recipe(t)
+	dir, published := vc.dir, vc.published
 	var comment bytes.Buffer
 	fmt.Fprintf(&comment, "vector: %s\n", name)
-	if want == "" {
+	if vc.want == "" {
 		fmt.Fprintf(&comment, "expect: success\n")
 	} else {
-		fmt.Fprintf(&comment, "expect: error\nerror: %s\n", want)
+		if vc.reason == "" {
+			t.Fatalf("vector %s: an error without a reason", name)
+		}
+		fmt.Fprintf(&comment, "expect: error\nreason: %s\nerror: %s\n", vc.reason, vc.want)
 	}
 	for _, n := range vectorKeys {
 		vkey, err := token.NoteVerifierKey(n, &testKey(n).PublicKey)
@@ -120,7 +136,9 @@ func TestVectorsRebuild(t *testing.T) {
 type vector struct {
 	name       string
 	wantErr    string
+	reason     string
 	verifiers  note.Verifiers
+	keys       map[string]string // roster name → key fingerprint, for key lines
 	files      map[string][]byte
 	published  [][]byte
 	expectFail bool
@@ -138,7 +156,7 @@ func readVectors(t *testing.T) []vector {
 			t.Fatal(err)
 		}
 		ar := parseArchive(b)
-		v := vector{name: filepath.Base(f), files: map[string][]byte{}}
+		v := vector{name: filepath.Base(f), files: map[string][]byte{}, keys: map[string]string{}}
 		var vs []note.Verifier
 		for _, line := range strings.Split(strings.TrimSpace(string(ar.Comment)), "\n") {
 			k, val, _ := strings.Cut(line, ": ")
@@ -147,12 +165,24 @@ func readVectors(t *testing.T) []vector {
 				v.expectFail = val == "error"
 			case "error":
 				v.wantErr = val
+			case "reason":
+				v.reason = val
 			case "verifier":
 				ver, err := token.ParseNoteVerifierKey(val)
 				if err != nil {
 					t.Fatalf("%s: %v", f, err)
 				}
 				vs = append(vs, ver)
+				// The key line's fingerprint, from the verifier key as
+				// the spec defines both: SHA-256(SPKI)[:8] in groups.
+				parts := strings.SplitN(val, "+", 3)
+				raw, err := base64.StdEncoding.DecodeString(parts[2])
+				if err != nil || len(raw) < 2 {
+					t.Fatalf("%s: verifier %q", f, val)
+				}
+				h := sha256.Sum256(raw[1:])
+				x := hex.EncodeToString(h[:8])
+				v.keys[parts[0]] = x[0:4] + " " + x[4:8] + " " + x[8:12] + " " + x[12:16]
 			}
 		}
 		v.verifiers = note.VerifierList(vs...)
@@ -184,40 +214,112 @@ func TestVectorsVerify(t *testing.T) {
 			case v.expectFail && (err == nil || err.Error() != v.wantErr):
 				t.Fatalf("Verify: err = %v\nwant  %s", err, v.wantErr)
 			}
-			indErr := independentVerify(v.files, v.verifiers, v.published)
+			indErr := independentVerify(v.files, v.verifiers, v.keys, v.published)
 			if v.expectFail != (indErr != nil) {
 				t.Fatalf("independent verifier: %v (expect failure: %v)", indErr, v.expectFail)
 			}
 			if v.expectFail {
+				// Rejected, and for the reason the vector names: a vector
+				// that fails on an unrelated line proves nothing.
+				var ie *independentError
+				if !errors.As(indErr, &ie) || ie.reason != v.reason {
+					t.Fatalf("independent verifier: %v; want a failure for reason %q", indErr, v.reason)
+				}
 				t.Logf("independent verifier: %v", indErr)
 			}
 		})
 	}
 }
 
+// An independentError is the independent verifier's verdict: the reason
+// (one of the reason* constants, or another word for a failure no vector
+// is about) and what it saw.
+type independentError struct{ reason, msg string }
+
+func (e *independentError) Error() string { return e.reason + ": " + e.msg }
+
+func failFor(reason, format string, args ...any) error {
+	return &independentError{reason, fmt.Sprintf(format, args...)}
+}
+
+var keyLineRE = regexp.MustCompile(`^[0-9a-f]{4}( [0-9a-f]{4}){3}$`)
+
 // independentVerify follows docs/format-logbook.md using only
-// golang.org/x/mod/sumdb/note and /tlog, none of this package's code.
-func independentVerify(files map[string][]byte, vs note.Verifiers, published [][]byte) error {
+// golang.org/x/mod/sumdb/note and /tlog, none of this package's code. keys
+// are the roster's key fingerprints by name, for checking key lines.
+func independentVerify(files map[string][]byte, vs note.Verifiers, keys map[string]string, published [][]byte) error {
 	origin := strings.TrimSuffix(string(files["origin"]), "\n")
+	// openNote opens a signed note: signatures in canonical base64 only,
+	// at least one by a roster key, none by a roster key that fails.
+	openNote := func(what string, msg []byte) (*note.Note, error) {
+		if split := bytes.LastIndex(msg, []byte("\n\n")); split >= 0 {
+			for _, l := range strings.Split(string(msg[split+2:]), "\n") {
+				if f := strings.Fields(l); len(f) == 3 && f[0] == "—" {
+					raw, err := base64.StdEncoding.DecodeString(f[2])
+					if err == nil && base64.StdEncoding.EncodeToString(raw) != f[2] {
+						return nil, failFor(reasonNonCanonical, "%s: the signature by %s has non-zero padding bits", what, f[1])
+					}
+				}
+			}
+		}
+		n, err := note.Open(msg, vs)
+		var unverified *note.UnverifiedNoteError
+		var invalid *note.InvalidSignatureError
+		switch {
+		case errors.As(err, &unverified):
+			return nil, failFor(reasonUnknownKey, "%s: no signature by a roster key", what)
+		case errors.As(err, &invalid):
+			return nil, failFor(reasonBadSignature, "%s: %v", what, err)
+		case err != nil:
+			return nil, failFor("malformed", "%s: %v", what, err)
+		}
+		return n, nil
+	}
+	// hash decodes a tree hash: canonical base64 of 32 bytes.
+	hash := func(what, s string) (tlog.Hash, error) {
+		var h tlog.Hash
+		raw, err := base64.StdEncoding.DecodeString(s)
+		switch {
+		case err != nil || len(raw) != len(h):
+			return h, failFor("malformed", "%s %q", what, s)
+		case base64.StdEncoding.EncodeToString(raw) != s:
+			return h, failFor(reasonNonCanonical, "%s %q has non-zero padding bits", what, s)
+		}
+		copy(h[:], raw)
+		return h, nil
+	}
+	size := func(what, s string) (int64, error) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || strconv.FormatInt(n, 10) != s {
+			return 0, failFor("malformed", "%s %q", what, s)
+		}
+		return n, nil
+	}
+
+	// The stored checkpoint: its text now, its signature after the
+	// entries (step 4 of "The stored checkpoint").
 	var n int64
 	var root tlog.Hash
-	if c, ok := files["checkpoint"]; ok {
-		cn, err := note.Open(c, vs)
-		if err != nil {
-			return fmt.Errorf("checkpoint: %v", err)
+	ckpt, haveCkpt := files["checkpoint"]
+	if haveCkpt {
+		split := bytes.LastIndex(ckpt, []byte("\n\n"))
+		if split < 0 {
+			return failFor("malformed", "checkpoint is not a signed note")
 		}
-		lines := strings.Split(cn.Text, "\n")
+		lines := strings.Split(string(ckpt[:split]), "\n")
+		if len(lines) < 3 {
+			return failFor("malformed", "checkpoint has %d lines", len(lines))
+		}
 		if lines[0] != origin {
-			return errors.New("checkpoint origin")
+			return failFor(reasonOrigin, "checkpoint origin %q", lines[0])
 		}
-		if n, err = strconv.ParseInt(lines[1], 10, 64); err != nil {
+		var err error
+		if n, err = size("checkpoint size", lines[1]); err != nil {
 			return err
 		}
-		h, err := base64.StdEncoding.DecodeString(lines[2])
-		if err != nil || len(h) != 32 {
-			return errors.New("checkpoint root")
+		if root, err = hash("checkpoint root hash", lines[2]); err != nil {
+			return err
 		}
-		copy(root[:], h)
 	}
 	data := files["entries"]
 	var stored []tlog.Hash
@@ -236,54 +338,68 @@ func independentVerify(files map[string][]byte, vs note.Verifiers, published [][
 		// A record: text, blank line, signature lines ("— " prefix).
 		sep := bytes.Index(data, []byte("\n\n"))
 		if sep < 0 {
-			return fmt.Errorf("entry %d missing", i)
+			return failFor(reasonTruncated, "entry %d is missing", i)
 		}
 		end := sep + 2
 		for end < len(data) && bytes.HasPrefix(data[end:], []byte("— ")) {
 			nl := bytes.IndexByte(data[end:], '\n')
 			if nl < 0 {
-				return fmt.Errorf("entry %d cut short", i)
+				return failFor(reasonTruncated, "entry %d is cut short", i)
 			}
 			end += nl + 1
 		}
+		if end == sep+2 {
+			return failFor(reasonTruncated, "entry %d has no signature", i)
+		}
 		rec := data[:end]
 		data = data[end:]
-		en, err := note.Open(rec, vs)
+		en, err := openNote(fmt.Sprintf("entry %d", i), rec)
 		if err != nil {
-			return fmt.Errorf("entry %d: %v", i, err)
+			return err
 		}
 		fields := map[string]string{}
 		lines := strings.Split(strings.TrimSuffix(en.Text, "\n"), "\n")
 		if lines[0] != origin {
-			return fmt.Errorf("entry %d: origin", i)
+			return failFor(reasonOrigin, "entry %d: origin %q", i, lines[0])
 		}
 		for _, l := range lines[1:] {
 			k, v, _ := strings.Cut(l, " ")
 			fields[k] = v
 		}
 		if fields["entry"] != strconv.FormatInt(i, 10) {
-			return fmt.Errorf("entry %d: sequence number %s", i, fields["entry"])
+			return failFor(reasonSequence, "entry %d: sequence number %s", i, fields["entry"])
 		}
 		if !known[fields["kind"]] {
-			return fmt.Errorf("entry %d: unknown kind", i)
+			return failFor(reasonUnknownKind, "entry %d: kind %q", i, fields["kind"])
+		}
+		actor, key := fields["actor"], fields["key"]
+		if !keyLineRE.MatchString(key) {
+			return failFor("key", "entry %d: key line %q", i, key)
+		}
+		if want, ok := keys[actor]; ok && key != want {
+			return failFor("key", "entry %d: key %q is not %s's (%s)", i, key, actor, want)
 		}
 		signedByActor := false
 		for _, s := range en.Sigs {
-			signedByActor = signedByActor || s.Name == fields["actor"]
+			signedByActor = signedByActor || s.Name == actor
 		}
 		if !signedByActor {
-			return fmt.Errorf("entry %d: not signed by actor", i)
+			return failFor(reasonNotActor, "entry %d: not signed by its actor %s", i, actor)
 		}
 		if i > 0 {
-			prev, err := tlog.TreeHash(i, hr)
+			prev, err := hash(fmt.Sprintf("entry %d: prev", i), fields["prev"])
 			if err != nil {
 				return err
 			}
-			if fields["prev"] != base64.StdEncoding.EncodeToString(prev[:]) {
-				return fmt.Errorf("entry %d: prev", i)
+			want, err := tlog.TreeHash(i, hr)
+			if err != nil {
+				return err
+			}
+			if prev != want {
+				return failFor("hash-chain", "entry %d: prev", i)
 			}
 		} else if _, ok := fields["prev"]; ok {
-			return errors.New("entry 0 has prev")
+			return failFor("malformed", "entry 0 has prev")
 		}
 		hs, err := tlog.StoredHashes(i, rec, hr)
 		if err != nil {
@@ -292,7 +408,7 @@ func independentVerify(files map[string][]byte, vs note.Verifiers, published [][
 		stored = append(stored, hs...)
 	}
 	if got, _ := tlog.TreeHash(n, hr); got != root && n > 0 {
-		return errors.New("checkpoint root does not match")
+		return failFor("checkpoint-root", "checkpoint root does not match")
 	}
 	// The unfinished append, if any, is at most one record.
 	if sep := bytes.Index(data, []byte("\n\n")); sep >= 0 {
@@ -306,31 +422,40 @@ func independentVerify(files map[string][]byte, vs note.Verifiers, published [][
 			rest = rest[nl+1:]
 		}
 		if len(rest) > 0 && !bytes.HasPrefix([]byte("— "), rest) {
-			return errors.New("entries beyond the checkpoint")
+			return failFor(reasonBeyondCheckpoint, "entries beyond the checkpoint")
+		}
+	}
+	if haveCkpt {
+		if _, err := openNote("checkpoint", ckpt); err != nil {
+			return err
 		}
 	}
 	for _, p := range published {
-		pn, err := note.Open(p, vs)
+		pn, err := openNote("published checkpoint", p)
 		if err != nil {
-			return fmt.Errorf("published: %v", err)
+			return err
 		}
 		lines := strings.Split(pn.Text, "\n")
 		if lines[0] != origin {
-			return errors.New("published checkpoint origin")
+			return failFor(reasonOrigin, "published checkpoint origin %q", lines[0])
 		}
-		m, _ := strconv.ParseInt(lines[1], 10, 64)
+		m, err := size("published checkpoint size", lines[1])
+		if err != nil {
+			return err
+		}
 		if m > n {
-			return errors.New("published checkpoint is ahead")
+			return failFor(reasonTruncated, "a published checkpoint covers %d entries, the logbook %d", m, n)
 		}
-		var old tlog.Hash
-		h, _ := base64.StdEncoding.DecodeString(lines[2])
-		copy(old[:], h)
+		old, err := hash("published checkpoint root hash", lines[2])
+		if err != nil {
+			return err
+		}
 		proof, err := tlog.ProveTree(n, m, hr)
 		if err != nil {
 			return err
 		}
 		if err := tlog.CheckTree(proof, n, root, m, old); err != nil {
-			return fmt.Errorf("published checkpoint: %v", err)
+			return failFor(reasonPublished, "published checkpoint: %v", err)
 		}
 	}
 	return nil

@@ -113,7 +113,10 @@ type PINError struct {
 	Token   string // serial or URI, for messages
 	Retries int    // left, as the token reports; 0 means blocked, -1 unknown
 	// Tried is true when a PIN was sent and the token refused it; false
-	// when breakglass did not try because trying could block the token.
+	// when breakglass did not try because trying could block the token:
+	// with Retries -1, because a wrong PIN was entered since the token's
+	// last successful login and it cannot say how many tries are left
+	// (PKCS#11), and nobody confirmed another try.
 	Tried bool
 	// PUK is true when the error is about the PUK rather than the PIN.
 	PUK bool
@@ -132,11 +135,11 @@ func (e *PINError) Error() string {
 	case e.Retries == 0:
 		return fmt.Sprintf("token %s: %s is blocked", e.Token, what)
 	case e.Tried && e.Retries < 0:
-		return fmt.Sprintf("token %s: wrong %s", e.Token, what)
+		return fmt.Sprintf("token %s: wrong %s; breakglass cannot see how many tries are left", e.Token, what)
 	case e.Tried:
 		return fmt.Sprintf("token %s: wrong %s, %d %s left", e.Token, what, e.Retries, tries)
 	case e.Retries < 0:
-		return fmt.Sprintf("token %s is on its final %s try; breakglass will not spend it", e.Token, what)
+		return fmt.Sprintf("token %s: a wrong %s was entered since its last successful login, and breakglass cannot see how many tries are left; it will not try another without confirmation", e.Token, what)
 	default:
 		return fmt.Sprintf("token %s has %d %s %s left; breakglass will not spend it", e.Token, e.Retries, what, tries)
 	}
@@ -144,8 +147,10 @@ func (e *PINError) Error() string {
 
 // SafeToTry reports whether a PIN may be sent to a token that reports
 // retries tries left: only when at least two are left, so that a wrong PIN
-// never blocks the token. retries < 0 (unknown) is treated as safe; backends
-// that know only "final try" report it as 1.
+// never blocks the token. retries < 0 (unknown) is treated as safe here;
+// backends that know only "final try" report it as 1, and the PKCS#11
+// backend asks for confirmation before a try when the count is unknown
+// after a wrong PIN.
 func SafeToTry(retries int) bool {
 	return retries < 0 || retries > 1
 }

@@ -42,6 +42,7 @@ See docs/ for the runbooks: the operator at 4 am, custodians, drills, auditors.`
 // run executes the CLI and returns the process exit status.
 func run(args []string) int {
 	defer forgetTokenMemory()
+	defer forgetTokenSecrets()
 	app := newApp()
 	if err := app.Run(flagsAnywhere(app, args)); err != nil {
 		return reportError(app.ErrWriter, err)

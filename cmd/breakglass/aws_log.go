@@ -93,6 +93,6 @@ func (a *awsCase) awsActor() (*token.Record, error) {
 func awsActorFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "as", Usage: "the enrolled `NAME` (or NAME.card.json) who acts; their card signs the logbook entry (default $USER)"},
-		pinFileFlag,
+		pinFileFlag, pinTriesUnknownFlag,
 	}, caseFlags()...)
 }

@@ -238,6 +238,9 @@ func runAWSProvision(c *cli.Context) error {
 		infof("dry run: nothing was changed")
 		return nil
 	}
+	if err := holdSecrets(); err != nil { // before IAM hands over the new secret key
+		return err
+	}
 	// No entry, no change: the signer's PIN is checked before AWS is
 	// touched; only the touch is left for the end.
 	var signer *heldSigner

@@ -146,6 +146,9 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 	}
 	ctx, cancel := awsContext(c)
 	defer cancel()
+	if err := holdSecrets(); err != nil { // before IAM hands over the new secret key
+		return err
+	}
 	if ac.log == nil {
 		if err := checkSealedKeyID(ctx, cfg, spec, h, path); err != nil {
 			return err

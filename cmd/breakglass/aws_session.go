@@ -37,6 +37,11 @@ The session goes to exactly one place:
                       Expiration), for a pipe
    --export           shell export lines, for eval "$(…)"
 
+With --exec, CMD gets your environment without other AWS credentials and
+without the token PINs and PUKs breakglass reads: no BREAKGLASS_*PIN* or
+*PUK* variable, no variable holding a PIN breakglass read, nor the path of
+--pin-file.
+
 With a logbook in the case, the operator must be enrolled (--operator NAME)
 and the file's header must be the one the logbook recorded (else nothing is
 tapped); an unseal-start entry signed by the operator's card, a tap entry
@@ -342,7 +347,7 @@ func awsDeliver(c *cli.Context, o *awsSessionOptions, sess *aws.STSCredentials, 
 		infof("open the URL within 15 minutes; it signs in as %s", sess.AssumedRoleARN)
 		return nil
 	}
-	return awsExec(o.cmd, sess, req)
+	return awsExec(o.cmd, sess, req, execEnviron(c, awsSessionEnvDrop...))
 }
 
 // awsSessionEnvDrop are variables that would make a child use other
@@ -351,18 +356,9 @@ var awsSessionEnvDrop = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "
 	"AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CREDENTIAL_EXPIRATION",
 	"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"}
 
-func awsExec(args []string, sess *aws.STSCredentials, req aws.Request) error {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		drop := false
-		for _, d := range awsSessionEnvDrop {
-			drop = drop || k == d
-		}
-		if !drop {
-			env = append(env, kv)
-		}
-	}
+// awsExec runs args with the session in its environment; env is the rest
+// of it (execEnviron, without awsSessionEnvDrop).
+func awsExec(args []string, sess *aws.STSCredentials, req aws.Request, env []string) error {
 	env = append(env, aws.Environ(sess)...)
 	env = append(env, "BREAKGLASS_AWS_SESSION="+sess.AssumedRoleARN)
 	if req.Endpoint != "" {

@@ -30,7 +30,7 @@ func cardCheckCommand() *cli.Command {
 		Usage:       "prove the token in hand still holds the enrolled keys",
 		ArgsUsage:   "FILE",
 		Description: cardTestHelp,
-		Flags:       []cli.Flag{readerFlag, moduleFlag, pinFileFlag},
+		Flags:       []cli.Flag{readerFlag, moduleFlag, pinFileFlag, pinTriesUnknownFlag},
 		Action:      runCardTest,
 	}
 }

@@ -59,6 +59,7 @@ func chooseCard(sel piv.Selector) (piv.Selector, error) {
 // terminal (asked twice when fresh is set).
 func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byte, error) {
 	if v := os.Getenv(env); v != "" {
+		rememberTokenSecret([]byte(v)) // kept out of --exec children (execEnviron)
 		return []byte(v), nil
 	}
 	if f := c.String(fileFlag); f != "" {
@@ -68,6 +69,7 @@ func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byt
 		}
 		p := bytes.Clone(bytes.TrimRight(b, "\r\n"))
 		token.WipeBytes(b)
+		rememberTokenSecret(p) // kept out of --exec children (execEnviron)
 		return p, nil
 	}
 	var (
@@ -84,6 +86,16 @@ func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byt
 			fmt.Sprintf("use --%s FILE, or set %s (tests and drills on virtual cards only)", fileFlag, env))
 	}
 	return b, err
+}
+
+// unknownTriesHints explain a wrong PIN on a token that cannot say how
+// many tries are left (PKCS#11), or the refusal to try again.
+func unknownTriesHints(pe *token.PINError) []string {
+	if pe.Tried {
+		return []string{"check the PIN: the token does not say how many tries are left, so breakglass will ask before the next try"}
+	}
+	return []string{"if you are sure of the PIN: run the command again on a terminal and type yes when asked, or add --pin-tries-unknown-ok",
+		"a successful login resets the token's count of wrong PINs"}
 }
 
 // explainToken turns token errors into messages with hints.
@@ -111,6 +123,8 @@ func explainToken(err error) error {
 			"if you are sure of the PUK, use ykman piv access unblock-pin; otherwise let another custodian tap")
 	case errors.As(err, &pe) && pe.PUK:
 		return withHints(err, "check the PUK and try again")
+	case errors.As(err, &pe) && pe.Retries < 0 && !pe.PUK:
+		return withHints(err, unknownTriesHints(pe)...)
 	case errors.As(err, &pe) && pe.Retries == 0:
 		return withHints(err, "unblock it with the PUK: breakglass card pin unblock",
 			"or let another custodian tap instead")

@@ -60,7 +60,7 @@ func cardEnrollCommand() *cli.Command {
 			&cli.StringFlag{Name: "location", Usage: "where the paper share is kept (`TEXT`)"},
 			&cli.StringFlag{Name: "out", Usage: "write the record to `FILE` (default NAME.card.json)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace existing breakglass keys on the token"},
-			pinFileFlag,
+			pinFileFlag, pinTriesUnknownFlag,
 			&cli.StringFlag{Name: "new-pin-file", Usage: "read the new PIN of a factory-fresh card from `FILE`"},
 			&cli.StringFlag{Name: "new-puk-file", Usage: "read the new PUK of a factory-fresh card from `FILE`"},
 			&cli.StringFlag{Name: "as", Usage: "paper custodians in a case with a logbook: the enrolled `NAME` whose token signs the enroll entry"},
@@ -226,7 +226,7 @@ func enrollPKCS11(c *cli.Context, cust token.Custodian) (*token.Record, token.To
 	}
 	uri := c.String("pkcs11")
 	tok, err := pkcs11.Enroll(uri, pkcs11.EnrollOptions{
-		Options: pkcs11.Options{Module: c.String("module"), PIN: pinSource(c, uri)},
+		Options: pkcs11.Options{Module: c.String("module"), PIN: pinSource(c, uri), ConfirmUnknownTries: confirmUnknownTries(c)},
 		Force:   c.Bool("force"),
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ func signedEntryFlags() []cli.Flag {
 		&cli.StringFlag{Name: "as", Usage: "who signs the entry: an enrollment record `FILE`, or a custodian's name in the roster"},
 		&cli.StringFlag{Name: "ticket", Usage: "an incident, change or audit ticket `ID`"},
 		&cli.StringFlag{Name: "reader", Usage: "use the PIV card in the PC/SC reader `NAME` (default: find it by serial)"},
-		pinFileFlag,
+		pinFileFlag, pinTriesUnknownFlag,
 	}, caseFlags()...)
 }
 

@@ -12,6 +12,6 @@ import (
 // through the real run function.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"breakglass": func() { os.Exit(run(os.Args)) },
+		"breakglass": func() { os.Exit(runReportingHold(os.Args)) },
 	})
 }

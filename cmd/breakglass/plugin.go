@@ -94,7 +94,19 @@ func (i *cardIdentity) open() (token.Token, error) {
 		o.PIN = i.pin
 		return piv.Open(o)
 	}
-	return pkcs11.Open(i.uri, pkcs11.Options{PIN: i.pin})
+	return pkcs11.Open(i.uri, pkcs11.Options{PIN: i.pin, ConfirmUnknownTries: i.confirmUnknownTries})
+}
+
+// confirmUnknownTries asks through age (the plugin protocol's confirm)
+// before a PIN goes to a PKCS#11 token that cannot say how many tries are
+// left after a wrong PIN.
+func (i *cardIdentity) confirmUnknownTries(info token.Info) bool {
+	if i.p == nil {
+		return false
+	}
+	ok, err := i.p.Confirm("token "+info.Name()+": a wrong PIN was entered since its last successful login, and the token "+
+		"does not say how many tries are left: one more wrong PIN may block it. Send the PIN anyway?", "send the PIN", "stop")
+	return err == nil && ok
 }
 
 // Unwrap opens the card, checks that some stanza is a p256tag one, and

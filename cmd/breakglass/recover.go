@@ -72,7 +72,7 @@ func runRecover(c *cli.Context) error {
 			return err
 		}
 	}
-	if err := secret.Hold(); err != nil {
+	if err := holdSecrets(); err != nil {
 		return err
 	}
 	var ms []string

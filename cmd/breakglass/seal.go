@@ -249,6 +249,9 @@ func runSeal(c *cli.Context) error {
 	if err := checkPaperOut(p, paperDir); err != nil {
 		return err
 	}
+	if err := holdSecrets(); err != nil {
+		return err
+	}
 	var in io.Reader = os.Stdin
 	if path := c.String("in"); path != "" {
 		f, err := os.Open(path)

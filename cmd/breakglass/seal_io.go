@@ -176,6 +176,28 @@ func pinSource(c *cli.Context, label string) token.PINFunc {
 
 var pinFileFlag = &cli.StringFlag{Name: "pin-file", Usage: "read token PINs from `FILE` (automation; BREAKGLASS_PIN works too)"}
 
+// pinTriesUnknownFlag goes with pinFileFlag: see confirmUnknownTries.
+var pinTriesUnknownFlag = &cli.BoolFlag{Name: "pin-tries-unknown-ok",
+	Usage: "after a wrong PIN, send the PIN to a PKCS#11 token that cannot say how many tries are left without asking on the terminal (automation; one more wrong PIN may block it)"}
+
+// confirmUnknownTries decides whether to send a PIN to a PKCS#11 token
+// that cannot say how many tries it has left after a wrong PIN (see
+// pkcs11.Options.ConfirmUnknownTries): with --pin-tries-unknown-ok, yes;
+// else only if the person at the terminal types yes. Without a terminal or
+// the flag the PIN is not sent, and the error says what to do.
+func confirmUnknownTries(c *cli.Context) func(token.Info) bool {
+	return func(info token.Info) bool {
+		if c.Bool(pinTriesUnknownFlag.Name) {
+			infof("token %s cannot say how many PIN tries are left after a wrong PIN; trying anyway (--pin-tries-unknown-ok)", info.Name())
+			return true
+		}
+		ok, err := term.Confirm(fmt.Sprintf("token %s: a wrong PIN was entered since its last successful login, and the token\n"+
+			"does not say how many tries are left: one more wrong PIN may block it.\n"+
+			"Type yes to send the PIN anyway: ", info.Name()), "yes")
+		return err == nil && ok
+	}
+}
+
 // promptTTY asks on the terminal, without echo.
 func promptTTY(prompt string) ([]byte, error) {
 	b, err := term.ReadSecret(prompt)

@@ -35,6 +35,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/breakglass/breakglass/internal/qrtext"
+	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/virtual"
@@ -54,11 +55,37 @@ func init() {
 			// not signed (pending.go).
 			testOnlyBeforeRecord = func() { os.Exit(130) }
 		}
-		os.Exit(run(append([]string{"breakglass"}, os.Args[1:]...)))
+		os.Exit(runReportingHold(append([]string{"breakglass"}, os.Args[1:]...)))
 	case "age-plugin-breakglass":
 		os.Unsetenv("BREAKGLASS_TEST_MAIN")
 		os.Exit(runAgePlugin(os.Args[1:]))
 	}
+}
+
+// runReportingHold runs breakglass. When BREAKGLASS_TEST_HELD names a file,
+// it then writes there "held" or "not held": whether core dumps were off
+// (secret.Held: RLIMIT_CORE zero and, on Linux, the process not dumpable)
+// when the command ended. secret.Hold cannot be undone, so "held" means the
+// command called it; scripts check this after each command that handles a
+// secret (secrets_held.txt, aws_held.txt). The variable is not passed on
+// to children (--exec).
+func runReportingHold(args []string) int {
+	path := os.Getenv("BREAKGLASS_TEST_HELD")
+	os.Unsetenv("BREAKGLASS_TEST_HELD")
+	code := run(args)
+	if path != "" {
+		state := "not held\n"
+		if held, err := secret.Held(); err != nil {
+			state = "error: " + err.Error() + "\n"
+		} else if held {
+			state = "held\n"
+		}
+		if err := os.WriteFile(path, []byte(state), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "BREAKGLASS_TEST_HELD: %v\n", err)
+			return 99
+		}
+	}
+	return code
 }
 
 // sealScriptBin writes the wrappers into a fresh directory.

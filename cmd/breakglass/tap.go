@@ -60,7 +60,7 @@ func tapCommand() *cli.Command {
 			&cli.GenericFlag{Name: "reader", Value: &listFlag{}, Usage: "use the card in reader `NAME` (repeatable; default: every reader)"},
 			&cli.GenericFlag{Name: "pkcs11", Value: &listFlag{}, Usage: "use the PKCS#11 token at `URI`"},
 			&cli.DurationFlag{Name: "wait", Value: 2 * time.Minute, Usage: "how long to wait for the card"},
-			pinFileFlag,
+			pinFileFlag, pinTriesUnknownFlag,
 			qrFlag("response"), pngFlag("response"),
 		}, caseFlags()...),
 		Action: runTap,
@@ -185,7 +185,7 @@ func findTapToken(c *cli.Context, f *seal.File) (token.Token, int, error) {
 	}
 	for {
 		for _, u := range uris {
-			if tok, err := pkcs11.Open(u, pkcs11.Options{PIN: pin}); err == nil {
+			if tok, err := pkcs11.Open(u, pkcs11.Options{PIN: pin, ConfirmUnknownTries: confirmUnknownTries(c)}); err == nil {
 				if t, idx, ok := try(tok); ok {
 					return t, idx, nil
 				}
@@ -263,6 +263,8 @@ func explainShareError(who, path string, err error) error {
 func explainTapError(who string, err error) error {
 	var pe *token.PINError
 	switch {
+	case errors.As(err, &pe) && pe.Retries < 0:
+		return withHints(fmt.Errorf("%s: %w", who, pe), unknownTriesHints(pe)...)
 	case errors.As(err, &pe):
 		return withHints(fmt.Errorf("%s: %w", who, pe), "check the PIN; with one try left, unblock it with the PUK first")
 	case errors.Is(err, token.ErrNotPresent):

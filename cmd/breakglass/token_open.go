@@ -61,7 +61,7 @@ func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.T
 			return nil, fmt.Errorf("enrollment record of %s: %w", r.Custodian.Name, &token.FieldError{Field: "keys.*.id", Reason: "not hex"})
 		}
 		t, err := pkcs11.Open(r.Token.URI, pkcs11.Options{Module: c.String("module"), PIN: rememberedPIN(r, pinSource(c, label)),
-			KeyAgreementID: kx, SigningID: sig})
+			KeyAgreementID: kx, SigningID: sig, ConfirmUnknownTries: confirmUnknownTries(c)})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", label, wrongPKCS11Token(r, rosterDir, err))
 		}

@@ -44,6 +44,10 @@ The secret goes to exactly one place:
    --exec -- CMD …   the environment of CMD, as BREAKGLASS_SECRET (or --env)
    standard output   only when it is not a terminal (or with --force-tty)
 
+CMD gets your environment without the token PINs and PUKs breakglass reads:
+no BREAKGLASS_*PIN* or *PUK* variable, no variable holding a PIN breakglass
+read, nor the path of --pin-file.
+
 With --out, --json prints what was released as JSON on standard output (the
 file, header hash, key id, operator, reason, ticket, use case, who tapped
 and their approvals, the byte count) for scripts; never the secret or a hash
@@ -356,7 +360,7 @@ func unsealExec(c *cli.Context, f *seal.File, r io.Reader, args []string, releas
 		return err
 	}
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), c.String("env")+"="+string(buf))
+	cmd.Env = append(execEnviron(c), c.String("env")+"="+string(buf))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	infof("unsealed %s; running %s with it in $%s", f.Header.Name, args[0], c.String("env"))
 	err = cmd.Run()

@@ -34,7 +34,7 @@ func tapFlags() []cli.Flag {
 		&cli.GenericFlag{Name: "mnemonic-file", Value: &listFlag{}, Usage: "a paper custodian's mnemonic, from `FILE` (repeatable)"},
 		&cli.BoolFlag{Name: "paper", Usage: "ask paper custodians to type their mnemonics on the terminal"},
 		&cli.StringFlag{Name: "operator", Usage: "who is unsealing (default $USER)"},
-		pinFileFlag,
+		pinFileFlag, pinTriesUnknownFlag,
 	}
 }
 
@@ -342,11 +342,15 @@ func (cm *ceremony) tapPIV(fc piv.Found) {
 func (cm *ceremony) tapPKCS11(uri string) bool {
 	who := "PKCS#11 token " + uri
 	pin := func() ([]byte, error) { return pinSource(cm.c, who)() }
-	tok, err := pkcs11.Open(uri, pkcs11.Options{PIN: pin})
+	tok, err := pkcs11.Open(uri, pkcs11.Options{PIN: pin, ConfirmUnknownTries: confirmUnknownTries(cm.c)})
 	if err != nil {
 		if errors.Is(err, token.ErrNotPresent) {
 			cm.note("p11|"+uri, fmt.Sprintf("PKCS#11 token %s is not present yet: %v", uri, err))
 			return false
+		}
+		if errors.As(err, new(*token.PINError)) { // the login to find the keys
+			cm.tapFailed(who, err)
+			return true
 		}
 		infof("PKCS#11 token %s: %v; ignored", uri, err)
 		return true
@@ -414,6 +418,9 @@ func (cm *ceremony) tapToken(tok token.Token, label string, pinLabel *string) {
 
 func (cm *ceremony) refusePIN(who string, pe *token.PINError) {
 	hints := []string{"unblock the PIN with the PUK (breakglass card pin unblock, or ykman piv access unblock-pin)"}
+	if pe.Retries < 0 {
+		hints = unknownTriesHints(pe)
+	}
 	if n := cm.stillNeeded(strings.SplitN(who, " ", 2)[0]); n != "" {
 		hints = append(hints, "or let another custodian tap: "+n)
 	}

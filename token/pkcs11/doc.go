@@ -28,7 +28,13 @@
 //
 // PKCS#11 has no retry count, only flags: CKF_USER_PIN_FINAL_TRY makes the
 // backend refuse to log in (a *token.PINError with one try left), and
-// CKF_USER_PIN_LOCKED reports a blocked PIN.
+// CKF_USER_PIN_LOCKED reports a blocked PIN. Tokens need not set either
+// (SoftHSM2 never does), so once a wrong PIN was entered, shown by
+// CKF_USER_PIN_COUNT_LOW or, for a token that sets no flag at all,
+// remembered by breakglass in [StateDir] until a login succeeds, the tries
+// left are unknown: the backend sends a PIN only when
+// [Options.ConfirmUnknownTries] says so, and otherwise returns a
+// *token.PINError with Retries -1 and Tried false.
 //
 // # Modules
 //

@@ -46,6 +46,12 @@ type Options struct {
 	// nil, the URI's id attribute (key agreement) and the breakglass labels
 	// are used.
 	KeyAgreementID, SigningID []byte
+	// ConfirmUnknownTries is asked before a PIN goes to a token that
+	// cannot say how many tries it has left after a wrong PIN (see the
+	// package comment, # PINs); true sends the PIN. When it is nil or
+	// says false, the login is refused with a *token.PINError with
+	// Retries -1 and Tried false, and no try is spent.
+	ConfirmUnknownTries func(token.Info) bool
 }
 
 // module is one loaded and initialised PKCS#11 library. A process
@@ -111,6 +117,7 @@ type Token struct {
 	session p11.SessionHandle
 	info    token.Info
 	pin     token.PINFunc
+	confirm func(token.Info) bool
 
 	mu       sync.Mutex
 	loggedIn bool
@@ -278,7 +285,7 @@ func openSession(uri string, opts Options) (*Token, *token.URI, error) {
 			pin = PINFromSource(src)
 		}
 	}
-	t := &Token{mod: m, slot: slot, session: sh, pin: pin}
+	t := &Token{mod: m, slot: slot, session: sh, pin: pin, confirm: opts.ConfirmUnknownTries}
 	t.info = token.Info{
 		Kind:     token.KindPKCS11,
 		Serial:   ti.SerialNumber,
@@ -468,11 +475,11 @@ func (t *Token) Info() token.Info { return t.info }
 // PINRetries reports the PIN tries left as far as PKCS#11 says: 0 when the
 // PIN is locked, 1 on the final try, -1 otherwise (PKCS#11 has no count).
 func (t *Token) PINRetries() (int, error) {
-	ti, err := t.mod.ctx.GetTokenInfo(t.slot)
+	flags, err := t.tokenFlags()
 	if err != nil {
-		return 0, translate(t.info.Name(), err)
+		return 0, err
 	}
-	return retriesFromFlags(ti.Flags), nil
+	return retriesFromFlags(flags), nil
 }
 
 func retriesFromFlags(flags uint) int {
@@ -485,21 +492,25 @@ func retriesFromFlags(flags uint) int {
 	return -1
 }
 
-// login logs the user in, never on the final try.
+// login logs the user in, never on the final try, and after a wrong PIN
+// only with confirmation (Options.ConfirmUnknownTries).
 func (t *Token) login() error {
 	if t.loggedIn {
 		return nil
 	}
-	ti, err := t.mod.ctx.GetTokenInfo(t.slot)
+	flags, err := t.tokenFlags()
 	if err != nil {
-		return translate(t.info.Name(), err)
+		return err
 	}
-	if ti.Flags&p11.CKF_LOGIN_REQUIRED == 0 {
+	if flags&p11.CKF_LOGIN_REQUIRED == 0 {
 		t.loggedIn = true
 		return nil
 	}
-	if r := retriesFromFlags(ti.Flags); !token.SafeToTry(r) {
+	if r := retriesFromFlags(flags); !token.SafeToTry(r) {
 		return &token.PINError{Token: t.info.Name(), Retries: r}
+	}
+	if t.triesUnknown(flags) && (t.confirm == nil || !t.confirm(t.info)) {
+		return &token.PINError{Token: t.info.Name(), Retries: -1}
 	}
 	if t.pin == nil {
 		return fmt.Errorf("%s: a PIN is needed but none was given", t.info.Name())
@@ -513,10 +524,14 @@ func (t *Token) login() error {
 	switch {
 	case err == nil, isRV(err, p11.CKR_USER_ALREADY_LOGGED_IN):
 		t.loggedIn = true
+		wrongPINs.clear(t.info)
 		return nil
 	case isRV(err, p11.CKR_PIN_INCORRECT), isRV(err, p11.CKR_PIN_INVALID), isRV(err, p11.CKR_PIN_LEN_RANGE):
-		r, _ := t.PINRetries()
-		return &token.PINError{Token: t.info.Name(), Retries: r, Tried: true}
+		after, ferr := t.tokenFlags()
+		if ferr != nil || after&pinFlags == 0 {
+			wrongPINs.mark(t.info) // the token will not say so itself
+		}
+		return &token.PINError{Token: t.info.Name(), Retries: retriesFromFlags(after), Tried: true}
 	case isRV(err, p11.CKR_PIN_LOCKED):
 		return &token.PINError{Token: t.info.Name(), Retries: 0, Tried: true}
 	}

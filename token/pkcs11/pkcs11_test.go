@@ -2,6 +2,7 @@ package pkcs11
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -132,7 +133,6 @@ func TestOpenErrors(t *testing.T) {
 		is   error
 		want string
 	}{
-		{"wrong PIN", "pkcs11:token=carol?module-path=" + mod, Options{PIN: pin("9999")}, nil, "wrong PIN"},
 		{"no such token", "pkcs11:token=erin?module-path=" + mod, Options{PIN: pin("1234")}, token.ErrNotPresent, "no PKCS#11 token matches pkcs11:token=erin"},
 		{"ambiguous", "pkcs11:?module-path=" + mod, Options{PIN: pin("1234")}, nil, "2 PKCS#11 tokens match"},
 		{"not enrolled", "pkcs11:token=dave?module-path=" + mod, Options{PIN: pin("1234")}, token.ErrNotEnrolled, "no private key"},
@@ -140,6 +140,8 @@ func TestOpenErrors(t *testing.T) {
 		{"missing module", "pkcs11:token=carol?module-path=/nonexistent.so", Options{}, nil, "no such file"},
 		{"piv uri", "piv:serial=1", Options{}, nil, "not a pkcs11: URI"},
 		{"pin source", "pkcs11:token=carol?module-path=" + mod + "&pin-source=file:/nonexistent", Options{}, nil, "pin-source"},
+		// Last: after a wrong PIN, the token wants a confirmed try.
+		{"wrong PIN", "pkcs11:token=carol?module-path=" + mod, Options{PIN: pin("9999")}, nil, "wrong PIN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,11 +158,95 @@ func TestOpenErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnknownTries: after a wrong PIN, a PKCS#11 token cannot say how many
+// tries are left, so the backend sends no PIN without confirmation.
+// SoftHSM2 shows the wrong PIN with CKF_USER_PIN_COUNT_LOW (and never sets
+// FINAL_TRY or LOCKED, so it would take wrong PINs forever).
+func TestUnknownTries(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	mod := softHSM(t, "carol")
+	enroll(t, "pkcs11:token=carol?module-path="+mod).Close()
+	testUnknownTries(t, "pkcs11:token=carol?module-path="+mod)
+}
+
+// TestUnknownTriesNoFlags is TestUnknownTries for a token that sets no PIN
+// flag at all (SoftHSM2 with CKF_USER_PIN_COUNT_LOW hidden): breakglass
+// remembers the wrong PIN itself, across processes (a file in StateDir).
+func TestUnknownTriesNoFlags(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	mod := softHSM(t, "dave")
+	enroll(t, "pkcs11:token=dave?module-path="+mod).Close()
+	testingOnlyFlags = func(f uint) uint { return f &^ p11.CKF_USER_PIN_COUNT_LOW }
+	t.Cleanup(func() { testingOnlyFlags = nil })
+	testUnknownTries(t, "pkcs11:token=dave?module-path="+mod)
+
+	// The memory outlives the process: a wrong PIN, then another process
+	// (here: the same, with its memory emptied) refuses too.
+	if _, err := Open("pkcs11:token=dave?module-path="+mod, Options{PIN: pin("9999")}); err == nil {
+		t.Fatal("wrong PIN accepted")
+	}
+	dir, _ := StateDir()
+	if files, _ := os.ReadDir(dir); len(files) != 1 {
+		t.Fatalf("%s holds %d files, want 1", dir, len(files))
+	}
+	wrongPINs.mem = map[string]bool{}
 	var pe *token.PINError
-	_, err := Open("pkcs11:token=carol?module-path="+mod, Options{PIN: pin("9999")})
-	if !errors.As(err, &pe) || !pe.Tried {
+	if _, err := Open("pkcs11:token=dave?module-path="+mod, Options{PIN: pin("1234")}); !errors.As(err, &pe) || pe.Tried {
+		t.Fatalf("after a wrong PIN in another process: %v, want a refusal", err)
+	}
+	tok, err := Open("pkcs11:token=dave?module-path="+mod, Options{PIN: pin("1234"), ConfirmUnknownTries: func(token.Info) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.Close()
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Fatalf("a successful login left %d files in %s", len(files), dir)
+	}
+}
+
+func testUnknownTries(t *testing.T, uri string) {
+	var pe *token.PINError
+	_, err := Open(uri, Options{PIN: pin("9999")})
+	if !errors.As(err, &pe) || !pe.Tried || pe.Retries != -1 {
 		t.Fatalf("wrong PIN: %v", err)
 	}
+	if !strings.Contains(err.Error(), "wrong PIN; breakglass cannot see how many tries are left") {
+		t.Errorf("wrong PIN: %q", err)
+	}
+	// No second try without confirmation: the PIN is not even asked for.
+	asked := false
+	_, err = Open(uri, Options{PIN: func() ([]byte, error) { asked = true; return []byte("1234"), nil }})
+	if !errors.As(err, &pe) || pe.Tried || pe.Retries != -1 || asked {
+		t.Fatalf("second try without confirmation: %v (PIN asked: %v)", err, asked)
+	}
+	if !strings.Contains(err.Error(), "will not try another without confirmation") {
+		t.Errorf("refusal: %q", err)
+	}
+	// Declined: the same.
+	_, err = Open(uri, Options{PIN: pin("1234"), ConfirmUnknownTries: func(token.Info) bool { return false }})
+	if !errors.As(err, &pe) || pe.Tried {
+		t.Fatalf("declined: %v", err)
+	}
+	// Confirmed: the PIN is tried (wrong again, then right).
+	var confirmed []string
+	confirm := func(i token.Info) bool { confirmed = append(confirmed, i.Name()); return true }
+	_, err = Open(uri, Options{PIN: pin("9999"), ConfirmUnknownTries: confirm})
+	if !errors.As(err, &pe) || !pe.Tried || len(confirmed) != 1 || !strings.HasPrefix(confirmed[0], "pkcs11 ") {
+		t.Fatalf("confirmed wrong PIN: %v (confirmations %q)", err, confirmed)
+	}
+	tok, err := Open(uri, Options{PIN: pin("1234"), ConfirmUnknownTries: confirm})
+	if err != nil {
+		t.Fatalf("confirmed right PIN: %v", err)
+	}
+	tok.Close()
+	// A successful login resets the count: no confirmation needed now.
+	tok, err = Open(uri, Options{PIN: pin("1234")})
+	if err != nil {
+		t.Fatalf("after a successful login: %v", err)
+	}
+	tok.Close()
 }
 
 func TestRetriesFromFlags(t *testing.T) {
