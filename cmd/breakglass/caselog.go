@@ -100,12 +100,6 @@ func (cd *caseDir) Log() (*logbook.Log, error) {
 	return l, recordError(err)
 }
 
-// readRecordFile reads and verifies one enrollment record.
-func readRecordFile(path string) (*token.Record, error) {
-	r, err := casedir.ReadRecord(path)
-	return r, recordError(err)
-}
-
 // recordError adds hints to a *casedir.RecordError.
 func recordError(err error) error {
 	var re *casedir.RecordError
