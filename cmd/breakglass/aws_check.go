@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/aws/audit"
 	"github.com/breakglass/breakglass/logbook"
 )
 
@@ -82,28 +83,6 @@ type awsUseReport struct {
 	Ticket   string    `json:"ticket,omitempty"`
 }
 
-// awsUseSlack is how far a key's last use may be from the logbook entry
-// that explains it: the entry is written right after the exchange, and
-// IAM's last-used time is not exact.
-const awsUseSlack = 15 * time.Minute
-
-// explainUse finds the logbook entry (a release, or a recorded failed
-// attempt) that explains a use of keyID at t.
-func explainUse(entries []*logbook.Entry, secretName, keyID string, t time.Time) *logbook.Entry {
-	for _, e := range entries {
-		if e.Secret != secretName || e.Details[logbook.DetailKeyID] != keyID {
-			continue
-		}
-		if e.Kind != logbook.KindRelease && !(e.Kind == logbook.KindNote && e.Details["action"] == "aws-session") {
-			continue
-		}
-		if d := t.Sub(e.Time); d > -awsUseSlack && d < awsUseSlack {
-			return e
-		}
-	}
-	return nil
-}
-
 func runAWSCheck(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageError("give one sealed key: breakglass aws check NAME.glass")
@@ -156,7 +135,7 @@ func runAWSCheck(c *cli.Context) error {
 		}
 	}
 	if lu := rep.SealedKey.LastUsed; !lu.IsZero() {
-		switch e := explainUse(entries, h.Name, h.KeyID, lu); {
+		switch e := audit.ExplainUse(entries, h.Name, h.KeyID, lu); {
 		case e != nil:
 			out.Releases = append(out.Releases, awsUseReport{Index: e.Index, Kind: string(e.Kind), Time: e.Time,
 				Operator: e.Details[logbook.DetailOperator], Ticket: e.Ticket})
