@@ -1,115 +1,21 @@
 package main
 
-// Changes made but not yet recorded.
-//
-// aws provision, rotate and revoke change things outside the logbook (IAM,
-// the .glass) before they can sign their entry, because the entry names
-// what the change produced (the new key id, the new header hash). They
-// keep the rule "no entry, no change" as far as it can be kept: the actor's
-// token is opened and its PIN verified before anything changes (a wrong PIN
-// stops the command with nothing done). What can still fail after the
-// change (a touch that does not come, a card pulled, Ctrl-C at the touch)
-// leaves a pending entry: the entry, unsigned, in the operator's own state
-// directory — never in the case, which others can write to. Running the
-// same command again finds it and records it, instead of doing the change
-// a second time.
-//
-// A pending entry is used only while it still fits: the sealed file holds
-// exactly the header it names, and the logbook has recorded nothing of that
-// secret since (its latest seal is the entry's previous header).
+// The CLI side of "no entry, no change" (casedir's pending entries): the
+// signer's token held open and its PIN verified before a change, the entry
+// kept as pending while it is signed, and a re-run that appends a pending
+// entry instead of changing anything again.
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
 )
-
-// pendingEntry is a change that is done but not recorded.
-type pendingEntry struct {
-	Version int           `json:"version"`
-	Case    string        `json:"case"`    // absolute case directory
-	Origin  string        `json:"origin"`  // the logbook's origin
-	Command string        `json:"command"` // "aws revoke", …
-	Glass   string        `json:"glass"`   // the sealed file, as given
-	Entry   logbook.Entry `json:"entry"`   // to append, unsigned
-}
-
-// pendingDir is where pending entries are kept: $XDG_STATE_HOME/breakglass,
-// else ~/.local/state/breakglass, under "pending".
-func pendingDir() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "breakglass", "pending"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, ".local", "state", "breakglass", "pending"), nil
-}
-
-// pendingPath is the file of the pending entry of secret in the case.
-func (cd *caseDir) pendingPath(secretName string) (string, error) {
-	dir, err := pendingDir()
-	if err != nil {
-		return "", err
-	}
-	abs, err := filepath.Abs(cd.Dir)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.Sum256([]byte(abs + "\x00" + secretName))
-	return filepath.Join(dir, hex.EncodeToString(h[:12])+".json"), nil
-}
-
-// savePending keeps e, which could not be recorded, for the next run.
-func (cd *caseDir) savePending(l *logbook.Log, command, glass string, e logbook.Entry) error {
-	path, err := cd.pendingPath(e.Secret)
-	if err != nil {
-		return err
-	}
-	abs, _ := filepath.Abs(cd.Dir)
-	b, err := json.MarshalIndent(pendingEntry{Version: 1, Case: abs, Origin: l.Origin(), Command: command, Glass: glass, Entry: e}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return writeNewFile(path, 0o600, true, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
-}
-
-// loadPending returns the pending entry of secret in the case, or nil.
-func (cd *caseDir) loadPending(secretName string) (*pendingEntry, string, error) {
-	path, err := cd.pendingPath(secretName)
-	if err != nil {
-		return nil, "", err
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, path, nil
-	}
-	if err != nil {
-		return nil, path, err
-	}
-	var p pendingEntry
-	if err := json.Unmarshal(b, &p); err != nil || p.Version != 1 {
-		return nil, path, fmt.Errorf("%s is not a pending logbook entry of breakglass; move it away", path)
-	}
-	return &p, path, nil
-}
 
 // finishPending records the pending entry of f's secret when it still
 // fits (see the package comment above). It reports whether it recorded one:
@@ -119,25 +25,17 @@ func (cd *caseDir) finishPending(l *logbook.Log, f *seal.File, sign func(logbook
 	if l == nil {
 		return false, nil
 	}
-	p, path, err := cd.loadPending(f.Header.Name)
+	p, err := cd.LoadPending(f.Header.Name)
 	if err != nil || p == nil {
 		return false, err
 	}
-	h := f.HeaderHash()
-	last := latestSeal(l, f.Header.Name)
-	var lastHash []byte
-	if last != nil {
-		lastHash = last.HeaderHash
-	}
-	if bytes.Equal(lastHash, p.Entry.HeaderHash) {
-		os.Remove(path) // recorded after all
+	switch p.Check(l, f) {
+	case casedir.PendingAppended:
+		cd.DropPending(f.Header.Name)
 		return false, nil
-	}
-	prev, _ := hex.DecodeString(p.Entry.Details["previous-header-hash"])
-	fits := p.Origin == l.Origin() && bytes.Equal(p.Entry.HeaderHash, h[:]) && bytes.Equal(prev, lastHash)
-	if !fits {
-		infof("warning: dropping the unrecorded %s of %s kept in %s: the case no longer matches it", p.Command, f.Header.Name, path)
-		os.Remove(path)
+	case casedir.PendingStale:
+		infof("warning: dropping the unrecorded %s of %s kept in %s: the case no longer matches it", p.Command, f.Header.Name, p.Path())
+		cd.DropPending(f.Header.Name)
 		return false, nil
 	}
 	infof("the %s of %s was done but not recorded in the logbook; recording it now (nothing is changed again)", p.Command, f.Header.Name)
@@ -145,16 +43,9 @@ func (cd *caseDir) finishPending(l *logbook.Log, f *seal.File, sign func(logbook
 		return false, withHints(fmt.Errorf("%s: the %s is still not recorded: %w", f.Header.Name, p.Command, err),
 			"run the same command again once the card is at hand: it records the entry and changes nothing")
 	}
-	os.Remove(path)
+	cd.DropPending(f.Header.Name)
 	infof("recorded the %s of %s", p.Command, f.Header.Name)
 	return true, nil
-}
-
-// dropPending forgets the pending entry of secret once it is recorded.
-func (cd *caseDir) dropPending(secretName string) {
-	if path, err := cd.pendingPath(secretName); err == nil {
-		os.Remove(path)
-	}
 }
 
 // A heldSigner is an actor's token, opened and its PIN verified before a
@@ -222,7 +113,7 @@ func (a *awsCase) recordChange(s *heldSigner, command, glass, again string, e lo
 	if a.log == nil {
 		return a.record(e, nil, -1)
 	}
-	saveErr := a.cd.savePending(a.log, command, glass, e)
+	saveErr := a.cd.SavePending(a.log, command, glass, e)
 	if testOnlyBeforeRecord != nil {
 		testOnlyBeforeRecord()
 	}
@@ -234,6 +125,6 @@ func (a *awsCase) recordChange(s *heldSigner, command, glass, again string, e lo
 		return withHints(fmt.Errorf("%s: the %s is done but not yet recorded: %w", e.Secret, command, err),
 			"run "+again+" again: it records the entry and changes nothing")
 	}
-	a.cd.dropPending(e.Secret)
+	a.cd.DropPending(e.Secret)
 	return nil
 }
