@@ -91,7 +91,8 @@ func (c *Case) SavePending(l *logbook.Log, command, glass string, e logbook.Entr
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err == nil {
+	_, err = tmp.Write(append(b, '\n'))
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
