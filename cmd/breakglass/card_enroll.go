@@ -184,14 +184,14 @@ func enrollPIV(c *cli.Context, cust token.Custodian) (*token.Record, token.Token
 		infof("%s still has its factory PIN or PUK; choose new ones (6 to 8 characters)", label)
 		var pin, puk []byte
 		if pinDefault {
-			p, err := secretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", true)
+			p, err := newSecretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", piv.CheckNewPIN)
 			if err != nil {
 				return nil, nil, err
 			}
 			pin = p
 		}
 		if pukDefault {
-			p, err := secretSource(c, "new-puk-file", "BREAKGLASS_NEW_PUK", "PUK", true)
+			p, err := newSecretSource(c, "new-puk-file", "BREAKGLASS_NEW_PUK", "PUK", piv.CheckNewPUK)
 			if err != nil {
 				token.WipeBytes(pin)
 				return nil, nil, err

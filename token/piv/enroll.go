@@ -303,6 +303,15 @@ func (e *enrollment) verifyPIN() error {
 	return nil
 }
 
+// CheckNewPIN reports why pin cannot become a card's PIN: a YubiKey takes
+// 6 to 8 characters (bytes; the PIV encoding pads to 8, the card refuses
+// fewer than 6), and breakglass refuses the factory default. The error
+// states the rule, to show as soon as the PIN is typed.
+func CheckNewPIN(pin []byte) error { return checkSecret("PIN", pin, piv.DefaultPIN) }
+
+// CheckNewPUK is CheckNewPIN for the PUK (the same 6 to 8 characters).
+func CheckNewPUK(puk []byte) error { return checkSecret("PUK", puk, piv.DefaultPUK) }
+
 func checkSecret(what string, s []byte, def string) error {
 	if len(s) < 6 || len(s) > 8 {
 		return fmt.Errorf("the new %s must have 6 to 8 characters", what)
