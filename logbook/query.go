@@ -11,7 +11,7 @@ const (
 	DetailOperator = "operator" // release, unseal-start: the person the secret went to
 	DetailKeyID    = "key-id"   // release, revoke, rotate, seal: the non-secret id of the sealed key (e.g. an AWS access key id)
 	DetailSession  = "session"  // unseal-start, tap, release: the unseal session id
-	DetailResult   = "result"   // drill: "pass" or "fail"
+	DetailResult   = "result"   // drill: "pass", "fail" or "aborted" (too few taps)
 	DetailTapped   = "tapped"   // release, drill: who tapped, comma-separated
 )
 

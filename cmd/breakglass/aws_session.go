@@ -74,8 +74,8 @@ EXAMPLES
 
 func awsSessionCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "reason", Usage: "why access is needed (recorded)", Required: true},
-		&cli.StringFlag{Name: "ticket", Usage: "incident or ticket `ID` (recorded)", Required: true},
+		&cli.StringFlag{Name: "reason", Usage: "why access is needed (recorded; asked for when not given)"},
+		&cli.StringFlag{Name: "ticket", Usage: "incident or ticket `ID` (recorded; asked for when not given)"},
 		&cli.StringFlag{Name: "use-case", Usage: "one of the use cases sealed in the file (asked for when not given)"},
 		&cli.DurationFlag{Name: "duration", Value: time.Hour, Usage: "session length, 15m up to the role's maximum"},
 		&cli.BoolFlag{Name: "exec", Usage: "run the command after -- (default $SHELL) with the session in its environment"},
@@ -151,6 +151,9 @@ func awsSessionArgs(c *cli.Context) (*awsSessionOptions, error) {
 }
 
 func runAWSSession(c *cli.Context) error {
+	if err := requireFlagsOrAsk(c, "reason", "ticket"); err != nil {
+		return err
+	}
 	o, err := awsSessionArgs(c)
 	if err != nil {
 		return err
@@ -206,6 +209,9 @@ func runAWSSession(c *cli.Context) error {
 	}
 	concurrent, err := checkOpenReleases(c, ac.entries(), h, o.path)
 	if err != nil {
+		return err
+	}
+	if err := askFlags(c, "reason", "ticket"); err != nil {
 		return err
 	}
 	uc, err := chooseUseCase(c, h)

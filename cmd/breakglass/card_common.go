@@ -56,8 +56,11 @@ func chooseCard(sel piv.Selector) (piv.Selector, error) {
 
 // secretSource reads a secret other than the PIN: from a file flag, an
 // environment variable (tests and drills on virtual cards), or the
-// terminal (asked twice when fresh is set).
+// terminal (asked twice when fresh is set, see newSecretSource).
 func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byte, error) {
+	if fresh && os.Getenv(env) == "" && c.String(fileFlag) == "" {
+		return newSecretSource(c, fileFlag, env, what, nil)
+	}
 	if v := os.Getenv(env); v != "" {
 		rememberTokenSecret([]byte(v)) // kept out of --exec children (execEnviron)
 		return []byte(v), nil
@@ -72,20 +75,73 @@ func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byt
 		rememberTokenSecret(p) // kept out of --exec children (execEnviron)
 		return p, nil
 	}
-	var (
-		b   []byte
-		err error
-	)
-	if fresh {
-		b, err = term.ReadNewSecret(what)
-	} else {
-		b, err = term.ReadSecret(what + ": ")
-	}
+	b, err := term.ReadSecret(what + ": ")
+	return b, ttySecretErr(err, fileFlag, env, what)
+}
+
+// ttySecretErr explains a failed prompt for a secret.
+func ttySecretErr(err error, fileFlag, env, what string) error {
 	if errors.Is(err, term.ErrNoTerminal) {
-		return nil, withHints(fmt.Errorf("no terminal to ask for the %s on", what),
+		return withHints(fmt.Errorf("no terminal to ask for the %s on", what),
 			fmt.Sprintf("use --%s FILE, or set %s (tests and drills on virtual cards only)", fileFlag, env))
 	}
-	return b, err
+	return err
+}
+
+// newSecretTries bounds how often a new PIN or PUK is asked for.
+const newSecretTries = 3
+
+// newSecretSource reads a new secret (a PIN or PUK to set) as secretSource
+// does, refused by check (nil accepts anything) wherever it comes from. On
+// the terminal a refused secret is refused as soon as it is typed, with the
+// rule, and a confirmation that differs asks for the pair again: up to 3
+// times, without starting the command over.
+func newSecretSource(c *cli.Context, fileFlag, env, what string, check func([]byte) error) ([]byte, error) {
+	if os.Getenv(env) != "" || c.String(fileFlag) != "" {
+		b, err := secretSource(c, fileFlag, env, what, false)
+		if err != nil || check == nil {
+			return b, err
+		}
+		if err := check(b); err != nil {
+			token.WipeBytes(b)
+			from := env
+			if os.Getenv(env) == "" {
+				from = "--" + fileFlag
+			}
+			return nil, fmt.Errorf("%s: %w", from, err)
+		}
+		return b, nil
+	}
+	var last error
+	for try := 1; try <= newSecretTries; try++ {
+		if last != nil {
+			infof("%v; type the new %s again (try %d of %d)", last, what, try, newSecretTries)
+		}
+		a, err := term.ReadSecret("new " + what + ": ")
+		if err != nil {
+			return nil, ttySecretErr(err, fileFlag, env, what)
+		}
+		if check != nil {
+			if last = check(a); last != nil {
+				token.WipeBytes(a)
+				continue
+			}
+		}
+		b, err := term.ReadSecret("new " + what + " again: ")
+		if err != nil {
+			token.WipeBytes(a)
+			return nil, ttySecretErr(err, fileFlag, env, what)
+		}
+		same := bytes.Equal(a, b)
+		token.WipeBytes(b)
+		if same {
+			return a, nil
+		}
+		token.WipeBytes(a)
+		last = fmt.Errorf("the two %ss differ", what)
+	}
+	return nil, withHints(fmt.Errorf("%v, %d times; nothing was changed on the card", last, newSecretTries),
+		"run the command again when you have settled on the new "+what)
 }
 
 // unknownTriesHints explain a wrong PIN on a token that cannot say how

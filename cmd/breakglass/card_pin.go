@@ -61,7 +61,7 @@ func runCardPINChange(c *cli.Context) error {
 		return err
 	}
 	defer token.WipeBytes(old)
-	next, err := secretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", true)
+	next, err := newSecretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", piv.CheckNewPIN)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func runCardPINUnblock(c *cli.Context) error {
 		return err
 	}
 	defer token.WipeBytes(puk)
-	next, err := secretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", true)
+	next, err := newSecretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", piv.CheckNewPIN)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ package main
 //	                          $READER_NAME and $SERIAL_NAME. The card stops
 //	                          when the script ends.
 //	vcardremove NAME AFTER    pull the card out AFTER (a duration) from now
+//	vcardtouch NAME TOUCH     answer touch requests from now on as TOUCH
 //	softhsm LABEL...          a fresh SoftHSM2 store with tokens LABEL…
 //	                          (user PIN 1234); sets SOFTHSM2_CONF and $SOFTHSM
 //	edit FILE OLD NEW         replace the first OLD with NEW in FILE
@@ -97,6 +98,20 @@ func cardScriptCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg
 			d, err := time.ParseDuration(args[1])
 			ts.Check(err)
 			time.AfterFunc(d, c.Remove)
+		},
+		"vcardtouch": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 2 {
+				ts.Fatalf("usage: vcardtouch NAME TOUCH")
+			}
+			scriptCardsMu.Lock()
+			c := scriptCards[ts.Getenv("WORK")+"/"+args[0]]
+			scriptCardsMu.Unlock()
+			if c == nil {
+				ts.Fatalf("no card %s", args[0])
+			}
+			touch, err := virtual.ParseTouch(args[1])
+			ts.Check(err)
+			c.SetTouch(touch)
 		},
 		"softhsm": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) == 0 {

@@ -28,8 +28,9 @@ Its attestation certificates chain to a per-installation VIRTUAL TEST CA in
 --ca-dir (ca.pem and ca.key), never to Yubico. breakglass trusts such
 enrollments only when explicitly told to.
 
-The card runs until interrupted (SIGINT or SIGTERM). SIGUSR1 pulls it out of
-the reader, SIGUSR2 puts it back. It reconnects by itself when pcscd restarts.
+The card runs until interrupted (SIGINT or SIGTERM), and then stops at once,
+even while it waits for a touch. SIGUSR1 pulls it out of the reader, SIGUSR2
+puts it back. It reconnects by itself when pcscd restarts.
 
 Touch modes (--touch):
    auto             touch at once (tests)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -173,6 +175,63 @@ func TestCardVirtual(t *testing.T) {
 	vcardtest.WaitCard(t, reader, serial)
 	p.signal(t, syscall.SIGTERM)
 	checkPrivate(t, state) // still, after the atomic rewrites
+}
+
+// TestCardVirtualStopsDuringTouch sends SIGTERM while the card waits for a
+// touch (no one presses Enter): the card must stop at once, not when the
+// 15-second touch timeout runs out.
+func TestCardVirtualStopsDuringTouch(t *testing.T) {
+	port, reader := vcardtest.Reserve(t)
+	state := filepath.Join(t.TempDir(), "erin.card")
+	const serial = 27182818
+	p := startVirtualCard(t, "--state", state, "--port", fmt.Sprint(port), "--ca-dir", vcardtest.CADir(),
+		"--serial", fmt.Sprint(serial), "--touch", "interactive")
+	vcardtest.WaitCard(t, reader, serial)
+
+	yk, err := piv.Open(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer yk.Close()
+	pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotAuthentication,
+		piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyNever, TouchPolicy: piv.TouchPolicyAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := yk.PrivateKey(piv.SlotAuthentication, pub, piv.KeyAuth{PINPolicy: piv.PINPolicyNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := make(chan error, 1)
+	go func() {
+		_, err := priv.(crypto.Signer).Sign(rand.Reader, make([]byte, 32), crypto.SHA256)
+		signed <- err
+	}()
+	p.waitLog(t, fmt.Sprintf("virtual card %d: touch requested", serial))
+
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("after SIGTERM: %v; stderr:\n%s", p.err, p.stderr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5 s after SIGTERM while waiting for a touch; stderr:\n%s", p.stderr)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("stopped %v after SIGTERM, want at once", d.Round(time.Millisecond))
+	}
+	if !strings.Contains(p.stderr.String(), fmt.Sprintf("virtual card %d stopped", serial)) {
+		t.Errorf("no stop message; stderr:\n%s", p.stderr)
+	}
+	if err := <-signed; err == nil {
+		t.Error("the signature waiting for a touch succeeded without one")
+	}
+	yk.Close()
+	vcardtest.WaitGone()
 }
 
 func checkPrivate(t *testing.T, file string) {

@@ -103,12 +103,15 @@ func runDrillVerify(c *cli.Context) error {
 	req := approval.Request{Action: "drill", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket")}
 	cl.setRequest(req)
 	cm := newCeremony(c, f, req)
+	// The drill entry: pass, fail (the taps did not reconstruct the key)
+	// or aborted (too few taps: interrupted, the window ran out), who
+	// tapped.
+	result := "aborted"
 	err = cm.run(context.Background())
 	if err == nil {
 		err = openErr(cm.u.Drill())
+		result = map[bool]string{true: "pass", false: "fail"}[err == nil]
 	}
-	// The drill entry: pass or fail, who tapped.
-	result := map[bool]string{true: "pass", false: "fail"}[err == nil]
 	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: tappedList(cm.approvals)}
 	if err != nil {
 		d["error"] = err.Error()

@@ -17,8 +17,12 @@ import (
 
 const logShowHelp = `log show verifies the logbook and prints who did what, when and why: one
 line per entry with its number, time (UTC), kind, actor, secret, and the
-reason and [ticket]. With --json it prints the entries as a JSON array
-instead, every field included (details, header hash, previous tree hash).
+reason and [ticket]. A tap the operator recorded for someone else (a paper
+share, a remote tap) names the custodian: "erin (paper, recorded by alice)".
+An entry with a result (a drill: pass, fail or aborted) shows it after the
+reason, with who tapped and what went wrong. With --json it prints the
+entries as a JSON array instead, every field included (details, header
+hash, previous tree hash).
 
 Nothing is shown unless the whole logbook verifies. To look at a logbook that
 does not (forensics), --unverified prints what the files say without checking
@@ -173,10 +177,47 @@ func writeEntriesTable(w io.Writer, entries []*logbook.Entry) error {
 		if e.Ticket != "" {
 			why = strings.TrimSpace(why + " [" + e.Ticket + "]")
 		}
+		if r := entryResult(e); r != "" {
+			why = strings.TrimPrefix(why+": "+r, ": ")
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Index, e.Time.UTC().Format("2006-01-02 15:04:05"),
-			e.Kind, e.Actor, dash(e.Secret), dash(why))
+			e.Kind, entryActor(e), dash(e.Secret), dash(why))
 	}
 	return tw.Flush()
+}
+
+// entryActor names who acted. A tap recorded by someone other than the
+// custodian who tapped (the operator records paper shares, remote taps and
+// custodians not in the case, and signs their entries) names both:
+// "erin (paper, recorded by alice)".
+func entryActor(e *logbook.Entry) string {
+	cust := e.Details["custodian"]
+	if e.Kind != logbook.KindTap || cust == "" || cust == e.Actor {
+		return e.Actor
+	}
+	if tok := e.Details["token"]; tok != "" {
+		return fmt.Sprintf("%s (%s, recorded by %s)", cust, tok, e.Actor)
+	}
+	return fmt.Sprintf("%s (recorded by %s)", cust, e.Actor)
+}
+
+// entryResult is what an entry with a result (a drill, a failed AWS
+// session) says of it: "pass, tapped alice,bob", or "fail, tapped alice,bob:
+// WHAT WENT WRONG"; "" for other entries.
+func entryResult(e *logbook.Entry) string {
+	r := e.Details[logbook.DetailResult]
+	if r == "" {
+		return ""
+	}
+	if t := e.Details[logbook.DetailTapped]; t != "" {
+		r += ", tapped " + t
+	} else if e.Kind == logbook.KindDrill {
+		r += ", no taps"
+	}
+	if msg := e.Details["error"]; msg != "" {
+		r += ": " + msg
+	}
+	return r
 }
 
 func dash(s string) string {

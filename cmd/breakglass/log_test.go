@@ -33,6 +33,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -631,4 +632,36 @@ func FuzzCheckpointArg(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEntriesTableResults checks the lines of log show for a drill's result
+// and for taps recorded by someone other than the custodian.
+func TestEntriesTableResults(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	entries := []*logbook.Entry{
+		{Index: 0, Time: at, Kind: logbook.KindDrill, Actor: "alice", Secret: "prod", Reason: "drill", Ticket: "D-1",
+			Details: map[string]string{logbook.DetailResult: "fail", logbook.DetailTapped: "bob,carol", "error": "the shares do not reconstruct the sealed identity"}},
+		{Index: 1, Time: at, Kind: logbook.KindDrill, Actor: "alice", Secret: "prod",
+			Details: map[string]string{logbook.DetailResult: "aborted", "error": "interrupted with 0 taps of 2: nothing was gathered"}},
+		{Index: 2, Time: at, Kind: logbook.KindTap, Actor: "bob", Secret: "prod", Reason: "r",
+			Details: map[string]string{"custodian": "bob", "token": "piv 123"}},
+		{Index: 3, Time: at, Kind: logbook.KindTap, Actor: "alice", Secret: "prod", Reason: "r",
+			Details: map[string]string{"custodian": "dave", "token": "remote"}},
+	}
+	var b bytes.Buffer
+	if err := writeEntriesTable(&b, entries); err != nil {
+		t.Fatal(err)
+	}
+	// Columns are padded: compare with every run of spaces made two.
+	got := regexp.MustCompile(` {2,}`).ReplaceAllString(b.String(), "  ")
+	for _, want := range []string{
+		"drill  alice  prod  drill [D-1]: fail, tapped bob,carol: the shares do not reconstruct the sealed identity\n",
+		"drill  alice  prod  aborted, no taps: interrupted with 0 taps of 2: nothing was gathered\n",
+		"tap  bob  prod  r\n",
+		"tap  dave (remote, recorded by alice)  prod  r\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log show table lacks %q:\n%s", want, b.String())
+		}
+	}
 }

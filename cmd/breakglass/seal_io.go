@@ -370,3 +370,53 @@ func requireFlags(c *cli.Context, names ...string) error {
 	}
 	return nil
 }
+
+// flagQuestions are the questions askFlags asks for flags a person at a
+// terminal may answer instead of giving them.
+var flagQuestions = map[string]string{
+	"reason": "reason (why access is needed; recorded): ",
+	"ticket": "incident or ticket ID (recorded): ",
+}
+
+// canAsk reports whether a missing --reason or --ticket can be asked for:
+// as for --use-case, only when standard input is a terminal.
+func canAsk() bool { return isTerminal(os.Stdin) && term.Available() }
+
+// requireFlagsOrAsk is requireFlags for flags askFlags can ask for later:
+// with a terminal to ask on, a missing one is no error yet.
+func requireFlagsOrAsk(c *cli.Context, names ...string) error {
+	if canAsk() {
+		return nil
+	}
+	return requireFlags(c, names...)
+}
+
+// askFlags asks on the terminal for each of names not given on the command
+// line, the way a missing --use-case is chosen there, and sets it. An empty
+// answer asks again (3 times); without a terminal a missing flag is the
+// usage error of requireFlags.
+func askFlags(c *cli.Context, names ...string) error {
+	for _, n := range names {
+		if c.String(n) != "" {
+			continue
+		}
+		if !canAsk() {
+			return requireFlags(c, names...)
+		}
+		v := ""
+		for try := 0; v == "" && try < 3; try++ {
+			a, err := term.Ask(flagQuestions[n])
+			if err != nil {
+				return withHints(fmt.Errorf("no --%s given", n), "give --"+n+" on the command line")
+			}
+			v = a
+		}
+		if v == "" {
+			return withHints(fmt.Errorf("no --%s given", n), "give --"+n+" on the command line")
+		}
+		if err := c.Set(n, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

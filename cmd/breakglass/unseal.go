@@ -97,8 +97,8 @@ func unsealCommand() *cli.Command {
 		ArgsUsage:   "NAME.glass [--exec -- CMD ARGS…]",
 		Description: unsealHelp,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "reason", Usage: "why the secret is needed (recorded in every approval)"},
-			&cli.StringFlag{Name: "ticket", Usage: "incident or ticket `ID`"},
+			&cli.StringFlag{Name: "reason", Usage: "why the secret is needed (recorded in every approval; asked for when not given)"},
+			&cli.StringFlag{Name: "ticket", Usage: "incident or ticket `ID` (asked for when not given)"},
 			&cli.StringFlag{Name: "use-case", Usage: "one of the use cases sealed in the file (asked for when not given)"},
 			&cli.StringFlag{Name: "out", Usage: "write the secret to a new `FILE` (mode 0600)"},
 			&cli.BoolFlag{Name: "exec", Usage: "run the command after -- with the secret in its environment"},
@@ -164,7 +164,7 @@ func openErr(err error) error {
 }
 
 func runUnseal(c *cli.Context) error {
-	if err := requireFlags(c, "reason", "ticket"); err != nil {
+	if err := requireFlagsOrAsk(c, "reason", "ticket"); err != nil {
 		return err
 	}
 	args := c.Args().Slice()
@@ -218,6 +218,10 @@ func runUnseal(c *cli.Context) error {
 	}
 	concurrent, err := checkOpenReleases(c, cl.entries(), f.Header, path)
 	if err != nil {
+		return err
+	}
+	// Asked for, when missing, once nothing can refuse the unseal any more.
+	if err := askFlags(c, "reason", "ticket"); err != nil {
 		return err
 	}
 	uc, err := chooseUseCase(c, f.Header)

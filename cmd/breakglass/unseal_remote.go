@@ -68,11 +68,14 @@ EXAMPLES
 }
 
 func runUnsealRequest(c *cli.Context) error {
-	if err := requireFlags(c, "reason", "ticket"); err != nil {
+	if err := requireFlagsOrAsk(c, "reason", "ticket"); err != nil {
 		return err
 	}
 	if c.NArg() != 1 {
 		return usageError("want one sealed secret: breakglass unseal request NAME.glass --reason … --ticket …")
+	}
+	if err := askFlags(c, "reason", "ticket"); err != nil {
+		return err
 	}
 	path := c.Args().First()
 	f, file, err := readGlass(path)

@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -49,6 +50,22 @@ type EnrollOptions struct {
 	// it must return a new PIN and PUK (6–8 characters each). Enrollment
 	// refuses to leave a default credential on the card.
 	NewSecrets func(pinDefault, pukDefault bool) (pin, puk []byte, err error)
+	// Resume is asked, when the card already holds labelled breakglass keys
+	// with the requested policies and neither Force nor slots are given,
+	// whether to finish the enrollment with those keys (true) instead of
+	// refusing. It is called before any PIN is asked. Only the caller can
+	// tell an enrollment that stopped after generating its keys (a touch
+	// timeout while self-signing the record) from a finished one: by the
+	// records and logbook entries it knows. An error is returned as is.
+	Resume func(ExistingKeys) (bool, error)
+}
+
+// ExistingKeys are the breakglass keys already on a card: the slots whose
+// label certificates name them, holding the keys those certificates name.
+type ExistingKeys struct {
+	Serial                        uint32
+	KeyAgreementSlot, SigningSlot uint32
+	KeyAgreement, Signing         crypto.PublicKey
 }
 
 // Attestations are the certificates that prove the keys were generated on
@@ -74,6 +91,10 @@ var ErrDefaultCredentials = errors.New("the card still has its factory PIN or PU
 //     overwrite a key unless Force is set (token.ErrSlotInUse).
 //  3. It reads the attestation certificates and stores label certificates
 //     in the slots.
+//
+// When the card already holds breakglass keys and Resume says so, step 2
+// keeps them instead: only the attestations are read, so an enrollment
+// that stopped after generating its keys can be finished.
 //
 // The returned token is open and already knows the PIN.
 func Enroll(opts EnrollOptions) (*Token, *Attestations, error) {
@@ -113,13 +134,14 @@ func Enroll(opts EnrollOptions) (*Token, *Attestations, error) {
 }
 
 type enrollment struct {
-	opts  EnrollOptions
-	f     Found
-	name  string
-	creds Credentials
-	yk    *piv.YubiKey
-	pin   []byte
-	mgmt  []byte
+	opts   EnrollOptions
+	f      Found
+	name   string
+	creds  Credentials
+	yk     *piv.YubiKey
+	pin    []byte
+	mgmt   []byte
+	resume bool // keep the labelled keys (Resume said so)
 }
 
 func (e *enrollment) wipe() {
@@ -137,11 +159,13 @@ func (e *enrollment) open() error {
 }
 
 func (e *enrollment) run() (*Token, *Attestations, error) {
-	if err := e.credentials(); err != nil {
-		return nil, nil, err
-	}
+	// Slots first: a card that is already enrolled is refused, or its
+	// enrollment resumed, before any PIN is asked or changed.
 	kx, sig, err := e.chooseSlots()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := e.credentials(); err != nil {
 		return nil, nil, err
 	}
 	att := &Attestations{}
@@ -155,6 +179,12 @@ func (e *enrollment) run() (*Token, *Attestations, error) {
 		{sig, e.opts.SigningTouchPolicy, labelSigning, &att.Signing},
 	} {
 		slot, _ := piv.RetiredKeyManagementSlot(k.n)
+		if e.resume {
+			if *k.out, err = e.yk.Attest(slot); err != nil {
+				return nil, nil, translate(fmt.Sprintf("%s: attesting slot %x", e.name, k.n), err)
+			}
+			continue
+		}
 		pub, err := e.yk.GenerateKey(e.mgmt, slot, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: e.opts.PINPolicy, TouchPolicy: k.touch})
 		if err != nil {
 			return nil, nil, translate(fmt.Sprintf("%s: generating a key in slot %x", e.name, k.n), err)
@@ -303,6 +333,15 @@ func (e *enrollment) verifyPIN() error {
 	return nil
 }
 
+// CheckNewPIN reports why pin cannot become a card's PIN: a YubiKey takes
+// 6 to 8 characters (bytes; the PIV encoding pads to 8, the card refuses
+// fewer than 6), and breakglass refuses the factory default. The error
+// states the rule, to show as soon as the PIN is typed.
+func CheckNewPIN(pin []byte) error { return checkSecret("PIN", pin, piv.DefaultPIN) }
+
+// CheckNewPUK is CheckNewPIN for the PUK (the same 6 to 8 characters).
+func CheckNewPUK(puk []byte) error { return checkSecret("PUK", puk, piv.DefaultPUK) }
+
 func checkSecret(what string, s []byte, def string) error {
 	if len(s) < 6 || len(s) > 8 {
 		return fmt.Errorf("the new %s must have 6 to 8 characters", what)
@@ -332,6 +371,22 @@ func (e *enrollment) chooseSlots() (uint32, uint32, error) {
 	}
 	kx, sig := e.opts.KeyAgreementSlot, e.opts.SigningSlot
 	if kx == 0 && sig == 0 && lkx != 0 && !e.opts.Force {
+		if lsig != 0 && lsig != lkx && e.opts.Resume != nil {
+			keys, err := e.existingKeys(lkx, lsig)
+			if err != nil {
+				return 0, 0, err
+			}
+			if keys != nil {
+				ok, err := e.opts.Resume(*keys)
+				if err != nil {
+					return 0, 0, err
+				}
+				if ok {
+					e.resume = true
+					return lkx, lsig, nil
+				}
+			}
+		}
 		return 0, 0, fmt.Errorf("%s is already enrolled (slots %x and %x); use --force to replace its keys: %w", e.name, lkx, lsig, token.ErrSlotInUse)
 	}
 	next := func(skip uint32) uint32 {
@@ -368,6 +423,47 @@ func (e *enrollment) chooseSlots() (uint32, uint32, error) {
 		}
 	}
 	return kx, sig, nil
+}
+
+// existingKeys reads the keys in the labelled slots kx and sig. It returns
+// nil when a slot holds no key or a key other than its label names (the
+// slots were changed by another tool: not breakglass's keys to resume), and
+// an error wrapping token.ErrSlotInUse when their policies are not the
+// requested ones (a resumed enrollment would not be the one asked for).
+func (e *enrollment) existingKeys(kx, sig uint32) (*ExistingKeys, error) {
+	keys := &ExistingKeys{Serial: e.f.Serial, KeyAgreementSlot: kx, SigningSlot: sig}
+	for _, k := range []struct {
+		n     uint32
+		touch piv.TouchPolicy
+		out   *crypto.PublicKey
+	}{
+		{kx, e.opts.TouchPolicy, &keys.KeyAgreement},
+		{sig, e.opts.SigningTouchPolicy, &keys.Signing},
+	} {
+		slot, _ := piv.RetiredKeyManagementSlot(k.n)
+		ki, err := e.yk.KeyInfo(slot)
+		if errors.Is(err, piv.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, translate(e.name+": reading slot metadata", err)
+		}
+		cert, err := e.yk.Certificate(slot)
+		if err != nil {
+			return nil, translate(e.name+": reading the label certificate", err)
+		}
+		pub, ok := ki.PublicKey.(*ecdsa.PublicKey)
+		if !ok || !pub.Equal(cert.PublicKey) {
+			return nil, nil
+		}
+		if ki.PINPolicy != e.opts.PINPolicy || ki.TouchPolicy != k.touch {
+			return nil, fmt.Errorf("%s already holds breakglass keys (slots %x and %x), and slot %x has PIN policy %s and touch policy %s, not the %s and %s asked for; use --force to replace its keys: %w",
+				e.name, kx, sig, k.n, PINPolicyName(ki.PINPolicy), TouchPolicyName(ki.TouchPolicy),
+				PINPolicyName(e.opts.PINPolicy), TouchPolicyName(k.touch), token.ErrSlotInUse)
+		}
+		*k.out = pub
+	}
+	return keys, nil
 }
 
 // labelCertificate makes the certificate stored in a breakglass slot: the

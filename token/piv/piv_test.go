@@ -164,6 +164,65 @@ func TestEnrollRefusesOverwrite(t *testing.T) {
 	tokentest.CheckKeys(t, forced)
 }
 
+// TestEnrollResume finishes an enrollment with the keys already on the
+// card: Resume sees the labelled keys before any PIN is asked, and a yes
+// keeps them (same public keys, fresh attestations); a no refuses as
+// before, and Force never asks.
+func TestEnrollResume(t *testing.T) {
+	c := vcardtest.Start(t, 1)[0]
+	first, _ := enrollCard(t, c)
+	first.Close()
+
+	var asked []ExistingKeys
+	pinAsked := false
+	opts := EnrollOptions{Selector: Selector{Reader: c.Reader},
+		PIN: func() ([]byte, error) { pinAsked = true; return []byte(newPIN), nil }}
+	opts.Resume = func(k ExistingKeys) (bool, error) {
+		if pinAsked {
+			t.Error("Resume asked after the PIN")
+		}
+		asked = append(asked, k)
+		return false, nil
+	}
+	if _, _, err := Enroll(opts); !errors.Is(err, token.ErrSlotInUse) {
+		t.Fatalf("Enroll, Resume says no: %v, want ErrSlotInUse", err)
+	}
+	if len(asked) != 1 {
+		t.Fatalf("Resume asked %d times, want once", len(asked))
+	}
+	kx, err := token.ECDHPublicKey(asked[0].KeyAgreement)
+	if err != nil || asked[0].KeyAgreementSlot != 0x82 || asked[0].SigningSlot != 0x83 || asked[0].Serial != c.Serial ||
+		!first.kxPub.Equal(kx) || !first.sigPub.Equal(asked[0].Signing) {
+		t.Fatalf("Resume got %+v, want slots 82/83 and the enrolled keys", asked)
+	}
+
+	opts.Resume = func(ExistingKeys) (bool, error) { return true, nil }
+	tok, att, err := Enroll(opts)
+	if err != nil {
+		t.Fatalf("Enroll, Resume says yes: %v", err)
+	}
+	defer tok.Close()
+	if !tok.kxPub.Equal(first.kxPub) || !tok.sigPub.Equal(first.sigPub) || tok.Info().KeyAgreementID != "82" {
+		t.Fatalf("resumed %+v: the keys changed", tok.Info())
+	}
+	if att.KeyAgreement == nil || att.Signing == nil || att.Intermediate == nil {
+		t.Fatalf("resumed without attestations: %+v", att)
+	}
+	tokentest.CheckKeys(t, tok)
+	tok.Close()
+
+	opts.Force = true
+	opts.Resume = func(ExistingKeys) (bool, error) { t.Error("Resume asked with Force"); return true, nil }
+	forced, _, err := Enroll(opts)
+	if err != nil {
+		t.Fatalf("Enroll --force: %v", err)
+	}
+	defer forced.Close()
+	if forced.kxPub.Equal(first.kxPub) {
+		t.Fatal("--force kept the old key")
+	}
+}
+
 func TestEnrollNeedsNewSecrets(t *testing.T) {
 	c := vcardtest.Start(t, 1)[0]
 	_, _, err := Enroll(EnrollOptions{Selector: Selector{Reader: c.Reader}})

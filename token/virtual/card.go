@@ -184,6 +184,16 @@ func (c *Card) Transmit(apdu []byte) []byte {
 	return c.transmit(apdu)
 }
 
+// SetTouch changes how the card answers touch requests from now on, as if
+// the person holding it changed their mind (a test card that ignored one
+// request and answers the next). A request being waited for is not
+// affected.
+func (c *Card) SetTouch(t Touch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opts.Touch = t
+}
+
 // PowerCycle starts a new session, as when pcscd powers the card off and
 // on or resets it: PIN verification, management key authentication, the
 // touch cache, the selected applet and pending chains are forgotten.

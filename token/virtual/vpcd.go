@@ -93,7 +93,7 @@ func (c *Card) Inserted() bool {
 // "127.0.0.1:35963") and answers it until ctx ends. It reconnects whenever
 // the connection drops (pcscd restarts) while the card is inserted; every new
 // connection and every power event starts a new card session. Serve returns
-// ctx.Err().
+// ctx.Err() as soon as ctx ends, even while a command waits for a touch.
 func (c *Card) Serve(ctx context.Context, addr string) error {
 	var d net.Dialer
 	for {
@@ -134,8 +134,13 @@ func (c *Card) Serve(ctx context.Context, addr string) error {
 }
 
 // serveConn answers vpcd on one connection until it breaks or ctx ends.
+// When ctx ends, a touch being waited for ends too: the card is going away,
+// so no command may hold it up until the touch timeout.
 func (c *Card) serveConn(ctx context.Context, conn net.Conn) {
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		c.cancelWaits()
+		conn.Close()
+	})
 	defer stop()
 	first := true
 	var hdr [2]byte
