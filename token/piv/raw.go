@@ -112,7 +112,8 @@ func ReadCredentials(reader string) (Credentials, error) {
 	return cr, nil
 }
 
-// parseTLVs parses simple one-byte-tag BER-TLVs into a map.
+// parseTLVs parses simple one-byte-tag BER-TLVs into a map. A tag given
+// twice is refused: which of the two counts would be a guess.
 func parseTLVs(b []byte) (map[byte][]byte, error) {
 	m := map[byte][]byte{}
 	for len(b) > 0 {
@@ -120,12 +121,18 @@ func parseTLVs(b []byte) (map[byte][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, dup := m[tag]; dup {
+			return nil, fmt.Errorf("TLV tag %02x given twice", tag)
+		}
 		m[tag] = v
 		b = rest
 	}
 	return m, nil
 }
 
+// nextTLV reads one TLV with a one-byte tag. Its length must be in the
+// shortest form (as tlv writes it and as SP 800-73 and the YubiKey use), so
+// that each value has one encoding.
 func nextTLV(b []byte) (tag byte, value, rest []byte, err error) {
 	if len(b) < 2 {
 		return 0, nil, nil, errors.New("truncated TLV")
@@ -134,8 +141,14 @@ func nextTLV(b []byte) (tag byte, value, rest []byte, err error) {
 	switch {
 	case b[1] == 0x81 && len(b) >= 3:
 		n, off = int(b[2]), 3
+		if n < 0x80 {
+			return 0, nil, nil, errors.New("TLV length not in its shortest form")
+		}
 	case b[1] == 0x82 && len(b) >= 4:
 		n, off = int(b[2])<<8|int(b[3]), 4
+		if n < 0x100 {
+			return 0, nil, nil, errors.New("TLV length not in its shortest form")
+		}
 	case b[1] >= 0x80:
 		return 0, nil, nil, errors.New("bad TLV length")
 	}
