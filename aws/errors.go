@@ -32,6 +32,9 @@ var (
 	// ErrWrongAccount: the credentials belong to another account than
 	// the spec names.
 	ErrWrongAccount = errors.New("the credentials belong to another account")
+	// ErrLimitExceeded: IAM refused because a limit is reached (for
+	// example a user's two access keys).
+	ErrLimitExceeded = errors.New("an IAM limit is reached")
 	// ErrNoCredentials: the SDK's credential chain found none (no
 	// profile, no environment variables, no instance role).
 	ErrNoCredentials = errors.New("no AWS credentials found")
@@ -70,6 +73,8 @@ func classify(op string, err error) error {
 	switch code := errorCode(err); {
 	case code == "ValidationError" && strings.Contains(err.Error(), "DurationSeconds exceeds"):
 		kind = ErrDurationTooLong
+	case code == "LimitExceeded":
+		kind = ErrLimitExceeded
 	case code == "AccessDenied":
 		kind = ErrAccessDenied
 	case code == "InvalidClientTokenId", code == "SignatureDoesNotMatch":

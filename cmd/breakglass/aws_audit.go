@@ -47,8 +47,8 @@ func awsAuditCommand() *cli.Command {
 }
 
 func runAWSAudit(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usageError("aws audit takes no arguments, got %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
 	}
 	format := c.String("format")
 	if format != "md" && format != "json" {

@@ -84,8 +84,8 @@ type awsUseReport struct {
 }
 
 func runAWSCheck(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usageError("give one sealed key: breakglass aws check NAME.glass")
+	if err := oneArg(c, "sealed key, NAME.glass"); err != nil {
+		return err
 	}
 	path := c.Args().First()
 	f, rec, spec, err := readAWSGlass(path)

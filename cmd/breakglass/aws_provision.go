@@ -147,8 +147,8 @@ func printPlan(w io.Writer, spec aws.Spec, p *aws.Plan, out string, glassExists 
 }
 
 func runAWSProvision(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usageError("aws provision takes no arguments, got %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
 	}
 	spec, err := awsSpecFromFlags(c)
 	if err != nil {

@@ -55,8 +55,8 @@ func awsRehearsalServerCommand() *cli.Command {
 }
 
 func runAWSRehearsalServer(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usageError("aws rehearsal-server takes no arguments, got %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
 	}
 	addr := c.String("addr")
 	host, _, err := net.SplitHostPort(addr)

@@ -2,10 +2,10 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -88,8 +88,8 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 	if incident {
 		verb = "revoke"
 	}
-	if c.NArg() != 1 {
-		return usageError("give one sealed key: breakglass aws %s NAME.glass", verb)
+	if err := oneArg(c, "sealed key, NAME.glass"); err != nil {
+		return err
 	}
 	path := c.Args().First()
 	f, _, spec, err := readAWSGlass(path)
@@ -182,7 +182,7 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 		infof("revoked every session of %s issued before %s", res.UserARN, res.SessionsBefore.Format(time.RFC3339))
 		infof("revoked every session of %s issued before %s", res.RoleARN, res.SessionsBefore.Format(time.RFC3339))
 	} else if newKey, err = aws.Rotate(ctx, cfg, spec); err != nil {
-		if strings.Contains(err.Error(), "LimitExceeded") {
+		if errors.Is(err, aws.ErrLimitExceeded) {
 			err = withHints(err, "the user already has two access keys (IAM's limit): run breakglass aws check "+path+" and delete the one that is not sealed; nothing was changed")
 		}
 		return awsErr("rotating "+h.Name, err)

@@ -86,7 +86,7 @@ func cardEnrollCommand() *cli.Command {
 
 func runCardEnroll(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("card enroll takes no arguments, only flags")
+		return noArgs(c)
 	}
 	kinds := 0
 	for _, k := range []string{"piv", "pkcs11", "paper"} {

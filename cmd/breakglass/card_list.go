@@ -92,7 +92,7 @@ type pkcs11Listing struct {
 
 func runCardList(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("card list takes no arguments")
+		return noArgs(c)
 	}
 	reader := c.String("reader")
 	// PIV cards first, each opened and closed in turn: a PKCS#11 module

@@ -50,7 +50,7 @@ func cardPINCommand() *cli.Command {
 
 func runCardPINChange(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("card pin change takes no arguments")
+		return noArgs(c)
 	}
 	sel, err := chooseCard(pivSelector(c))
 	if err != nil {
@@ -75,7 +75,7 @@ func runCardPINChange(c *cli.Context) error {
 
 func runCardPINUnblock(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("card pin unblock takes no arguments")
+		return noArgs(c)
 	}
 	sel, err := chooseCard(pivSelector(c))
 	if err != nil {

@@ -68,7 +68,7 @@ func cardVirtualCommand() *cli.Command {
 
 func runCardVirtual(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("unexpected argument %q", c.Args().First())
+		return noArgs(c)
 	}
 	touch, err := virtual.ParseTouch(c.String("touch"))
 	if err != nil {

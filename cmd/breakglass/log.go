@@ -77,7 +77,7 @@ func logInitCommand() *cli.Command {
 
 func runLogInit(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("log init takes no arguments (got %q)", c.Args().First())
+		return noArgs(c)
 	}
 	origin := c.String("origin")
 	if origin == "" {
@@ -127,7 +127,7 @@ func logCheckpointCommand() *cli.Command {
 
 func runLogCheckpoint(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("log checkpoint takes no arguments (got %q)", c.Args().First())
+		return noArgs(c)
 	}
 	_, l, err := openRequiredLog(c)
 	if err != nil {

@@ -46,7 +46,7 @@ func logExportCommand() *cli.Command {
 
 func runLogExport(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("log export takes no arguments (got %q)", c.Args().First())
+		return noArgs(c)
 	}
 	write := map[string]func(*bytes.Buffer, *logbook.Log, []*logbook.Entry, int) error{
 		"md": func(b *bytes.Buffer, l *logbook.Log, e []*logbook.Entry, n int) error {

@@ -57,7 +57,7 @@ func signedEntryFlags() []cli.Flag {
 
 func runLogNote(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("log note takes no arguments (got %q); quote the note: --text \"…\"", c.Args().First())
+		return noArgs(c, `quote the note: --text "…"`)
 	}
 	text, as := c.String("text"), c.String("as")
 	if text == "" {

@@ -45,7 +45,7 @@ func logRevokeCommand() *cli.Command {
 
 func runLogRevoke(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("log revoke takes no arguments (got %q)", c.Args().First())
+		return noArgs(c)
 	}
 	if err := requireFlags(c, "secret", "text", "as"); err != nil {
 		return err

@@ -87,7 +87,7 @@ func parseSince(s string) (time.Time, error) {
 
 func runLogShow(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("log show takes no arguments (got %q)", c.Args().First())
+		return noArgs(c)
 	}
 	f, err := entryFilter(c)
 	if err != nil {

@@ -52,7 +52,7 @@ func logVerifyCommand() *cli.Command {
 
 func runLogVerify(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("log verify takes no arguments (got %q); pass checkpoints with --checkpoint", c.Args().First())
+		return noArgs(c, "pass checkpoints with --checkpoint")
 	}
 	var ckpts [][]byte
 	for _, arg := range listValues(c, "checkpoint", false) {

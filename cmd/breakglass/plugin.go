@@ -64,7 +64,7 @@ func pluginCommand() *cli.Command {
 			},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {
-					return usageError("want one enrollment record: breakglass plugin identity FILE.card.json")
+					return oneArg(c, "enrollment record, FILE.card.json")
 				}
 				roots, err := loadRoots(c.String("roots"))
 				if err != nil {
@@ -137,7 +137,7 @@ func runShareExport(c *cli.Context) error {
 		return err
 	}
 	if c.NArg() != 1 {
-		return usageError("want one sealed secret: breakglass share export NAME.glass --custodian NAME")
+		return oneArg(c, "sealed secret, NAME.glass")
 	}
 	path := c.Args().First()
 	f, file, err := readGlass(path)

@@ -60,7 +60,7 @@ func recoverCommand() *cli.Command {
 
 func runRecover(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("unexpected argument %q", c.Args().First())
+		return noArgs(c)
 	}
 	out := c.String("out")
 	if out == "" && isTerminal(os.Stdout) && !c.Bool("force-tty") {

@@ -225,7 +225,7 @@ func policyString(h *seal.Header) string {
 
 func runSeal(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError("unexpected argument %q (the secret comes from standard input or --in)", c.Args().First())
+		return noArgs(c, "the secret comes from standard input or --in")
 	}
 	p := seal.Params{
 		Name:          c.String("name"),

@@ -72,7 +72,7 @@ func runTap(c *cli.Context) error {
 		return err
 	}
 	if c.NArg() != 1 {
-		return usageError("want one request: breakglass tap REQ.txt --glass NAME.glass")
+		return oneArg(c, "request, REQ.txt", "breakglass tap REQ.txt --glass NAME.glass")
 	}
 	req, err := readRequestFile(c.Args().First())
 	if err != nil {

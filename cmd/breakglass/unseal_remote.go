@@ -72,7 +72,7 @@ func runUnsealRequest(c *cli.Context) error {
 		return err
 	}
 	if c.NArg() != 1 {
-		return usageError("want one sealed secret: breakglass unseal request NAME.glass --reason … --ticket …")
+		return oneArg(c, "sealed secret, NAME.glass")
 	}
 	if err := askFlags(c, "reason", "ticket"); err != nil {
 		return err
