@@ -107,6 +107,11 @@ the breakglass plugin (see breakglass plugin --help). The output is not
 secret: only the card opens it. The same block can be cut out of the .glass
 with a text editor: it is the armored age file after the "share: N" line.
 
+Nobody taps here, so the file must be vouched for first: in a case with a
+logbook, its header must be the one the logbook recorded; without one, every
+custodian in it must be an enrollment record of the case (--case, --roster;
+--allow-virtual for rehearsal cards).
+
 EXAMPLES
    # a YubiKey or PKCS#11 custodian
    breakglass share export prod-aws.glass --custodian alice > alice.age
