@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -58,6 +59,12 @@ func chooseCard(sel piv.Selector) (piv.Selector, error) {
 // environment variable (tests and drills on virtual cards), or the
 // terminal (asked twice when fresh is set).
 func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byte, error) {
+	return secretSourceContext(context.Background(), c, fileFlag, env, what, fresh)
+}
+
+// secretSourceContext is secretSource whose prompt for an existing secret
+// also stops when ctx ends.
+func secretSourceContext(ctx context.Context, c *cli.Context, fileFlag, env, what string, fresh bool) ([]byte, error) {
 	if v := os.Getenv(env); v != "" {
 		return []byte(v), nil
 	}
@@ -77,7 +84,7 @@ func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byt
 	if fresh {
 		b, err = term.ReadNewSecret(what)
 	} else {
-		b, err = term.ReadSecret(what + ": ")
+		b, err = term.ReadSecretContext(ctx, what+": ")
 	}
 	if errors.Is(err, term.ErrNoTerminal) {
 		return nil, withHints(fmt.Errorf("no terminal to ask for the %s on", what),

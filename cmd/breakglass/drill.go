@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/logbook"
 )
 
@@ -23,8 +25,9 @@ Each tap is approved by the custodian's card exactly as in an unseal (action
 
 In a case with a logbook the operator (--operator NAME) must be enrolled,
 the file's header is checked against the logbook's seal entry before the
-first tap, and the result (pass or fail, who tapped) is appended as a drill
-entry signed by the operator's card. See docs/runbook-drill.md.
+first tap, and the result (pass or fail, who tapped; aborted after Ctrl-C)
+is appended as a drill entry signed by the operator's card. See
+docs/runbook-drill.md.
 
 EXAMPLES
    # YubiKeys (PIV)
@@ -106,8 +109,12 @@ func runDrillVerify(c *cli.Context) error {
 	if err == nil {
 		err = openErr(cm.u.Drill())
 	}
-	// The drill entry: pass or fail, who tapped.
-	result := map[bool]string{true: "pass", false: "fail"}[err == nil]
+	// The drill entry: pass or fail, who tapped; aborted when someone
+	// stopped it (Ctrl-C): that says nothing about the cards.
+	result := map[bool]string{true: logbook.DrillPass, false: logbook.DrillFail}[err == nil]
+	if errors.Is(err, term.ErrInterrupted) {
+		result = logbook.DrillAborted
+	}
 	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: tappedList(cm.approvals)}
 	if err != nil {
 		d["error"] = err.Error()
@@ -117,6 +124,9 @@ func runDrillVerify(c *cli.Context) error {
 		approvals = append(approvals, a.Custodian+"="+strings.ReplaceAll(a.Fingerprint(), " ", ""))
 	}
 	d["approvals"] = strings.Join(approvals, ",")
+	if result == logbook.DrillAborted && cl.log != nil {
+		infof("the drill was stopped (Ctrl-C); recording it as aborted, not as failed")
+	}
 	if rerr := cl.recordOperator(cl.entry(logbook.KindDrill, d), -1); rerr != nil {
 		rerr = fmt.Errorf("the drill result (%s) could not be recorded: %w", result, rerr)
 		if err != nil {

@@ -5,9 +5,11 @@ package main
 // cannot run in the background. Here the script waits for a prompt, acts
 // (pulls a card, runs another command) and types when it chooses:
 //
-//	pty NAME CMD ARGS...      start CMD in the background with a new pty as
-//	                          its controlling terminal; stdin is empty,
-//	                          stdout and stderr are captured as for exec
+//	pty [-stdin] NAME CMD ARGS...
+//	                          start CMD in the background with a new pty as
+//	                          its controlling terminal; stdin is empty (with
+//	                          -stdin, the pty), stdout and stderr are
+//	                          captured as for exec
 //	ptywait NAME tty|stderr RE
 //	                          wait (up to 60 s) until what NAME showed on the
 //	                          terminal, or wrote on stderr, since the last
@@ -16,11 +18,12 @@ package main
 //	                          quotes: \r is Enter, \x03 Ctrl-C
 //	ptysecret NAME TEXT       wait until echo is off, as a person waits for
 //	                          a hidden prompt, then type TEXT and Enter
-//	[!] ptyend [-within D] NAME
+//	[!] ptyend [-within D] [-status N] NAME
 //	                          wait (up to D, 60 s by default) for NAME to exit,
-//	                          with status 0 (with !, non-zero); its stdout and
-//	                          stderr become the script's, and what it showed
-//	                          on the terminal goes into the file NAME.tty
+//	                          with status 0 (with !, non-zero; with -status,
+//	                          N); its stdout and stderr become the script's,
+//	                          and what it showed on the terminal goes into
+//	                          the file NAME.tty
 //
 // A command still running when the script ends is killed.
 
@@ -108,8 +111,12 @@ func ptyScriptEnv(ts *testscript.TestScript) []string {
 func ptyScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"pty": func(ts *testscript.TestScript, neg bool, args []string) {
+			stdin := false
+			if len(args) > 0 && args[0] == "-stdin" {
+				stdin, args = true, args[1:]
+			}
 			if neg || len(args) < 2 {
-				ts.Fatalf("usage: pty NAME CMD ARGS...")
+				ts.Fatalf("usage: pty [-stdin] NAME CMD ARGS...")
 			}
 			key := ts.Getenv("WORK") + "/" + args[0]
 			if _, ok := ptySessions.Load(key); ok {
@@ -122,6 +129,9 @@ func ptyScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args [
 			s.cmd.Env = ptyScriptEnv(ts)
 			s.cmd.Stdout = lockedWriter{&s.mu, &s.stdout}
 			s.cmd.Stderr = lockedWriter{&s.mu, &s.stderr}
+			if stdin {
+				s.cmd.Stdin = slave
+			}
 			s.cmd.ExtraFiles = []*os.File{slave}
 			s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 3}
 			if err := s.cmd.Start(); err != nil {
@@ -246,14 +256,24 @@ func ptyScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args [
 			ts.Check(err)
 		},
 		"ptyend": func(ts *testscript.TestScript, neg bool, args []string) {
-			within := 60 * time.Second
-			if len(args) == 3 && args[0] == "-within" {
-				d, err := time.ParseDuration(args[1])
-				ts.Check(err)
-				within, args = d, args[2:]
+			within, status := 60*time.Second, -1
+			for len(args) > 2 && strings.HasPrefix(args[0], "-") {
+				switch args[0] {
+				case "-within":
+					d, err := time.ParseDuration(args[1])
+					ts.Check(err)
+					within = d
+				case "-status":
+					n, err := strconv.Atoi(args[1])
+					ts.Check(err)
+					status = n
+				default:
+					ts.Fatalf("ptyend: unknown flag %s", args[0])
+				}
+				args = args[2:]
 			}
 			if len(args) != 1 {
-				ts.Fatalf("usage: ptyend [-within DURATION] NAME")
+				ts.Fatalf("usage: ptyend [-within DURATION] [-status N] NAME")
 			}
 			s := ptySessionOf(ts, args[0])
 			late := false
@@ -282,6 +302,8 @@ func ptyScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args [
 				ts.Fatalf("%s succeeded unexpectedly", args[0])
 			case !neg && s.err != nil:
 				ts.Fatalf("%s: %v", args[0], s.err)
+			case status >= 0 && s.cmd.ProcessState.ExitCode() != status:
+				ts.Fatalf("%s exited with %s, want status %d", args[0], errString(s.err), status)
 			}
 		},
 	}
