@@ -42,6 +42,27 @@ import (
 	"github.com/breakglass/breakglass/token"
 )
 
+func init() { logbook.LockWait = lockWaitNotice }
+
+// lockWaitNotice says what a command waits for when another process has
+// held a logbook's lock for a second (a writer holds it only while it
+// writes, never while a token waits for a person).
+func lockWaitNotice(dir string, holders []int) {
+	who := "another process"
+	if len(holders) > 0 {
+		var names []string
+		for _, pid := range holders {
+			n := fmt.Sprintf("PID %d", pid)
+			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil {
+				n += " (" + strings.TrimSpace(string(comm)) + ")"
+			}
+			names = append(names, n)
+		}
+		who = strings.Join(names, ", ")
+	}
+	infof("waiting for the logbook lock in %s, held by %s", dir, who)
+}
+
 // logbookDirName is the logbook's directory inside a case.
 const logbookDirName = "logbook"
 
