@@ -117,7 +117,8 @@ type ceremony struct {
 	failed error
 
 	// ctx ends on Ctrl-C (SIGINT, SIGTERM) or when the window runs out;
-	// interrupted is set when a prompt was interrupted (Ctrl-C there).
+	// interrupted is set when a prompt was interrupted (Ctrl-C there, or
+	// ctx ending).
 	ctx         context.Context
 	interrupted bool
 }
@@ -209,10 +210,11 @@ func (cm *ceremony) run(ctx context.Context) error {
 			gathered = fmt.Sprintf("the %s gathered %s wiped", plural(n, "share"), map[bool]string{true: "was", false: "were"}[n == 1])
 		}
 		hints := []string{"start again when " + still + " can tap", "a longer --window gives custodians more time"}
-		if cm.interrupted || ctx.Err() == context.Canceled {
-			return withHints(fmt.Errorf("%w with %s of %d: %s", term.ErrInterrupted, plural(n, "tap"), need, gathered), hints[0])
+		if ctx.Err() == context.DeadlineExceeded {
+			// (A prompt open when the window ran out was interrupted too.)
+			return withHints(fmt.Errorf("the unseal window of %s ran out with %s of %d: %s", window, plural(n, "tap"), need, gathered), hints...)
 		}
-		return withHints(fmt.Errorf("the unseal window of %s ran out with %s of %d: %s", window, plural(n, "tap"), need, gathered), hints...)
+		return withHints(fmt.Errorf("%w with %s of %d: %s", term.ErrInterrupted, plural(n, "tap"), need, gathered), hints[0])
 	}
 
 	h := cm.f.Header
@@ -368,8 +370,10 @@ func (cm *ceremony) poll() error {
 		if cm.stopping() {
 			return nil
 		}
+		if !cm.tapPIV(fc) {
+			continue // gone again, or not ready: the next look tries again
+		}
 		cm.seen[key] = true
-		cm.tapPIV(fc)
 		if cm.u.Progress().Complete || cm.failed != nil {
 			return nil
 		}
@@ -422,19 +426,25 @@ func (cm *ceremony) note(key, msg string) {
 	}
 }
 
-func (cm *ceremony) tapPIV(fc piv.Found) {
+// tapPIV reports whether the card was handled (false: it could not be
+// opened because it is gone again, or not ready yet after being put in).
+func (cm *ceremony) tapPIV(fc piv.Found) bool {
 	label := fmt.Sprintf("card %d", fc.Serial)
 	who := label
 	tok, err := piv.Open(piv.Options{Selector: piv.Selector{Serial: fc.Serial, Reader: fc.Reader}, PIN: cm.pinFor(&who)})
 	if err != nil {
-		if errors.Is(err, token.ErrNotEnrolled) {
+		switch {
+		case errors.Is(err, token.ErrNotPresent):
+			return false
+		case errors.Is(err, token.ErrNotEnrolled):
 			infof("%s in %q holds no breakglass keys; ignored", label, fc.Reader)
-		} else {
+		default:
 			infof("%s in %q: %v; ignored (remove and reinsert it to try again)", label, fc.Reader, err)
 		}
-		return
+		return true
 	}
 	cm.tapToken(tok, label, &who)
+	return true
 }
 
 // tapPKCS11 reports whether the token was handled (false: not there yet).

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv/internal/pcsc"
@@ -92,4 +93,26 @@ func translatePCSC(name string, err error) (error, bool) {
 		what = "the card did not answer (removed, or not ready yet)"
 	}
 	return &token.NotPresentError{What: name + ": " + what, Cause: err}, true
+}
+
+// settleTime is how long a card that does not answer as it should is given
+// before it counts as gone: a card just put in is still being powered up,
+// and pcscd may even report it absent for a moment after it answered (it
+// notices the removal and the insertion late), or another program uses it
+// for a moment.
+const settleTime = 2 * time.Second
+
+// settling reports whether err, from Find or Open, may be such a moment,
+// worth trying again during settleTime: any PC/SC error but those that say
+// the daemon or the reader itself is gone.
+func settling(err error) bool {
+	var pe *pcsc.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.RC {
+	case pcsc.NoService, pcsc.NoReaders, pcsc.UnknownReader, pcsc.ReaderUnavail:
+		return false
+	}
+	return true
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/breakglass/breakglass/token"
 	"github.com/go-piv/piv-go/v2/piv"
@@ -426,6 +427,10 @@ func (t *Token) ensureOpen() error {
 		return nil
 	}
 	yk, _, err := openOne(Selector{Serial: t.serial, Reader: t.reader})
+	for deadline := time.Now().Add(settleTime); err != nil && settling(err) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		yk, _, err = openOne(Selector{Serial: t.serial, Reader: t.reader})
+	}
 	if err != nil {
 		if errors.Is(err, token.ErrNotPresent) {
 			return &token.NotPresentError{What: t.info.Name() + " is no longer in reader " + strconv.Quote(t.reader), Cause: err}
