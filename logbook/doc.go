@@ -55,12 +55,19 @@
 // [Log.Append] is compare-and-swap: it appends only if the logbook still
 // holds the number of entries the caller decided on, so a check such as "no
 // release of this secret is open" ([OpenReleases]) and the append that
-// depends on it cannot be separated by another process's append. Appends from
-// several processes are serialised by flock(2). The entry is written and
-// fsynced, then the checkpoint is written to a temporary file, fsynced and
-// renamed over the old one, and the directory is fsynced; the checkpoint is
-// the commit record. A crash leaves at most one unfinished entry after the
-// committed ones, which readers ignore and the next append overwrites.
+// depends on it cannot be separated by another process's append. The entry
+// and its checkpoint are signed first, without any lock: a token may wait
+// for a PIN or a touch, and no reader or writer ever waits on that. Then,
+// under an exclusive flock(2) that serialises appends from several
+// processes (readers take it shared), the append checks that the log is
+// still the one it signed on top of (else a conflict: the caller signs
+// again on the new size), the entry is written and fsynced, the checkpoint
+// is written to a temporary file, fsynced and renamed over the old one, and
+// the directory is fsynced; the checkpoint is the commit record. A crash
+// leaves at most one unfinished entry after the committed ones, which
+// readers ignore and the next append overwrites. The lock is thus held for
+// milliseconds; a process that has to wait for it longer is told who holds
+// it ([LockWait]).
 //
 // # What the logbook cannot do
 //

@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -193,12 +196,28 @@ func (l *Log) UnfinishedAppend() bool { return l.pending > 0 }
 // Fingerprint() when s has one. s must be in the Log's verifiers: Append
 // refuses to write an entry that would not verify.
 //
-// The entry is written and synced first, then the checkpoint is written to a
-// temporary file, synced and renamed over the old one, and the directory is
-// synced: a crash at any point leaves the logbook with or without the new
-// entry, never damaged. An flock(2) on the lock file serialises appends from
-// several processes.
+// s signs (the entry, then the checkpoint) before the lock is taken: a
+// token may wait for its PIN or a touch, and nobody, reader or writer,
+// waits on that. Under an exclusive flock(2) on the lock file Append then
+// checks that the log is still the one it signed on top of (if another
+// append landed meanwhile: a *ConflictError, and the signatures are
+// dropped), writes the entry and syncs it, then writes the checkpoint to a
+// temporary file, syncs it and renames it over the old one, and syncs the
+// directory: a crash at any point leaves the logbook with or without the
+// new entry, never damaged.
 func (l *Log) Append(size int64, e Entry, s note.Signer) (Checkpoint, error) {
+	if err := l.Refresh(); err != nil {
+		return Checkpoint{}, err
+	}
+	if size != l.Size() {
+		return Checkpoint{}, &ConflictError{Size: l.Size()}
+	}
+	prev := l.root
+	signed, ckpt, err := l.signAppend(size, &e, s)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+
 	unlock, err := l.lock(true)
 	if err != nil {
 		return Checkpoint{}, err
@@ -207,58 +226,15 @@ func (l *Log) Append(size int64, e Entry, s note.Signer) (Checkpoint, error) {
 	if err := l.sync(); err != nil {
 		return Checkpoint{}, err
 	}
-	if size != l.Size() {
+	if size != l.Size() || l.root != prev {
 		return Checkpoint{}, &ConflictError{Size: l.Size()}
 	}
-
-	e.Origin, e.Index, e.Prev, e.Signed = l.origin, size, tlog.Hash{}, nil
-	if size > 0 {
-		e.Prev = l.root
-	}
-	if e.Actor == "" {
-		e.Actor = s.Name()
-	} else if e.Actor != s.Name() {
-		return Checkpoint{}, fmt.Errorf("logbook: entry for actor %s cannot be signed by %s", e.Actor, s.Name())
-	}
-	if e.Key == "" {
-		if fp, ok := s.(interface{ Fingerprint() string }); ok {
-			e.Key = fp.Fingerprint()
-		}
-	}
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	e.Time = e.Time.UTC().Truncate(time.Second)
-	text, err := e.MarshalText()
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("logbook: entry %d: %v", size, err)
-	}
-	signed, err := note.Sign(&note.Note{Text: string(text)}, s)
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("logbook: signing entry %d as %s: %w", size, s.Name(), err)
-	}
-	e.Signed = signed
-	if msg := checkEntrySignature(&e, len(text), l.verifiers); msg != "" {
-		return Checkpoint{}, fmt.Errorf("logbook: refusing to append entry %d: it %s", size, msg)
-	}
-
 	nHashes := len(l.hashes.hashes)
 	rollback := func() { l.hashes.hashes, l.hashes.n = l.hashes.hashes[:nHashes], size }
 	if err := l.hashes.add(tlog.RecordHash(signed)); err != nil {
 		rollback()
 		return Checkpoint{}, err
 	}
-	root, err := l.hashes.root(size + 1)
-	if err != nil {
-		rollback()
-		return Checkpoint{}, err
-	}
-	ckpt, err := signCheckpoint(Checkpoint{Origin: l.origin, Tree: tlog.Tree{N: size + 1, Hash: root}}, s)
-	if err != nil {
-		rollback()
-		return Checkpoint{}, fmt.Errorf("logbook: %w", err)
-	}
-
 	if err := l.writeEntry(signed); err != nil {
 		rollback()
 		return Checkpoint{}, err
@@ -274,9 +250,60 @@ func (l *Log) Append(size int64, e Entry, s note.Signer) (Checkpoint, error) {
 	l.entries = append(l.entries, &e)
 	l.offset += int64(len(signed))
 	l.pending = 0
-	l.root = root
+	l.root = ckpt.Hash
 	l.ckpt = ckpt
 	return ckpt, nil
+}
+
+// signAppend makes entry number size on top of l as it is (l.root), signs
+// it with s and checks it verifies, and signs the checkpoint of the log
+// with it. l is left as it was.
+func (l *Log) signAppend(size int64, e *Entry, s note.Signer) ([]byte, Checkpoint, error) {
+	e.Origin, e.Index, e.Prev, e.Signed = l.origin, size, tlog.Hash{}, nil
+	if size > 0 {
+		e.Prev = l.root
+	}
+	if e.Actor == "" {
+		e.Actor = s.Name()
+	} else if e.Actor != s.Name() {
+		return nil, Checkpoint{}, fmt.Errorf("logbook: entry for actor %s cannot be signed by %s", e.Actor, s.Name())
+	}
+	if e.Key == "" {
+		if fp, ok := s.(interface{ Fingerprint() string }); ok {
+			e.Key = fp.Fingerprint()
+		}
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC().Truncate(time.Second)
+	text, err := e.MarshalText()
+	if err != nil {
+		return nil, Checkpoint{}, fmt.Errorf("logbook: entry %d: %v", size, err)
+	}
+	signed, err := note.Sign(&note.Note{Text: string(text)}, s)
+	if err != nil {
+		return nil, Checkpoint{}, fmt.Errorf("logbook: signing entry %d as %s: %w", size, s.Name(), err)
+	}
+	e.Signed = signed
+	if msg := checkEntrySignature(e, len(text), l.verifiers); msg != "" {
+		return nil, Checkpoint{}, fmt.Errorf("logbook: refusing to append entry %d: it %s", size, msg)
+	}
+
+	nHashes := len(l.hashes.hashes)
+	defer func() { l.hashes.hashes, l.hashes.n = l.hashes.hashes[:nHashes], size }()
+	if err := l.hashes.add(tlog.RecordHash(signed)); err != nil {
+		return nil, Checkpoint{}, err
+	}
+	root, err := l.hashes.root(size + 1)
+	if err != nil {
+		return nil, Checkpoint{}, err
+	}
+	ckpt, err := signCheckpoint(Checkpoint{Origin: l.origin, Tree: tlog.Tree{N: size + 1, Hash: root}}, s)
+	if err != nil {
+		return nil, Checkpoint{}, fmt.Errorf("logbook: %w", err)
+	}
+	return signed, ckpt, nil
 }
 
 // writeEntry writes signed after the committed entries, dropping any
@@ -347,6 +374,17 @@ func syncDir(dir string) error {
 	return err
 }
 
+// LockWait, when set, is called once when taking a logbook's lock has
+// waited for LockWaitAfter: dir is the logbook, holders the IDs of the
+// processes holding the lock (from /proc/locks; none when that cannot be
+// told). A writer holds the lock only while it writes, never while a token
+// waits for a person, so a wait that long means something is wrong with the
+// holder; commands set LockWait to say what they are waiting for.
+var LockWait func(dir string, holders []int)
+
+// LockWaitAfter is how long lock waits before calling LockWait.
+var LockWaitAfter = time.Second
+
 // lock takes an flock(2) on the lock file: exclusive for appends, shared for
 // reads. A reader on a read-only copy (an auditor's) goes without.
 func (l *Log) lock(exclusive bool) (unlock func(), err error) {
@@ -363,17 +401,60 @@ func (l *Log) lock(exclusive bool) (unlock func(), err error) {
 		}
 		return nil, fmt.Errorf("logbook: %v", err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), how)
-		if err != syscall.EINTR {
-			break
+	flock := func(how int) error {
+		for {
+			err := syscall.Flock(int(f.Fd()), how)
+			if err != syscall.EINTR {
+				return err
+			}
 		}
+	}
+	err = flock(how | syscall.LOCK_NB)
+	if err == syscall.EWOULDBLOCK {
+		notice := time.AfterFunc(LockWaitAfter, func() {
+			if LockWait != nil {
+				LockWait(l.dir, lockHolders(f))
+			}
+		})
+		err = flock(how)
+		notice.Stop()
 	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("logbook: locking %s: %v", path, err)
 	}
 	return func() { f.Close() }, nil // closing the file drops the lock
+}
+
+// lockHolders returns the IDs of the processes holding an flock(2) on f,
+// as /proc/locks tells (Linux); nil when it cannot be told.
+func lockHolders(f *os.File) []int {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return nil
+	}
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return nil
+	}
+	dev := uint64(st.Dev)
+	// Like glibc's major and minor.
+	major := (dev>>8)&0xfff | (dev>>32)&^0xfff
+	minor := dev&0xff | (dev>>12)&^0xff
+	id := fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino)
+	var pids []int
+	for _, line := range strings.Split(string(b), "\n") {
+		// "1: FLOCK  ADVISORY  WRITE 4711 00:2d:1234 0 EOF"; a waiter's
+		// line has "->" after the number.
+		fields := strings.Fields(line)
+		if len(fields) < 6 || fields[1] != "FLOCK" || fields[5] != id {
+			continue
+		}
+		if pid, err := strconv.Atoi(fields[4]); err == nil && !slices.Contains(pids, pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // sync brings l up to the checkpoint on disk, verifying everything new.

@@ -11,8 +11,17 @@ const (
 	DetailOperator = "operator" // release, unseal-start: the person the secret went to
 	DetailKeyID    = "key-id"   // release, revoke, rotate, seal: the non-secret id of the sealed key (e.g. an AWS access key id)
 	DetailSession  = "session"  // unseal-start, tap, release: the unseal session id
-	DetailResult   = "result"   // drill: "pass", "fail" or "aborted" (too few taps)
+	DetailResult   = "result"   // drill: DrillPass, DrillFail or DrillAborted
 	DetailTapped   = "tapped"   // release, drill: who tapped, comma-separated
+)
+
+// Results of a drill, the DetailResult of a drill entry.
+const (
+	DrillPass = "pass" // k taps reconstructed the sealed key
+	DrillFail = "fail" // they did not, or the custodians could not tap in time
+	// DrillAborted: someone stopped the drill (Ctrl-C) before it could
+	// pass or fail; it says nothing about the cards.
+	DrillAborted = "aborted"
 )
 
 // A Filter selects entries. Zero fields select everything.

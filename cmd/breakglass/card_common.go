@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -58,6 +59,12 @@ func chooseCard(sel piv.Selector) (piv.Selector, error) {
 // environment variable (tests and drills on virtual cards), or the
 // terminal (asked twice when fresh is set, see newSecretSource).
 func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byte, error) {
+	return secretSourceContext(context.Background(), c, fileFlag, env, what, fresh)
+}
+
+// secretSourceContext is secretSource whose prompt for an existing secret
+// also stops when ctx ends (Ctrl-C, the unseal window).
+func secretSourceContext(ctx context.Context, c *cli.Context, fileFlag, env, what string, fresh bool) ([]byte, error) {
 	if fresh && os.Getenv(env) == "" && c.String(fileFlag) == "" {
 		return newSecretSource(c, fileFlag, env, what, nil)
 	}
@@ -75,7 +82,7 @@ func secretSource(c *cli.Context, fileFlag, env, what string, fresh bool) ([]byt
 		rememberTokenSecret(p) // kept out of --exec children (execEnviron)
 		return p, nil
 	}
-	b, err := term.ReadSecret(what + ": ")
+	b, err := term.ReadSecretContext(ctx, what+": ")
 	return b, ttySecretErr(err, fileFlag, env, what)
 }
 

@@ -20,7 +20,9 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -29,6 +31,27 @@ import (
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/token"
 )
+
+func init() { logbook.LockWait = lockWaitNotice }
+
+// lockWaitNotice says what a command waits for when another process has
+// held a logbook's lock for a second (a writer holds it only while it
+// writes, never while a token waits for a person).
+func lockWaitNotice(dir string, holders []int) {
+	who := "another process"
+	if len(holders) > 0 {
+		var names []string
+		for _, pid := range holders {
+			n := fmt.Sprintf("PID %d", pid)
+			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil {
+				n += " (" + strings.TrimSpace(string(comm)) + ")"
+			}
+			names = append(names, n)
+		}
+		who = strings.Join(names, ", ")
+	}
+	infof("waiting for the logbook lock in %s, held by %s", dir, who)
+}
 
 // caseFlags are the flags of every command that works on a case: --case
 // and --roster. Commands that need them append caseFlags()... to their flags.

@@ -24,8 +24,9 @@ Each tap is approved by the custodian's card exactly as in an unseal (action
 
 In a case with a logbook the operator (--operator NAME) must be enrolled,
 the file's header is checked against the logbook's seal entry before the
-first tap, and the result (pass or fail, who tapped) is appended as a drill
-entry signed by the operator's card. See docs/runbook-drill.md.
+first tap, and the result (pass or fail, who tapped; aborted after Ctrl-C)
+is appended as a drill entry signed by the operator's card. See
+docs/runbook-drill.md.
 
 EXAMPLES
    # YubiKeys (PIV)
@@ -106,11 +107,11 @@ func runDrillVerify(c *cli.Context) error {
 	// The drill entry: pass, fail (the taps did not reconstruct the key)
 	// or aborted (too few taps: interrupted, the window ran out), who
 	// tapped.
-	result := "aborted"
+	result := logbook.DrillAborted
 	err = cm.run(context.Background())
 	if err == nil {
 		err = openErr(cm.u.Drill())
-		result = map[bool]string{true: "pass", false: "fail"}[err == nil]
+		result = map[bool]string{true: logbook.DrillPass, false: logbook.DrillFail}[err == nil]
 	}
 	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: tappedList(cm.approvals)}
 	if err != nil {
@@ -121,6 +122,9 @@ func runDrillVerify(c *cli.Context) error {
 		approvals = append(approvals, a.Custodian+"="+strings.ReplaceAll(a.Fingerprint(), " ", ""))
 	}
 	d["approvals"] = strings.Join(approvals, ",")
+	if result == logbook.DrillAborted && cl.log != nil {
+		infof("the drill was stopped (Ctrl-C); recording it as aborted, not as failed")
+	}
 	if rerr := cl.recordOperator(cl.entry(logbook.KindDrill, d), -1); rerr != nil {
 		rerr = fmt.Errorf("the drill result (%s) could not be recorded: %w", result, rerr)
 		if err != nil {

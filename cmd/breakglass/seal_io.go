@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -169,8 +170,14 @@ func readGlass(path string) (*seal.File, *os.File, error) {
 // hidden prompt on the terminal, as the card commands do. label names the
 // token in the prompt.
 func pinSource(c *cli.Context, label string) token.PINFunc {
+	return pinSourceContext(context.Background(), c, label)
+}
+
+// pinSourceContext is pinSource whose prompt also stops (term.ErrInterrupted)
+// when ctx ends.
+func pinSourceContext(ctx context.Context, c *cli.Context, label string) token.PINFunc {
 	return func() ([]byte, error) {
-		return secretSource(c, "pin-file", "BREAKGLASS_PIN", "PIN for "+label, false)
+		return secretSourceContext(ctx, c, "pin-file", "BREAKGLASS_PIN", "PIN for "+label, false)
 	}
 }
 
@@ -200,7 +207,12 @@ func confirmUnknownTries(c *cli.Context) func(token.Info) bool {
 
 // promptTTY asks on the terminal, without echo.
 func promptTTY(prompt string) ([]byte, error) {
-	b, err := term.ReadSecret(prompt)
+	return promptTTYContext(context.Background(), prompt)
+}
+
+// promptTTYContext is promptTTY, interrupted also when ctx ends.
+func promptTTYContext(ctx context.Context, prompt string) ([]byte, error) {
+	b, err := term.ReadSecretContext(ctx, prompt)
 	switch {
 	case errors.Is(err, term.ErrNoTerminal):
 		return nil, withHints(errors.New("no terminal to ask on"),

@@ -234,8 +234,9 @@ func qrBlock(text string) []byte {
 	return []byte(strings.Join(block, "\n") + "\n")
 }
 
-// sealScriptCmds adds sleep, qrdecode and vcard to the card scripts' commands
-// (softhsm, edit, …; see card_script_test.go).
+// sealScriptCmds adds sleep, qrdecode, vcard and the pty commands
+// (pty_script_test.go) to the card scripts' commands (softhsm, edit, …; see
+// card_script_test.go).
 func sealScriptCmds(t *testing.T, byName map[string]*vcardtest.Card) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	cmds := cardScriptCmds(t)
 	for name, f := range map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -270,6 +271,9 @@ func sealScriptCmds(t *testing.T, byName map[string]*vcardtest.Card) map[string]
 			}
 		},
 	} {
+		cmds[name] = f
+	}
+	for name, f := range ptyScriptCmds() {
 		cmds[name] = f
 	}
 	return cmds

@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/breakglass/breakglass/internal/term"
 )
 
 // Exit statuses, documented in docs/runbook-operator.md.
@@ -22,6 +24,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the operation failed; the message says why
 	exitUsage   = 2 // the command line was wrong
+	// exitInterrupted: Ctrl-C (SIGINT) or SIGTERM stopped the command at a
+	// prompt or while it waited for cards; what was gathered was wiped.
+	exitInterrupted = 130
 )
 
 // hintError carries an error and the hints that explain what to do next.
@@ -61,6 +66,9 @@ func reportError(w io.Writer, err error) int {
 	} else if isCLIUsageError(err) {
 		fmt.Fprintf(w, "breakglass: hint: see --help for usage and examples\n")
 		code = exitUsage
+	}
+	if errors.Is(err, term.ErrInterrupted) {
+		code = exitInterrupted
 	}
 	return code
 }

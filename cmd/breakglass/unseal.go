@@ -35,8 +35,10 @@ the last try: another custodian can tap instead.
 Paper custodians give their SLIP-0039 mnemonic with --paper (typed on the
 terminal, hidden) or --mnemonic-file.
 
-Taps are held for --window (10 minutes): when it runs out, or on Ctrl-C,
-everything gathered is wiped and the unseal must start again.
+Taps are held for --window (10 minutes): when it runs out, or on Ctrl-C
+(at once, at a PIN prompt too; exit status 130), everything gathered is
+wiped and the unseal must start again. No card is held while breakglass
+waits for a person: after a wrong PIN, take the card out and put it back.
 
 The secret goes to exactly one place:
    --out FILE        a new file, mode 0600; never overwrites, and is created
@@ -144,6 +146,9 @@ func chooseUseCase(c *cli.Context, h *seal.Header) (string, error) {
 		return "", withHints(errors.New("--use-case is required"), "the permitted use cases are: "+strings.Join(quoted, ", "))
 	}
 	n, err := term.Choose("permitted use cases of "+h.Name+": which one applies?", h.UseCases)
+	if errors.Is(err, term.ErrInterrupted) {
+		return "", fmt.Errorf("%w: no use case chosen, nothing was tapped", err)
+	}
 	if err != nil {
 		return "", withHints(errors.New("no use case chosen"), "give --use-case")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
@@ -56,6 +57,12 @@ type ceremony struct {
 	// error ends the ceremony: everything gathered is wiped.
 	onTap  func(token.Token, *approval.Approval) error
 	failed error
+
+	// ctx ends on Ctrl-C (SIGINT, SIGTERM) or when the window runs out;
+	// interrupted is set when a prompt was interrupted (Ctrl-C there, or
+	// ctx ending).
+	ctx         context.Context
+	interrupted bool
 }
 
 func newCeremony(c *cli.Context, f *seal.File, req approval.Request) *ceremony {
@@ -133,6 +140,24 @@ func (cm *ceremony) run(ctx context.Context) error {
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	cm.ctx = ctx
+	// end wipes everything gathered and says why the ceremony stopped
+	// short: Ctrl-C (here or at a prompt) or the window.
+	end := func() error {
+		n, still := cm.tapped(), cm.stillNeeded()
+		need := n + tapsNeeded(cm.u.Progress())
+		cm.u.Wipe()
+		gathered := "nothing was gathered"
+		if n > 0 {
+			gathered = fmt.Sprintf("the %s gathered %s wiped", plural(n, "share"), map[bool]string{true: "was", false: "were"}[n == 1])
+		}
+		hints := []string{"start again when " + still + " can tap", "a longer --window gives custodians more time"}
+		if ctx.Err() == context.DeadlineExceeded {
+			// (A prompt open when the window ran out was interrupted too.)
+			return withHints(fmt.Errorf("the unseal window of %s ran out with %s of %d: %s", window, plural(n, "tap"), need, gathered), hints...)
+		}
+		return withHints(fmt.Errorf("%w with %s of %d: %s", term.ErrInterrupted, plural(n, "tap"), need, gathered), hints[0])
+	}
 
 	h := cm.f.Header
 	p := cm.u.Progress()
@@ -142,6 +167,10 @@ func (cm *ceremony) run(ctx context.Context) error {
 		infof("%s: needs %s", h.Name, policyString(h))
 	}
 	if err := cm.paper(); err != nil {
+		if errors.Is(err, term.ErrInterrupted) {
+			cm.interrupted = true
+			return end()
+		}
 		cm.u.Wipe()
 		return err
 	}
@@ -163,6 +192,9 @@ func (cm *ceremony) run(ctx context.Context) error {
 			cm.u.Wipe()
 			return err
 		}
+		if cm.interrupted {
+			return end()
+		}
 		if cm.failed != nil {
 			cm.u.Wipe()
 			return withHints(fmt.Errorf("%w; the shares gathered were wiped and nothing was released", cm.failed),
@@ -173,18 +205,7 @@ func (cm *ceremony) run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			n, still := cm.tapped(), cm.stillNeeded()
-			cm.u.Wipe()
-			what := "the unseal window of " + window.String() + " ran out"
-			if ctx.Err() == context.Canceled {
-				what = "interrupted"
-			}
-			gathered := "nothing was gathered"
-			if n > 0 {
-				gathered = fmt.Sprintf("the %s gathered %s wiped", plural(n, "share"), map[bool]string{true: "was", false: "were"}[n == 1])
-			}
-			return withHints(fmt.Errorf("%s with %s of %d: %s", what, plural(n, "tap"), n+tapsNeeded(p), gathered),
-				"start again when "+still+" can tap", "a longer --window gives custodians more time")
+			return end()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -215,7 +236,7 @@ func (cm *ceremony) paper() error {
 		return nil
 	}
 	for !cm.u.Progress().Complete {
-		b, err := promptTTY("paper share (SLIP-0039 words, hidden; empty line when done): ")
+		b, err := promptTTYContext(cm.ctx, "paper share (SLIP-0039 words, hidden; empty line when done): ")
 		if errors.Is(err, token.ErrCancelled) || (err == nil && len(b) == 0) {
 			return nil
 		}
@@ -288,8 +309,13 @@ func (cm *ceremony) poll() error {
 		if cm.seen[key] {
 			continue
 		}
+		if cm.stopping() {
+			return nil
+		}
+		if !cm.tapPIV(fc) {
+			continue // gone again, or not ready: the next look tries again
+		}
 		cm.seen[key] = true
-		cm.tapPIV(fc)
 		if cm.u.Progress().Complete || cm.failed != nil {
 			return nil
 		}
@@ -299,6 +325,9 @@ func (cm *ceremony) poll() error {
 		present[key] = true
 		if cm.seen[key] {
 			continue
+		}
+		if cm.stopping() {
+			return nil
 		}
 		if cm.tapPKCS11(uri) {
 			cm.seen[key] = true
@@ -315,6 +344,23 @@ func (cm *ceremony) poll() error {
 	return nil
 }
 
+// stopping reports whether the ceremony is ending (Ctrl-C, the window):
+// no further card is started.
+func (cm *ceremony) stopping() bool {
+	return cm.interrupted || (cm.ctx != nil && cm.ctx.Err() != nil)
+}
+
+// pinFor is the PIN source of a tap: none once the ceremony is ending, and
+// a prompt that Ctrl-C interrupts at once.
+func (cm *ceremony) pinFor(who *string) token.PINFunc {
+	return func() ([]byte, error) {
+		if cm.stopping() {
+			return nil, term.ErrInterrupted
+		}
+		return pinSourceContext(cm.ctx, cm.c, *who)()
+	}
+}
+
 func (cm *ceremony) note(key, msg string) {
 	if !cm.noted[key] {
 		cm.noted[key] = true
@@ -322,27 +368,31 @@ func (cm *ceremony) note(key, msg string) {
 	}
 }
 
-func (cm *ceremony) tapPIV(fc piv.Found) {
+// tapPIV reports whether the card was handled (false: it could not be
+// opened because it is gone again, or not ready yet after being put in).
+func (cm *ceremony) tapPIV(fc piv.Found) bool {
 	label := fmt.Sprintf("card %d", fc.Serial)
 	who := label
-	pin := func() ([]byte, error) { return pinSource(cm.c, who)() }
-	tok, err := piv.Open(piv.Options{Selector: piv.Selector{Serial: fc.Serial, Reader: fc.Reader}, PIN: pin})
+	tok, err := piv.Open(piv.Options{Selector: piv.Selector{Serial: fc.Serial, Reader: fc.Reader}, PIN: cm.pinFor(&who)})
 	if err != nil {
-		if errors.Is(err, token.ErrNotEnrolled) {
+		switch {
+		case errors.Is(err, token.ErrNotPresent):
+			return false
+		case errors.Is(err, token.ErrNotEnrolled):
 			infof("%s in %q holds no breakglass keys; ignored", label, fc.Reader)
-		} else {
+		default:
 			infof("%s in %q: %v; ignored (remove and reinsert it to try again)", label, fc.Reader, err)
 		}
-		return
+		return true
 	}
 	cm.tapToken(tok, label, &who)
+	return true
 }
 
 // tapPKCS11 reports whether the token was handled (false: not there yet).
 func (cm *ceremony) tapPKCS11(uri string) bool {
 	who := "PKCS#11 token " + uri
-	pin := func() ([]byte, error) { return pinSource(cm.c, who)() }
-	tok, err := pkcs11.Open(uri, pkcs11.Options{PIN: pin, ConfirmUnknownTries: confirmUnknownTries(cm.c)})
+	tok, err := pkcs11.Open(uri, pkcs11.Options{PIN: cm.pinFor(&who), ConfirmUnknownTries: confirmUnknownTries(cm.c)})
 	if err != nil {
 		if errors.Is(err, token.ErrNotPresent) {
 			cm.note("p11|"+uri, fmt.Sprintf("PKCS#11 token %s is not present yet: %v", uri, err))
@@ -430,6 +480,8 @@ func (cm *ceremony) refusePIN(who string, pe *token.PINError) {
 func (cm *ceremony) tapFailed(who string, err error) {
 	var pe *token.PINError
 	switch {
+	case errors.Is(err, term.ErrInterrupted):
+		cm.interrupted = true // run says so, and wipes what was gathered
 	case errors.As(err, &pe) && (!pe.Tried || pe.Retries <= 1):
 		cm.refusePIN(who, pe)
 	case errors.As(err, &pe):

@@ -243,6 +243,56 @@ func TestReadSecretEmptyIsCancelled(t *testing.T) {
 	}
 }
 
+// Ctrl-C at a hidden prompt acts at once, without Enter: the prompt
+// returns ErrInterrupted, and the terminal echoes again.
+func TestReadSecretCtrlC(t *testing.T) {
+	s := start(t, "secret", true)
+	s.waitFor("PIN: ")
+	s.echoOff()
+	if _, err := s.master.Write([]byte("31\x03")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if report, screen := s.wait(); report != "error: "+ErrInterrupted.Error() {
+			t.Errorf("Ctrl-C gave %q, want %q", report, ErrInterrupted)
+		} else if strings.Contains(screen, "31") {
+			t.Errorf("the typed digits were echoed: %q", screen)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Ctrl-C at the prompt did nothing for 5s (waiting for Enter?)")
+	}
+	if !s.echoOn() {
+		t.Error("echo was not switched back on after Ctrl-C")
+	}
+}
+
+// Ctrl-C at a choice acts at once too.
+func TestChooseCtrlC(t *testing.T) {
+	s := start(t, "choose", true)
+	s.waitFor("choose 1-2: ")
+	if _, err := s.master.Write([]byte("1\x03")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		report, _ := s.wait()
+		done <- report
+	}()
+	select {
+	case report := <-done:
+		if report != "error: "+ErrInterrupted.Error() {
+			t.Errorf("Ctrl-C gave %q, want %q", report, ErrInterrupted)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Ctrl-C at the choice did nothing for 5s (waiting for Enter?)")
+	}
+}
+
 func TestReadNewSecret(t *testing.T) {
 	tests := []struct {
 		name, first, second, want string

@@ -31,7 +31,18 @@
 //
 // Before any VERIFY the backend reads the retry counter and refuses, with a
 // *token.PINError, when one try or none is left. A PIN is asked at most once
-// per open token and wiped on Close.
+// per open token and wiped on Close. While it is asked the card is released
+// (closed, and opened again in the same reader afterwards): nobody holds a
+// card exclusively while waiting for a person.
+//
+// # Never stuck on a card
+//
+// piv-go's Open keeps an exclusive connection it cannot close when the card
+// fails between connecting and selecting the PIV application, as a card
+// just put back does; the reader then stays blocked for every program until
+// the process exits. [Find] therefore looks at readers through a connection
+// of its own that it always closes, and a card is opened with piv-go only
+// right after it answered (open.go).
 //
 // # Attestation
 //

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/breakglass/breakglass/token"
 	"github.com/go-piv/piv-go/v2/piv"
@@ -99,7 +100,9 @@ func (e *ChoiceError) Error() string {
 }
 
 // Find lists the cards the selector matches. Readers without a card are
-// skipped; a card another program holds is skipped too.
+// skipped; a card another program holds is skipped too, and so is one that
+// does not answer yet (just put in). Find holds no card when it returns,
+// whatever went wrong (see probe).
 func Find(sel Selector) ([]Found, error) {
 	readers, err := Readers(sel)
 	if err != nil {
@@ -108,13 +111,7 @@ func Find(sel Selector) ([]Found, error) {
 	var found []Found
 	var lastErr error
 	for _, r := range readers {
-		yk, err := piv.Open(r)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		serial, err := yk.Serial()
-		yk.Close()
+		serial, err := probe(r)
 		if err != nil {
 			lastErr = err
 			continue
@@ -137,7 +134,8 @@ func Find(sel Selector) ([]Found, error) {
 	return found, nil
 }
 
-// openOne opens the one card the selector matches.
+// openOne opens the one card the selector matches, with piv-go, right
+// after Find saw it answer.
 func openOne(sel Selector) (*piv.YubiKey, Found, error) {
 	found, err := Find(sel)
 	if err != nil {
@@ -336,6 +334,9 @@ func (t *Token) PINRetries() (int, error) {
 // retries returns the counter, or -2 when the PIN is already verified in
 // this session (the card answers an empty VERIFY with 9000).
 func (t *Token) retries() (int, error) {
+	if err := t.ensureOpen(); err != nil {
+		return 0, err
+	}
 	r, err := t.yk.Retries()
 	if err != nil {
 		if strings.Contains(err.Error(), "expected error code") {
@@ -367,7 +368,7 @@ func (t *Token) login(policy piv.PINPolicy) (string, error) {
 		if t.pinFn == nil {
 			return "", fmt.Errorf("%s: a PIN is needed but none was given", t.info.Name())
 		}
-		p, err := t.pinFn()
+		p, err := t.askPIN()
 		if err != nil {
 			return "", err
 		}
@@ -397,6 +398,62 @@ func (t *Token) VerifyPIN() error {
 	return err
 }
 
+// askPIN asks for the PIN with the card released, so that nobody waits on
+// a card held while a person finds their PIN: other programs (card list,
+// ykman) can use it meanwhile, and one pulled out is simply gone. Then the
+// card is opened again, in the same reader; it must be the same card, and
+// its retry counter is read again before the PIN is returned.
+func (t *Token) askPIN() ([]byte, error) {
+	t.release()
+	p, err := t.pinFn()
+	if err != nil {
+		return nil, err
+	}
+	r, err := t.retries()
+	if err != nil {
+		token.WipeBytes(p)
+		return nil, err
+	}
+	if r >= 0 && !token.SafeToTry(r) {
+		token.WipeBytes(p)
+		return nil, &token.PINError{Token: t.info.Name(), Retries: r}
+	}
+	return p, nil
+}
+
+// release closes the connection to the card, which ensureOpen opens again
+// when the card is needed.
+func (t *Token) release() {
+	if t.yk != nil {
+		t.yk.Close()
+		t.yk = nil
+	}
+}
+
+// ensureOpen opens the card again after release: the card with this serial
+// in the same reader, else an error wrapping token.ErrNotPresent.
+func (t *Token) ensureOpen() error {
+	if t.closed {
+		return errors.New("token is closed")
+	}
+	if t.yk != nil {
+		return nil
+	}
+	yk, _, err := openOne(Selector{Serial: t.serial, Reader: t.reader})
+	for deadline := time.Now().Add(settleTime); err != nil && settling(err) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		yk, _, err = openOne(Selector{Serial: t.serial, Reader: t.reader})
+	}
+	if err != nil {
+		if errors.Is(err, token.ErrNotPresent) {
+			return &token.NotPresentError{What: t.info.Name() + " is no longer in reader " + strconv.Quote(t.reader), Cause: err}
+		}
+		return translate(t.info.Name(), err)
+	}
+	t.yk = yk
+	return nil
+}
+
 // privateKey runs f with the slot's private key, PIN verified.
 func (t *Token) privateKey(slot piv.Slot, info piv.KeyInfo, f func(*piv.ECDSAPrivateKey) ([]byte, error)) ([]byte, error) {
 	t.mu.Lock()
@@ -406,6 +463,9 @@ func (t *Token) privateKey(slot piv.Slot, info piv.KeyInfo, f func(*piv.ECDSAPri
 	}
 	pin, err := t.login(info.PINPolicy)
 	if err != nil {
+		return nil, err
+	}
+	if err := t.ensureOpen(); err != nil {
 		return nil, err
 	}
 	k, err := t.yk.PrivateKey(slot, info.PublicKey, piv.KeyAuth{PIN: pin, PINPolicy: info.PINPolicy})
@@ -457,7 +517,12 @@ func (t *Token) Close() error {
 	t.closed = true
 	token.WipeBytes(t.pin)
 	t.pin = nil
-	return t.yk.Close()
+	if t.yk == nil {
+		return nil
+	}
+	err := t.yk.Close()
+	t.yk = nil
+	return err
 }
 
 // statusError is piv-go's APDU error, which reports the status word.
@@ -494,6 +559,9 @@ var pcscProblems = []struct{ msg, what string }{
 func translate(name string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if e, ok := translatePCSC(name, err); ok {
+		return e
 	}
 	msg := err.Error()
 	for _, p := range pcscProblems {

@@ -309,6 +309,55 @@ func TestWrongPIN(t *testing.T) {
 	}
 }
 
+// While the PIN is asked the card is released: another connection (card
+// list, ykman) gets it, and the operation goes on once the PIN is typed. A
+// card pulled out during the prompt is reported as not present, and one
+// put back is opened afresh (issue #12, stuck 1).
+func TestPINAskedWithCardReleased(t *testing.T) {
+	c := vcardtest.Start(t, 1)[0]
+	tok, _ := enrollCard(t, c)
+	tok.Close()
+	eph, _ := ecdh.P256().GenerateKey(rand.Reader)
+
+	tok, err := Open(Options{Selector: Selector{Reader: c.Reader}, PIN: func() ([]byte, error) {
+		// What another program does while the person types.
+		if _, err := List(Selector{Reader: c.Reader}); err != nil {
+			t.Errorf("card list during the PIN prompt: %v", err)
+		}
+		return []byte(newPIN), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.KeyAgreementKey().ECDH(eph.PublicKey()); err != nil {
+		t.Fatalf("ECDH after the PIN prompt: %v", err)
+	}
+	tok.Close()
+
+	tok, err = Open(Options{Selector: Selector{Reader: c.Reader}, PIN: func() ([]byte, error) {
+		c.Remove()
+		c.WaitPresent(t, false)
+		return []byte(newPIN), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tok.KeyAgreementKey().ECDH(eph.PublicKey())
+	if !errors.Is(err, token.ErrNotPresent) {
+		t.Fatalf("ECDH with the card pulled out during the PIN prompt: %v", err)
+	}
+	tok.Close()
+	c.Insert()
+	c.WaitPresent(t, true)
+	if found, err := Find(Selector{Reader: c.Reader}); err != nil || len(found) != 1 {
+		t.Fatalf("the card put back: %v %v", found, err)
+	}
+	creds, err := ReadCredentials(c.Reader)
+	if err != nil || creds.PINRetries != 3 {
+		t.Fatalf("PIN tries left: %d %v (a PIN was spent?)", creds.PINRetries, err)
+	}
+}
+
 func TestTouchTimeout(t *testing.T) {
 	c := vcardtest.Start(t, 1, vcardtest.WithTouch(virtual.Touch{Mode: virtual.TouchDeny}), vcardtest.WithTouchTimeout(300*time.Millisecond))[0]
 	tok, _ := enrollCard(t, c)
