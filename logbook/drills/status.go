@@ -1,0 +1,272 @@
+// Package drills answers the drill coordinator's questions from a case,
+// offline: when was each sealed secret last drilled and with whom, which
+// custodians have not been seen for too long, which secrets can no longer
+// reach their threshold with the custodians seen recently, how old the
+// sealed AWS keys are, and which drills are overdue. It also writes the
+// drill schedule as an RFC 5545 calendar ([Schedule]).
+//
+// A custodian is "seen" when the logbook shows them using their token or
+// share: a tap (in an unseal, a drill, a reseal), a drill entry that names
+// them among those who tapped, or their own enroll entry. The logbook is
+// the only source: a drill that was not recorded did not happen.
+package drills
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/seal"
+)
+
+// DefaultMaxAge is the drill period: a quarter.
+const DefaultMaxAge = 90 * 24 * time.Hour
+
+// A Secret is a sealed secret of the case.
+type Secret struct {
+	File   string
+	Owner  string // the owning team, when known (an AWS provisioning record)
+	Header *seal.Header
+}
+
+// Options tune Status. The zero value is fine.
+type Options struct {
+	Now    time.Time     // default time.Now
+	MaxAge time.Duration // the drill period; default DefaultMaxAge
+}
+
+// Severity ranks a Finding.
+type Severity string
+
+const (
+	// Attention: something is wrong now (an overdue drill, a threshold
+	// that cannot be reached); drill status exits non-zero.
+	Attention Severity = "attention"
+	// Notice: worth a look, not yet wrong.
+	Notice Severity = "notice"
+)
+
+// A Finding is one thing that needs doing, with what to do.
+type Finding struct {
+	Severity Severity `json:"severity"`
+	Problem  string   `json:"problem"`
+	Fix      string   `json:"fix"`
+}
+
+// A Drill is a drill entry of the logbook.
+type Drill struct {
+	Entry  int64     `json:"entry"`
+	Time   time.Time `json:"time"`
+	Result string    `json:"result"`
+	Tapped []string  `json:"tapped,omitempty"`
+	Ticket string    `json:"ticket,omitempty"`
+	Lead   string    `json:"lead,omitempty"`
+}
+
+// A Custodian is one custodian of a secret and when they were last seen.
+type Custodian struct {
+	Name     string     `json:"name"`
+	Kind     string     `json:"kind"`
+	LastSeen *time.Time `json:"last_seen,omitempty"`
+	Stale    bool       `json:"stale"` // not seen within the period
+}
+
+// SecretStatus is the status of one secret.
+type SecretStatus struct {
+	Secret     string      `json:"secret"`
+	File       string      `json:"file"`
+	Owner      string      `json:"owner,omitempty"`
+	Threshold  string      `json:"threshold"`
+	LastDrill  *Drill      `json:"last_drill,omitempty"`
+	LastPassed *Drill      `json:"last_passed,omitempty"`
+	Custodians []Custodian `json:"custodians"`
+	// Reachable: the custodians seen within the period meet the
+	// threshold (every group's, and enough groups).
+	Reachable bool `json:"reachable"`
+	// KeyID and KeyAge: a sealed key (an AWS access key) and the time
+	// since the entry that sealed it.
+	KeyID    string    `json:"key_id,omitempty"`
+	KeyAge   string    `json:"key_age,omitempty"`
+	Findings []Finding `json:"findings"`
+}
+
+// NeedsAttention reports whether any finding of s is Attention.
+func (s *SecretStatus) NeedsAttention() bool {
+	for _, f := range s.Findings {
+		if f.Severity == Attention {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is the status of every secret, sorted by secret name, from the
+// logbook's entries.
+func Status(entries []*logbook.Entry, secrets []Secret, o Options) []SecretStatus {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	seen := lastSeen(entries)
+	var out []SecretStatus
+	for _, s := range secrets {
+		out = append(out, status(entries, seen, s, o))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Secret < out[j].Secret || out[i].Secret == out[j].Secret && out[i].File < out[j].File })
+	return out
+}
+
+// lastSeen maps each custodian name to the last time the logbook shows
+// them with their token or share.
+func lastSeen(entries []*logbook.Entry) map[string]time.Time {
+	seen := map[string]time.Time{}
+	see := func(name string, t time.Time) {
+		if name != "" && t.After(seen[name]) {
+			seen[name] = t
+		}
+	}
+	for _, e := range entries {
+		switch e.Kind {
+		case logbook.KindTap:
+			see(e.Details["custodian"], e.Time)
+		case logbook.KindDrill:
+			for _, n := range splitList(e.Details[logbook.DetailTapped]) {
+				see(n, e.Time)
+			}
+		case logbook.KindEnroll:
+			see(e.Details["custodian"], e.Time)
+		}
+	}
+	return seen
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Options) SecretStatus {
+	h := s.Header
+	st := SecretStatus{Secret: h.Name, File: s.File, Owner: s.Owner, Threshold: thresholdString(h), Findings: []Finding{}}
+	hh := h.Hash()
+	for _, e := range entries {
+		if e.Secret != h.Name {
+			continue
+		}
+		switch e.Kind {
+		case logbook.KindDrill:
+			d := &Drill{Entry: e.Index, Time: e.Time, Result: e.Details[logbook.DetailResult],
+				Tapped: splitList(e.Details[logbook.DetailTapped]), Ticket: e.Ticket, Lead: e.Details[logbook.DetailOperator]}
+			st.LastDrill = d
+			// A drill of an older version of the file proves the
+			// cards of that roster, not of this one.
+			if d.Result == logbook.DrillPass && string(e.HeaderHash) == string(hh[:]) {
+				st.LastPassed = d
+			}
+		case logbook.KindSeal, logbook.KindReseal, logbook.KindRotate, logbook.KindRevoke:
+			id := e.Details[logbook.DetailKeyID]
+			if e.Kind == logbook.KindRevoke {
+				id = e.Details["new-key-id"]
+			}
+			if id != "" && id == h.KeyID {
+				st.KeyID = id
+				st.KeyAge = age(o.Now.Sub(e.Time))
+				if o.Now.Sub(e.Time) > o.MaxAge {
+					st.Findings = append(st.Findings, Finding{Notice,
+						fmt.Sprintf("the sealed key %s is %s old", id, st.KeyAge),
+						"rotate it: breakglass aws rotate " + s.File})
+				}
+			}
+		}
+	}
+
+	fresh := map[string]bool{}
+	for _, c := range h.Custodians() {
+		cs := Custodian{Name: c.Name, Kind: c.Kind}
+		if t, ok := seen[c.Name]; ok {
+			t := t
+			cs.LastSeen = &t
+			fresh[c.Name] = o.Now.Sub(t) <= o.MaxAge
+		}
+		cs.Stale = !fresh[c.Name]
+		st.Custodians = append(st.Custodians, cs)
+	}
+	st.Reachable = reachable(h, fresh)
+
+	switch {
+	case st.LastPassed == nil:
+		st.Findings = append(st.Findings, Finding{Attention, "never drilled successfully (this version of the file)",
+			"run a drill: breakglass drill verify " + s.File})
+	case o.Now.Sub(st.LastPassed.Time) > o.MaxAge:
+		st.Findings = append(st.Findings, Finding{Attention,
+			fmt.Sprintf("the last successful drill was %s ago (entry %d), longer than the period of %s", age(o.Now.Sub(st.LastPassed.Time)), st.LastPassed.Entry, age(o.MaxAge)),
+			"run a drill: breakglass drill verify " + s.File})
+	}
+	if d := st.LastDrill; d != nil && d.Result != logbook.DrillPass && (st.LastPassed == nil || d.Entry > st.LastPassed.Entry) {
+		st.Findings = append(st.Findings, Finding{Attention,
+			fmt.Sprintf("the last drill (entry %d) did not pass: %s", d.Entry, d.Result),
+			"find out why (breakglass log show --secret " + h.Name + "), fix it, and drill again"})
+	}
+	var stale []string
+	for _, c := range st.Custodians {
+		if c.Stale {
+			stale = append(stale, c.Name)
+		}
+	}
+	if len(stale) > 0 {
+		st.Findings = append(st.Findings, Finding{Notice,
+			fmt.Sprintf("not seen for longer than %s: %s", age(o.MaxAge), strings.Join(stale, ", ")),
+			"have them tap in the next drill, or reseal without them if they left"})
+	}
+	if !st.Reachable {
+		st.Findings = append(st.Findings, Finding{Attention,
+			fmt.Sprintf("the custodians seen within %s cannot reach the threshold (%s)", age(o.MaxAge), st.Threshold),
+			"drill with the others now; if they are gone, reseal to custodians who can tap: breakglass reseal " + s.File})
+	}
+	return st
+}
+
+// reachable reports whether the custodians in ok meet h's policy.
+func reachable(h *seal.Header, ok map[string]bool) bool {
+	groups := 0
+	for _, g := range h.Groups {
+		n := 0
+		for _, c := range g.Custodians {
+			if ok[c.Name] {
+				n++
+			}
+		}
+		if n >= g.Threshold {
+			groups++
+		}
+	}
+	return groups >= h.GroupThreshold
+}
+
+func thresholdString(h *seal.Header) string {
+	if len(h.Groups) == 1 {
+		return fmt.Sprintf("%d of %d", h.Groups[0].Threshold, len(h.Groups[0].Custodians))
+	}
+	parts := make([]string, len(h.Groups))
+	for i, g := range h.Groups {
+		parts[i] = fmt.Sprintf("%s %d of %d", g.Name, g.Threshold, len(g.Custodians))
+	}
+	return fmt.Sprintf("%d of %d groups (%s)", h.GroupThreshold, len(h.Groups), strings.Join(parts, ", "))
+}
+
+// age writes d in days (or hours, under a day).
+func age(d time.Duration) string {
+	if d < 24*time.Hour {
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
