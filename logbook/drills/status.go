@@ -116,7 +116,9 @@ func Status(entries []*logbook.Entry, secrets []Secret, o Options) []SecretStatu
 	for _, s := range secrets {
 		out = append(out, status(entries, seen, s, o))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Secret < out[j].Secret || out[i].Secret == out[j].Secret && out[i].File < out[j].File })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Secret < out[j].Secret || out[i].Secret == out[j].Secret && out[i].File < out[j].File
+	})
 	return out
 }
 
