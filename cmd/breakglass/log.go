@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,8 @@ func logCommand() *cli.Command {
 			logExportCommand(),
 			logNoteCommand(),
 			logRevokeCommand(),
+			logCosignCommand(),
+			logWitnessCommand(),
 		},
 	}
 }
@@ -108,7 +111,8 @@ Publish it: write it into the paper journal, paste it into the incident
 ticket, send it to the auditors. Anyone holding it can later run
 log verify --checkpoint FILE to prove the logbook still holds every entry it
 covers, unchanged. It verifies with golang.org/x/mod/sumdb/note given the
-roster's verifier keys.
+roster's verifier keys. Once a quorum of the case's witnesses has cosigned it
+(log cosign), it carries their cosignature lines too.
 
 EXAMPLES
    breakglass log checkpoint > checkpoint-$(date +%F).txt
@@ -129,7 +133,7 @@ func runLogCheckpoint(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError("log checkpoint takes no arguments (got %q)", c.Args().First())
 	}
-	_, l, err := openRequiredLog(c)
+	cd, l, err := openRequiredLog(c)
 	if err != nil {
 		return err
 	}
@@ -138,7 +142,13 @@ func runLogCheckpoint(c *cli.Context) error {
 		return withHints(errors.New("the logbook is empty: there is no checkpoint yet"),
 			"the first entry (card enroll, seal, or breakglass log note) signs the first checkpoint")
 	}
-	_, err = stdout(c).Write(ck.Signed)
+	signed := ck.Signed
+	if st, err := cd.witnessStatus(l); err != nil {
+		return err
+	} else if st != nil && st.Witnessed == l.Size() && st.Latest != nil && bytes.HasPrefix(st.Latest, signed[:bytes.Index(signed, []byte("\n\n"))+2]) {
+		signed = st.Latest // the same checkpoint, with the witnesses' cosignatures
+	}
+	_, err = stdout(c).Write(signed)
 	return err
 }
 

@@ -160,17 +160,17 @@ func (st *Status) Summary() string {
 	case st.Size == 0:
 		return "the logbook is empty: nothing to witness"
 	case st.Witnessed == 0:
-		return fmt.Sprintf("no entry is cosigned by a quorum of %d of %d witnesses yet; entries %s not yet", st.Quorum, len(st.Witnesses), span(0, st.Size))
+		return fmt.Sprintf("no entry is cosigned by a quorum of %d of %d witnesses yet; %s not yet", st.Quorum, len(st.Witnesses), Span(0, st.Size))
 	case st.Witnessed == st.Size:
-		return fmt.Sprintf("entries %s cosigned by %s", span(0, st.Size), of)
+		return fmt.Sprintf("%s cosigned by %s", Span(0, st.Size), of)
 	}
-	return fmt.Sprintf("entries %s cosigned by %s; %s not yet", span(0, st.Witnessed), of, span(st.Witnessed, st.Size))
+	return fmt.Sprintf("%s cosigned by %s; %s not yet", Span(0, st.Witnessed), of, strings.TrimPrefix(strings.TrimPrefix(Span(st.Witnessed, st.Size), "entries "), "entry "))
 }
 
-// span formats the entries lo … hi−1: "4" or "0–41".
-func span(lo, hi int64) string {
+// Span names the entries lo … hi−1: "entry 4" or "entries 0–41".
+func Span(lo, hi int64) string {
 	if hi-lo == 1 {
-		return fmt.Sprint(lo)
+		return fmt.Sprintf("entry %d", lo)
 	}
-	return fmt.Sprintf("%d–%d", lo, hi-1)
+	return fmt.Sprintf("entries %d–%d", lo, hi-1)
 }

@@ -195,6 +195,9 @@ func submit(ctx context.Context, hc *http.Client, w *Witness, l *logbook.Log, ck
 		case http.StatusForbidden:
 			return nil, fail(UntrustedKey, 0, "does not accept the signature on the checkpoint (403 Forbidden: %s)", firstLine(body))
 		case http.StatusUnprocessableEntity:
+			if old == ck.N {
+				return nil, fail(Inconsistent, old, "refuses the checkpoint of %d entries: it cosigned a different checkpoint of that size before (422: %s)", ck.N, firstLine(body))
+			}
 			return nil, fail(Inconsistent, old, "refuses the checkpoint of %d entries: it does not extend the checkpoint of %d entries the witness cosigned before (422: %s)", ck.N, old, firstLine(body))
 		default:
 			return nil, fail(Refused, 0, "at %s refused the checkpoint: %s: %s", w.URL, resp.Status, firstLine(body))
