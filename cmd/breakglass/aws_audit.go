@@ -79,6 +79,8 @@ type awsAuditUse struct {
 type awsAuditReport struct {
 	Origin      string            `json:"origin"`
 	Checkpoint  string            `json:"checkpoint"`
+	Witnesses   string            `json:"witnesses,omitempty"`           // how far witnesses have cosigned the logbook
+	Cosigned    string            `json:"cosigned_checkpoint,omitempty"` // the newest checkpoint they cosigned, with their cosignatures
 	Since       *time.Time        `json:"since,omitempty"`
 	Releases    []awsAuditRelease `json:"releases"`
 	Uses        []awsAuditUse     `json:"key_uses"`
@@ -124,7 +126,11 @@ func runAWSAudit(c *cli.Context) error {
 		}
 		since = t
 	}
-	_, l, err := openRequiredLog(c)
+	cd, l, err := openRequiredLog(c)
+	if err != nil {
+		return err
+	}
+	wst, err := cd.witnessStatus(l)
 	if err != nil {
 		return err
 	}
@@ -139,6 +145,9 @@ func runAWSAudit(c *cli.Context) error {
 	rep := awsAuditReport{Origin: l.Origin(), Releases: []awsAuditRelease{}, Uses: []awsAuditUse{}}
 	ck := l.Checkpoint()
 	rep.Checkpoint = fmt.Sprintf("size %d, root %x…", ck.N, ck.Hash[:8])
+	if wst != nil {
+		rep.Witnesses, rep.Cosigned = wst.Summary(), string(wst.Latest)
+	}
 	if !since.IsZero() {
 		rep.Since = &since
 	}
@@ -239,6 +248,12 @@ func writeAWSAuditMarkdown(w io.Writer, rep *awsAuditReport) {
 	fmt.Fprintf(w, "Logbook `%s`, checkpoint %s (verify with `breakglass log verify`).", rep.Origin, rep.Checkpoint)
 	if rep.Since != nil {
 		fmt.Fprintf(w, " Releases since %s.", rep.Since.Format("2006-01-02"))
+	}
+	if rep.Witnesses != "" {
+		fmt.Fprintf(w, "\n\nWitnesses: %s.", rep.Witnesses)
+	}
+	if rep.Cosigned != "" {
+		fmt.Fprintf(w, " The newest cosigned checkpoint:\n\n```\n%s```", rep.Cosigned)
 	}
 	fmt.Fprintf(w, "\n\n## Releases\n\n")
 	if len(rep.Releases) == 0 {

@@ -20,6 +20,9 @@ older checkpoints, log verify proves the logbook has only been appended to
 since. The format is docs/format-logbook.md; the auditor's runbook is
 docs/runbook-auditor.md.
 
+Witnesses that other teams run cosign the checkpoints (log cosign, log
+witness), so a rewrite of history after the fact is caught by someone else.
+
 The logbook lives in CASE/logbook. The case is --case DIR, else
 $BREAKGLASS_CASE, else the current directory (docs/case.md). Signatures are
 checked against the case's enrollment records (*.card.json and

@@ -1,6 +1,7 @@
 package witness
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +80,25 @@ func FuzzParseConfig(f *testing.F) {
 			seen[w.Name] = true
 		}
 	})
+}
+
+// TestSpecExample: the witnesses file in docs/format-logbook.md parses.
+func TestSpecExample(t *testing.T) {
+	b, err := os.ReadFile("../../docs/format-logbook.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "```\n# Witnesses of breakglass.example/acme/prod.\n"
+	_, ex, ok := strings.Cut(string(b), start)
+	ex, _, ok2 := strings.Cut(ex, "```")
+	if !ok || !ok2 {
+		t.Fatal("no witnesses file example in docs/format-logbook.md")
+	}
+	c, err := ParseConfig([]byte(ex))
+	if err != nil {
+		t.Fatalf("the spec's example: %v", err)
+	}
+	if c.Quorum != 2 || len(c.Witnesses) != 3 || c.Witnesses[2].URL != "" {
+		t.Fatalf("the spec's example: %+v", c)
+	}
 }
