@@ -127,6 +127,9 @@ func runLogCosign(c *cli.Context) error {
 			evidence = r.Err // reported last, as the error
 		default:
 			infof("%v", r.Err)
+			if h := witnessHint(r.Err); h != "" {
+				infof("hint: %s", h)
+			}
 		}
 	}
 	st, err := witness.Check(l, cd.LogDir(), cfg)
@@ -317,6 +320,22 @@ func witnessError(err error) error {
 	return err
 }
 
+// witnessHint says what to do about a witness that did not cosign for a
+// reason its operator can fix, or "".
+func witnessHint(err error) string {
+	var e *witness.Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	switch e.Kind {
+	case witness.UnknownLog:
+		return "ask the witness's operator to add this logbook: breakglass log witness add-log --state DIR --case A-COPY-OF-THIS-CASE"
+	case witness.UntrustedKey:
+		return "the witness does not know the key that signed the checkpoint (a custodian who joined since?): ask its operator to run breakglass log witness add-log again with a current copy of the case"
+	}
+	return ""
+}
+
 // cosignAfterAppend has the case's witnesses cosign l's new checkpoint, if
 // the case has a witnesses file. The append has landed; nothing here can
 // fail it: what goes wrong is said, with how to cosign later. A witness
@@ -345,6 +364,9 @@ func (cd *caseDir) cosignAfterAppend(l *logbook.Log) {
 	for _, r := range res {
 		if r.Err != nil {
 			cd.warnf("%v", r.Err)
+			if h := witnessHint(r.Err); h != "" {
+				cd.warnf("hint: %s", h)
+			}
 			cd.witnessFailed[r.Witness.Name] = true
 		}
 	}

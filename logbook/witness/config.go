@@ -89,11 +89,10 @@ func ParseConfig(b []byte) (*Config, error) {
 	names, keys := map[string]int{}, map[string]int{}
 	for i, line := range strings.Split(string(bytes.TrimSuffix(b, []byte("\n"))), "\n") {
 		n := i + 1
-		line = strings.TrimRight(line, " \t\r")
-		if line == "" || strings.HasPrefix(line, "#") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
-		f := strings.Fields(line)
 		switch f[0] {
 		case "quorum":
 			if quorumLine != 0 {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode"
 
 	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
@@ -410,11 +411,21 @@ func (s *Server) serveAddCheckpoint(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// requestOrigin returns the origin line of an add-checkpoint body, for logs.
+// requestOrigin returns the origin line of an add-checkpoint body, for
+// logs: valid UTF-8 without control characters, at most 200 bytes.
 func requestOrigin(body []byte) (string, bool) {
 	_, signed, ok := bytes.Cut(body, []byte("\n\n"))
 	origin, _, _ := strings.Cut(string(signed), "\n")
-	return strings.ToValidUTF8(origin, "?"), ok
+	origin = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(origin, "?"))
+	if len(origin) > 200 {
+		origin = strings.ToValidUTF8(origin[:200], "") + "…"
+	}
+	return origin, ok
 }
 
 func (s *Server) logf(format string, args ...any) {

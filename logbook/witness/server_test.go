@@ -261,3 +261,39 @@ func TestServerCrashNeverForks(t *testing.T) {
 	}
 	t.Logf("%d cosignatures of %d sizes, %d refusals, %d crashes", oks, len(cosigned), refused, crashes)
 }
+
+// FuzzAddCheckpoint: whatever the request, the witness does not panic, and
+// what it cosigns is the submitted checkpoint, verified.
+func FuzzAddCheckpoint(f *testing.F) {
+	alice := newPerson(f, "alice")
+	l, _ := newLog(f, alice, 3, "a")
+	f.Add(FormatRequest(0, nil, l.Checkpoint().Signed))
+	p, _ := l.ProveConsistency(1)
+	f.Add(FormatRequest(1, p, l.Checkpoint().Signed))
+	f.Add([]byte("old 0\n\n" + testOrigin + "\n0\n" + emptyTree.String() + "\n\n— alice AAAA\n"))
+	skey, vkey, _ := GenerateKey("w1.example")
+	signer, _ := NewSigner(skey)
+	v, _ := NewVerifier(vkey)
+	dir := f.TempDir()
+	if err := AddLog(dir, testOrigin, []string{alice.vkey}); err != nil {
+		f.Fatal(err)
+	}
+	srv, err := OpenServer(dir, signer)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { srv.Close() })
+	f.Fuzz(func(t *testing.T, body []byte) {
+		cosigs, cosigned, err := srv.AddCheckpoint(body)
+		if err != nil {
+			return
+		}
+		_, signed, _ := bytes.Cut(body, []byte("\n\n"))
+		if !bytes.Equal(cosigned, append(bytes.Clone(signed), cosigs...)) {
+			t.Fatalf("cosigned %q is not the request's checkpoint %q with %q", cosigned, signed, cosigs)
+		}
+		if _, err := note.Open(cosigned, note.VerifierList(v, alice.verifier(t))); err != nil {
+			t.Fatalf("cosigned a note that does not open: %v", err)
+		}
+	})
+}
