@@ -144,7 +144,7 @@ func TestCosignFaults(t *testing.T) {
 	}))
 	defer nonsense.Close()
 	conflict := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(409)
+		w.WriteHeader(http.StatusConflict)
 		io.WriteString(w, "lots\n")
 	}))
 	defer conflict.Close()
@@ -275,12 +275,12 @@ func TestCosignIndependentWitness(t *testing.T) {
 		old, _ := strconv.ParseUint(strings.TrimPrefix(lines[0], "old "), 10, 64)
 		if old != size {
 			w.Header().Set("Content-Type", "text/x.tlog.size")
-			w.WriteHeader(409)
+			w.WriteHeader(http.StatusConflict)
 			fmt.Fprintf(w, "%d\n", size)
 			return
 		}
 		if _, err := note.Open(signed, note.VerifierList(alice.verifier(t))); err != nil {
-			http.Error(w, err.Error(), 403)
+			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
 		text, _, _ := bytes.Cut(signed, []byte("\n\n"))
@@ -294,14 +294,14 @@ func TestCosignIndependentWitness(t *testing.T) {
 		}
 		if old > 0 {
 			if err := sigsummerkle.VerifyConsistency(old, n, &root, &h, proof); err != nil {
-				http.Error(w, err.Error(), 422)
+				http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 				return
 			}
 		}
 		th := sigsumtypes.TreeHead{Size: n, RootHash: h}
 		cs, err := th.Cosign(signer, parts[0], uint64(time.Now().Unix()))
 		if err != nil {
-			http.Error(w, err.Error(), 500)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		size, root = n, h
