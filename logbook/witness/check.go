@@ -118,6 +118,14 @@ func Check(l *logbook.Log, logDir string, cfg *Config) (*Status, error) {
 			}
 		}
 		if n.ckpt.N > l.Size() {
+			// Another process may have appended (and cosigned) since l
+			// was read: catch up before calling it a removal.
+			if err := l.Refresh(); err != nil {
+				return nil, err
+			}
+			st.Size = l.Size()
+		}
+		if n.ckpt.N > l.Size() {
 			return nil, &InconsistentError{Size: n.ckpt.N, Have: l.Size(), Witnesses: who}
 		}
 		h, err := l.TreeHash(n.ckpt.N)

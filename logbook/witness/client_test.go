@@ -389,3 +389,22 @@ func FuzzParseCosigned(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckCatchesUp: a cosigned checkpoint beyond a stale view of the
+// logbook (another process appended and cosigned since) is not a removal.
+func TestCheckCatchesUp(t *testing.T) {
+	alice := newPerson(t, "alice")
+	w := startWitness(t, "w1.example", alice)
+	c := mustConfig(t, configFor(1, "5s", w))
+	l, dir := newLog(t, alice, 2, "a")
+	stale, err := logbook.Open(dir, note.VerifierList(alice.verifier(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendNotes(t, l, alice, 2, "a")
+	cosign(t, l, dir, c)
+	st := check(t, stale, dir, c)
+	if st.Size != 4 || st.Witnessed != 4 {
+		t.Fatalf("Check on a stale view: %q", st.Summary())
+	}
+}
