@@ -6,6 +6,7 @@ require (
 	filippo.io/age v1.3.2
 	filippo.io/hpke v0.4.0
 	filippo.io/nistec v0.0.4
+	filippo.io/torchwood v0.6.1
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.16
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.16
@@ -22,8 +23,13 @@ require (
 	rsc.io/qr v0.2.0
 )
 
-// Test-only: testscript runs the CLI's scripts.
-require github.com/rogpeppe/go-internal v1.16.0
+// Test-only: testscript runs the CLI's scripts; sigsum-go is the independent
+// cosignature and consistency-proof implementation the witness tests check
+// against.
+require (
+	github.com/rogpeppe/go-internal v1.16.0
+	sigsum.org/sigsum-go v0.14.1
+)
 
 require (
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.8 // indirect
@@ -38,5 +44,6 @@ require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
 )

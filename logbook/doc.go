@@ -72,10 +72,11 @@
 // # What the logbook cannot do
 //
 // Anyone who holds a roster key can rewrite the history after their own
-// entries and re-sign it; only checkpoints published elsewhere (paper,
-// tickets, other people's copies) catch that, and removing the last entry is
-// indistinguishable from a crash before its commit unless a checkpoint
-// covering it was published. Publish checkpoints after every unseal.
+// entries and re-sign it; only checkpoints held elsewhere catch that, and
+// removing the last entry is indistinguishable from a crash before its
+// commit unless a checkpoint covering it was. Witnesses (package
+// logbook/witness, c2sp.org/tlog-witness) hold them as a matter of routine;
+// checkpoints published on paper or in tickets do too.
 //
 // No secret ever goes into the logbook: only names, hashes, key ids, people
 // and reasons.

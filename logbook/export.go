@@ -21,6 +21,24 @@ type page struct {
 	TreeSize      int64  // entries up to and including this page
 	TreeRoot      string // the hash of that tree, base64
 	Checkpoint    string // the latest signed checkpoint
+	Witnessed     string // the newest cosigned checkpoint, or ""
+	WitnessNote   string // how far the witnesses have cosigned
+}
+
+// A JournalOption changes what [WriteMarkdown] and [WriteHTML] show.
+type JournalOption func(*journalOptions)
+
+type journalOptions struct {
+	witnessed, summary string
+}
+
+// WithWitnessed shows at the foot of each page, after the latest checkpoint,
+// the newest checkpoint witnesses cosigned (a signed note carrying their
+// cosignature lines, as package logbook/witness keeps it) and summary, a
+// line saying how far they have witnessed the logbook. The caller has
+// verified both.
+func WithWitnessed(cosigned []byte, summary string) JournalOption {
+	return func(o *journalOptions) { o.witnessed, o.summary = string(cosigned), summary }
 }
 
 type entryView struct {
@@ -31,7 +49,11 @@ type entryView struct {
 	Signature                       string
 }
 
-func journalPages(l *Log, entries []*Entry, perPage int) ([]page, error) {
+func journalPages(l *Log, entries []*Entry, perPage int, opts []JournalOption) ([]page, error) {
+	var o journalOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	if perPage <= 0 {
 		perPage = DefaultPageSize
 	}
@@ -42,7 +64,7 @@ func journalPages(l *Log, entries []*Entry, perPage int) ([]page, error) {
 	var pages []page
 	for lo := 0; lo < len(entries) || lo == 0; lo += perPage {
 		hi := min(lo+perPage, len(entries))
-		p := page{Number: len(pages) + 1, Checkpoint: ckpt}
+		p := page{Number: len(pages) + 1, Checkpoint: ckpt, Witnessed: o.witnessed, WitnessNote: o.summary}
 		for _, e := range entries[lo:hi] {
 			v := entryView{
 				Index: e.Index, Time: e.Time.UTC().Format(timeFormat), Kind: string(e.Kind),
@@ -82,8 +104,8 @@ func journalPages(l *Log, entries []*Entry, perPage int) ([]page, error) {
 // printable journal pages in Markdown: one block per entry, and at the foot
 // of each page the tree head after its last entry and l's latest signed
 // checkpoint, to copy into a paper journal.
-func WriteMarkdown(w io.Writer, l *Log, entries []*Entry, perPage int) error {
-	pages, err := journalPages(l, entries, perPage)
+func WriteMarkdown(w io.Writer, l *Log, entries []*Entry, perPage int, opts ...JournalOption) error {
+	pages, err := journalPages(l, entries, perPage, opts)
 	if err != nil {
 		return err
 	}
@@ -114,7 +136,14 @@ func WriteMarkdown(w io.Writer, l *Log, entries []*Entry, perPage int) error {
 		if p.TreeSize > 0 {
 			fmt.Fprintf(&b, "Tree head after entry %d: size %d, root `%s`\n\n", p.Last, p.TreeSize, p.TreeRoot)
 		}
-		fmt.Fprintf(&b, "Latest checkpoint:\n\n```\n%s```\n\n---\n\n", p.Checkpoint)
+		fmt.Fprintf(&b, "Latest checkpoint:\n\n```\n%s```\n\n", p.Checkpoint)
+		if p.WitnessNote != "" {
+			fmt.Fprintf(&b, "Witnesses: %s\n\n", mdEscape(p.WitnessNote))
+		}
+		if p.Witnessed != "" {
+			fmt.Fprintf(&b, "Latest cosigned checkpoint:\n\n```\n%s```\n\n", p.Witnessed)
+		}
+		b.WriteString("---\n\n")
 	}
 	_, err = io.WriteString(w, b.String())
 	return err
@@ -154,6 +183,9 @@ th { text-align: left; padding-right: 1em; vertical-align: top; }
 {{if .TreeSize}}<p>Tree head after entry {{.Last}}: size {{.TreeSize}}, root <code>{{.TreeRoot}}</code></p>{{end}}
 <p>Latest checkpoint:</p>
 <pre>{{.Checkpoint}}</pre>
+{{if .WitnessNote}}<p>Witnesses: {{.WitnessNote}}</p>{{end}}
+{{if .Witnessed}}<p>Latest cosigned checkpoint:</p>
+<pre>{{.Witnessed}}</pre>{{end}}
 </footer>
 </section>
 {{end}}</body></html>
@@ -161,8 +193,8 @@ th { text-align: left; padding-right: 1em; vertical-align: top; }
 
 // WriteHTML is [WriteMarkdown] as one HTML document, one printed page per
 // journal page.
-func WriteHTML(w io.Writer, l *Log, entries []*Entry, perPage int) error {
-	pages, err := journalPages(l, entries, perPage)
+func WriteHTML(w io.Writer, l *Log, entries []*Entry, perPage int, opts ...JournalOption) error {
+	pages, err := journalPages(l, entries, perPage, opts)
 	if err != nil {
 		return err
 	}

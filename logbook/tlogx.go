@@ -66,3 +66,28 @@ func (s *hashStore) checkConsistent(n int64, newHash tlog.Hash, old int64, oldHa
 	}
 	return tlog.CheckTree(p, n, newHash, old, oldHash)
 }
+
+// TreeHash returns the RFC 6962 Merkle tree hash of the first n entries, for
+// 0 ≤ n ≤ Size: what a checkpoint of size n must carry to be consistent with
+// the logbook.
+func (l *Log) TreeHash(n int64) (tlog.Hash, error) {
+	if n < 0 || n > l.Size() {
+		return tlog.Hash{}, fmt.Errorf("logbook: tree size %d out of range (the logbook holds %d entries)", n, l.Size())
+	}
+	return l.hashes.root(n)
+}
+
+// ProveConsistency returns the RFC 6962 consistency proof (tlog.ProveTree)
+// from the tree of the first old entries to the whole logbook, as a witness
+// asks for it (c2sp.org/tlog-witness). The proof is empty when old is 0 or
+// Size.
+func (l *Log) ProveConsistency(old int64) (tlog.TreeProof, error) {
+	n := l.Size()
+	if old < 0 || old > n {
+		return nil, fmt.Errorf("logbook: consistency proof from size %d: the logbook holds %d entries", old, n)
+	}
+	if old == 0 || old == n {
+		return tlog.TreeProof{}, nil
+	}
+	return tlog.ProveTree(n, old, l.hashes)
+}

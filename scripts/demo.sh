@@ -10,7 +10,9 @@
 #   3. two taps unseal it (its checksum is printed, never the secret)
 #   4. AWS on the loopback rehearsal server: provision (2 of the three cards
 #      and the paper share), a personal session, revoke, check, audit
-#   5. the logbook: show, verify, checkpoint
+#  1b. two witnesses, run by "other teams" on loopback, cosign the logbook's
+#      checkpoints (C2SP tlog-witness); every later append is cosigned
+#   5. the logbook: show, checkpoint, and verify with the witnesses' quorum
 set -eu
 
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -76,6 +78,30 @@ done
 run card enroll --name dave --team security --paper --location "safe 2, HQ" --as alice
 run card verify --allow-virtual alice.card.json bob.card.json carol.card.json dave.card.json
 
+step "1b. two witnesses run by other teams cosign the logbook"
+# Each witness's operator makes a key, lets the witness cosign this case's
+# logbook (its origin and the custodians' signing keys), and serves it.
+for w in security audit; do
+	run log witness keygen --name "witness.example/$w" --key "$work/$w.key" | tee "$work/$w.keygen"
+	tail -n 1 "$work/$w.keygen" >"$work/$w.vkey"
+	run log witness add-log --state "$work/$w.state" --case .
+	"$bin" log witness serve --key "$work/$w.key" --state "$work/$w.state" --addr 127.0.0.1:0 \
+		>"$work/$w.url" 2>"$work/$w.log" &
+	pids="$pids $!"
+done
+for w in security audit; do
+	i=0
+	while [ ! -s "$work/$w.url" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+done
+# The case names them, with a quorum of 2.
+{
+	echo "quorum 2"
+	echo "timeout 5s"
+	for w in security audit; do echo "witness $(cat "$work/$w.vkey") $(cat "$work/$w.url")"; done
+} >logbook/witnesses
+cat logbook/witnesses
+run log cosign
+
 step "2. seal a demo secret 2 of 3, then drill"
 printf 'demo secret: the emergency key\n' >"$work/secret.txt"
 run seal --name demo --threshold 2 --allow-virtual \
@@ -113,7 +139,7 @@ run aws check prod.glass $aws
 # shellcheck disable=SC2086
 run aws audit $aws
 
-step "5. the logbook"
+step "5. the logbook, witnessed"
 run log show
-run log verify
 run log checkpoint
+run log verify --witnessed

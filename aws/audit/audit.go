@@ -55,6 +55,8 @@ type Use struct {
 type Report struct {
 	Origin      string     `json:"origin"`
 	Checkpoint  string     `json:"checkpoint"`
+	Witnesses   string     `json:"witnesses,omitempty"`           // how far witnesses have cosigned the logbook
+	Cosigned    string     `json:"cosigned_checkpoint,omitempty"` // the newest checkpoint they cosigned, with their cosignatures
 	Since       *time.Time `json:"since,omitempty"`
 	Releases    []Release  `json:"releases"`
 	Uses        []Use      `json:"key_uses"`
@@ -218,6 +220,12 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Logbook `%s`, checkpoint %s (verify with `breakglass log verify`).", rep.Origin, rep.Checkpoint)
 	if rep.Since != nil {
 		fmt.Fprintf(w, " Releases since %s.", rep.Since.Format("2006-01-02"))
+	}
+	if rep.Witnesses != "" {
+		fmt.Fprintf(w, "\n\nWitnesses: %s.", rep.Witnesses)
+	}
+	if rep.Cosigned != "" {
+		fmt.Fprintf(w, " The newest cosigned checkpoint:\n\n```\n%s```", rep.Cosigned)
 	}
 	fmt.Fprintf(w, "\n\n## Releases\n\n")
 	if len(rep.Releases) == 0 {

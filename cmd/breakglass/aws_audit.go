@@ -62,7 +62,11 @@ func runAWSAudit(c *cli.Context) error {
 		}
 		since = t
 	}
-	_, l, err := openRequiredLog(c)
+	cd, l, err := openRequiredLog(c)
+	if err != nil {
+		return err
+	}
+	wst, err := cd.witnessStatus(l)
 	if err != nil {
 		return err
 	}
@@ -86,6 +90,9 @@ func runAWSAudit(c *cli.Context) error {
 	rep.Origin = l.Origin()
 	ck := l.Checkpoint()
 	rep.Checkpoint = fmt.Sprintf("size %d, root %x…", ck.N, ck.Hash[:8])
+	if wst != nil {
+		rep.Witnesses, rep.Cosigned = wst.Summary(), string(wst.Latest)
+	}
 	if format == "json" {
 		if err := printJSON(rep); err != nil {
 			return err

@@ -68,8 +68,13 @@ func caseFlags() []cli.Flag {
 type caseDir struct {
 	*casedir.Case
 
-	// warnf reports that a step is not recorded; infof by default.
+	// warnf reports that a step is not recorded or not witnessed; infof by
+	// default.
 	warnf func(format string, args ...any)
+
+	// witnessFailed names the witnesses that failed to cosign after an
+	// append of this process (see cosignAfterAppend).
+	witnessFailed map[string]bool
 }
 
 // openCase opens the case the command line names: --case, else
@@ -217,7 +222,13 @@ func (cd *caseDir) appendEntry(size int64, e logbook.Entry, actor *token.Record,
 		cd.warnf("no logbook in %s; this step is not recorded", cd.Dir)
 		return logbook.Checkpoint{}, nil
 	}
-	return ck, actorError(logError(recordError(err)))
+	if err != nil {
+		return ck, actorError(logError(recordError(err)))
+	}
+	if l, lerr := cd.Case.Log(); lerr == nil && l != nil {
+		cd.cosignAfterAppend(l)
+	}
+	return ck, nil
 }
 
 // checkActor checks that actor can sign logbook entries of this case (see

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,9 @@ checkpoint, is short enough to copy into a paper journal or a ticket; given
 older checkpoints, log verify proves the logbook has only been appended to
 since. The format is docs/format-logbook.md; the auditor's runbook is
 docs/runbook-auditor.md.
+
+Witnesses that other teams run cosign the checkpoints (log cosign, log
+witness), so a rewrite of history after the fact is caught by someone else.
 
 The logbook lives in CASE/logbook. The case is --case DIR, else
 $BREAKGLASS_CASE, else the current directory (docs/case.md). Signatures are
@@ -37,6 +41,8 @@ func logCommand() *cli.Command {
 			logExportCommand(),
 			logNoteCommand(),
 			logRevokeCommand(),
+			logCosignCommand(),
+			logWitnessCommand(),
 		},
 	}
 }
@@ -108,7 +114,8 @@ Publish it: write it into the paper journal, paste it into the incident
 ticket, send it to the auditors. Anyone holding it can later run
 log verify --checkpoint FILE to prove the logbook still holds every entry it
 covers, unchanged. It verifies with golang.org/x/mod/sumdb/note given the
-roster's verifier keys.
+roster's verifier keys. Once a quorum of the case's witnesses has cosigned it
+(log cosign), it carries their cosignature lines too.
 
 EXAMPLES
    breakglass log checkpoint > checkpoint-$(date +%F).txt
@@ -129,7 +136,7 @@ func runLogCheckpoint(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return noArgs(c)
 	}
-	_, l, err := openRequiredLog(c)
+	cd, l, err := openRequiredLog(c)
 	if err != nil {
 		return err
 	}
@@ -138,7 +145,13 @@ func runLogCheckpoint(c *cli.Context) error {
 		return withHints(errors.New("the logbook is empty: there is no checkpoint yet"),
 			"the first entry (card enroll, seal, or breakglass log note) signs the first checkpoint")
 	}
-	_, err = stdout(c).Write(ck.Signed)
+	signed := ck.Signed
+	if st, err := cd.witnessStatus(l); err != nil {
+		return err
+	} else if st != nil && st.Witnessed == l.Size() && st.Latest != nil && bytes.HasPrefix(st.Latest, signed[:bytes.Index(signed, []byte("\n\n"))+2]) {
+		signed = st.Latest // the same checkpoint, with the witnesses' cosignatures
+	}
+	_, err = stdout(c).Write(signed)
 	return err
 }
 

@@ -16,7 +16,10 @@ const logExportHelp = `log export verifies the logbook and writes it as printabl
 in Markdown or HTML: one block per entry with every field and its signature
 lines, and at the foot of each page the tree head after its last entry and
 the latest signed checkpoint, to copy into the paper journal. Auditors can
-check any page against log verify --checkpoint.
+check any page against log verify --checkpoint. When the case has witnesses,
+the foot also says how far they have cosigned the logbook and shows the
+newest cosigned checkpoint, with their cosignature lines (verified first, as
+log verify does).
 
 The pages go to standard output, or to --out FILE, which must not exist yet.
 --secret, --since and --kind select entries as in log show.
@@ -48,15 +51,15 @@ func runLogExport(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return noArgs(c)
 	}
-	write := map[string]func(*bytes.Buffer, *logbook.Log, []*logbook.Entry, int) error{
-		"md": func(b *bytes.Buffer, l *logbook.Log, e []*logbook.Entry, n int) error {
-			return logbook.WriteMarkdown(b, l, e, n)
-		},
-		"markdown": func(b *bytes.Buffer, l *logbook.Log, e []*logbook.Entry, n int) error {
-			return logbook.WriteMarkdown(b, l, e, n)
-		},
-		"html": func(b *bytes.Buffer, l *logbook.Log, e []*logbook.Entry, n int) error {
-			return logbook.WriteHTML(b, l, e, n)
+	type writeFunc func(*bytes.Buffer, *logbook.Log, []*logbook.Entry, int, ...logbook.JournalOption) error
+	md := func(b *bytes.Buffer, l *logbook.Log, e []*logbook.Entry, n int, o ...logbook.JournalOption) error {
+		return logbook.WriteMarkdown(b, l, e, n, o...)
+	}
+	write := map[string]writeFunc{
+		"md":       md,
+		"markdown": md,
+		"html": func(b *bytes.Buffer, l *logbook.Log, e []*logbook.Entry, n int, o ...logbook.JournalOption) error {
+			return logbook.WriteHTML(b, l, e, n, o...)
 		},
 	}[c.String("format")]
 	if write == nil {
@@ -77,13 +80,19 @@ func runLogExport(c *cli.Context) error {
 			return fmt.Errorf("--out %s: %v", out, unwrapPathError(err))
 		}
 	}
-	_, l, err := openRequiredLog(c)
+	cd, l, err := openRequiredLog(c)
 	if err != nil {
 		return err
 	}
+	var opts []logbook.JournalOption
+	if st, err := cd.witnessStatus(l); err != nil {
+		return err
+	} else if st != nil {
+		opts = append(opts, logbook.WithWitnessed(st.Latest, st.Summary()))
+	}
 	sel := logbook.Select(l.Entries(), f)
 	var buf bytes.Buffer
-	if err := write(&buf, l, sel, c.Int("per-page")); err != nil {
+	if err := write(&buf, l, sel, c.Int("per-page"), opts...); err != nil {
 		return err
 	}
 	if out == "" {

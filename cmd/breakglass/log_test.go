@@ -11,6 +11,9 @@ package main
 //	cut FILE N           removes the last N bytes of FILE
 //	delentry FILE N      deletes entry N from a logbook entries file
 //
+// and the witness commands of log_witness_test.go (freeport, waitfor,
+// expand, envfile, fakewitness).
+//
 // and, in script-log-cards, $READER_alice and $READER_bob, the readers of two
 // enrolled virtual cards whose records are in $CARDS; BREAKGLASS_PIN is their
 // PIN.
@@ -31,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -264,7 +268,7 @@ func logScriptParams(t *testing.T, dir string, setup func(*testscript.Env)) test
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testscript.Params{
+	p := testscript.Params{
 		Dir: dir,
 		// -update-log-fixture also rewrites the scripts' golden files
 		// (cmp stdout FILE); inline patterns are updated by hand.
@@ -339,6 +343,8 @@ func logScriptParams(t *testing.T, dir string, setup func(*testscript.Env)) test
 			},
 		},
 	}
+	maps.Copy(p.Cmds, witnessScriptCmds())
+	return p
 }
 
 // splitEntries splits a logbook entries file into its records: text lines,

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/witness"
 )
 
 const logVerifyHelp = `log verify checks the whole logbook: every entry's signature against the
@@ -24,6 +25,15 @@ only been appended to since they were published.
 A checkpoint is a file holding one (as log checkpoint prints it), the text
 itself, or - for standard input.
 
+When the case has witnesses (CASE/logbook/witnesses, see log cosign), it
+also checks every checkpoint they cosigned (CASE/logbook/cosigned): each
+cosignature against the witness's key, and that the logbook still holds
+those entries unchanged. A second line says how far a quorum has witnessed:
+"witnesses: entries 0–41 cosigned by 2 of 3 witnesses (quorum 2); 42–44 not
+yet". Entries not yet witnessed are not an error unless --witnessed is
+given; a cosigned checkpoint the logbook no longer extends (history
+rewritten or removed after it was witnessed) always is.
+
 The exit status says it all: 0 and a one-line summary when everything holds;
 1 and a message naming the first bad entry and what is wrong with it
 otherwise; 2 for a wrong command line. An enrollment record that does not
@@ -32,6 +42,7 @@ verify is an error too, not skipped.
 EXAMPLES
    breakglass log verify
    breakglass log verify --checkpoint journal/2026-11-24.txt --checkpoint INC-4242-checkpoint.txt
+   breakglass log verify --witnessed
    breakglass log verify --case ~/cases/prod-aws --origin breakglass.example.com/acme/prod-aws \
      --roster former-custodians/alice.card.json
    pbpaste | breakglass log verify --checkpoint -`
@@ -45,6 +56,7 @@ func logVerifyCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.GenericFlag{Name: "checkpoint", Value: &listFlag{}, Usage: "a published checkpoint: `FILE`, its text, or - (repeatable)"},
 			&cli.StringFlag{Name: "origin", Usage: "require the logbook to be the one of `ORIGIN`"},
+			&cli.BoolFlag{Name: "witnessed", Usage: "fail unless a quorum of the case's witnesses has cosigned every entry"},
 		}, caseFlags()...),
 		Action: runLogVerify,
 	}
@@ -84,10 +96,28 @@ func runLogVerify(c *cli.Context) error {
 	if l.UnfinishedAppend() {
 		infof("the entries file ends in an unfinished append (a crash before it was committed); it is not part of the logbook, and the next append discards it")
 	}
+	st, err := cd.witnessStatus(l)
+	if err != nil {
+		return err
+	}
 	ck := l.Checkpoint()
 	fmt.Fprintf(stdout(c), "logbook verified: %s, consistent with %s, tree head %d %s\n",
 		logPlural(l.Size(), "entry", "entries"), logPlural(int64(len(ckpts)), "checkpoint", "checkpoints"),
 		ck.N, base64.StdEncoding.EncodeToString(ck.Hash[:]))
+	if st == nil {
+		if c.Bool("witnessed") {
+			return cd.noWitnesses()
+		}
+		return nil
+	}
+	for _, msg := range st.Ignored {
+		infof("%s: %s (not counted)", witness.CosignedFile, msg)
+	}
+	fmt.Fprintf(stdout(c), "witnesses: %s\n", st.Summary())
+	if c.Bool("witnessed") && st.Witnessed < l.Size() {
+		return withHints(fmt.Errorf("%s not yet cosigned by a quorum of %d witnesses", witness.Span(st.Witnessed, l.Size()), st.Quorum),
+			"run breakglass log cosign, or see its --help for an offline witness")
+	}
 	return nil
 }
 
