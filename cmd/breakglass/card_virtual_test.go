@@ -262,7 +262,7 @@ func TestCardVirtualRefuses(t *testing.T) {
 	}{
 		// urfave/cli's own complaints are usage errors too (ui.go).
 		{"no state", []string{}, exitUsage, `Required flag "state" not set`},
-		{"argument", []string{"--state", fresh, "extra"}, exitUsage, `unexpected argument "extra"`},
+		{"argument", []string{"--state", fresh, "extra"}, exitUsage, `breakglass card virtual takes no arguments (got "extra")`},
 		{"touch", []string{"--state", fresh, "--touch", "sometimes"}, exitUsage, "--touch"},
 		{"serial zero", []string{"--state", fresh, "--serial", "0"}, exitUsage, "--serial"},
 		{"serial too big", []string{"--state", fresh, "--serial", "4294967296"}, exitUsage, "--serial"},
