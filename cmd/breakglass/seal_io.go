@@ -5,7 +5,6 @@ package main
 // terminal checks, PIN and mnemonic input, enrollment records.
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -20,7 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 	xterm "golang.org/x/term"
 
-	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
@@ -88,56 +87,21 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// writeNewFile writes path through write: into a 0600 temporary file in the
-// same directory, synced, then linked into place only if path still does
-// not exist. On any error nothing is left behind. With replace, an existing
-// path is replaced atomically instead (reseal in place).
-func writeNewFile(path string, mode os.FileMode, replace bool, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return withHints(fmt.Errorf("cannot write %s: %v", path, unwrapPathError(err)),
+// writeNewFile writes path atomically (package atomicfile): a new file
+// that never overwrites, or with replace an atomic replacement (reseal in
+// place). On any error nothing is left behind.
+func writeNewFile(path string, mode os.FileMode, replace bool, write func(io.Writer) error) error {
+	err := atomicfile.Write(path, mode, replace, write)
+	var ce *atomicfile.CreateError
+	switch {
+	case errors.As(err, &ce):
+		return withHints(fmt.Errorf("cannot write %s: %v", path, ce.Err),
 			"choose an --out path in a directory you can write")
+	case errors.Is(err, atomicfile.ErrExists):
+		return withHints(fmt.Errorf("%s appeared while breakglass was writing it; nothing was written", path),
+			"choose another --out path")
 	}
-	tmp := f.Name()
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-		os.Remove(tmp)
-	}()
-	bw := bufio.NewWriterSize(f, 64<<10)
-	defer secret.WipeWriter(bw) // it held what was written: maybe a secret
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
-	}
-	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
-	}
-	f = nil
-	if replace {
-		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
-		}
-		return nil
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return withHints(fmt.Errorf("%s appeared while breakglass was writing it; nothing was written", path),
-				"choose another --out path")
-		}
-		return fmt.Errorf("writing %s: %v", path, unwrapPathError(err))
-	}
-	return nil
+	return err
 }
 
 // readGlass opens and parses a .glass file. The digest is checked here, so

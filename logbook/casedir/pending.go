@@ -20,10 +20,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
 )
@@ -86,22 +88,7 @@ func (c *Case) SavePending(l *logbook.Log, command, glass string, e logbook.Entr
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".pending-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, 0o600, true, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
 }
 
 // LoadPending returns the pending entry of secret in the case, or nil.

@@ -1,0 +1,85 @@
+// Package atomicfile writes a file so that it appears whole or not at all.
+package atomicfile
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/breakglass/breakglass/internal/secret"
+)
+
+// ErrExists: the file appeared while it was being written (Write without
+// replace never overwrites).
+var ErrExists = errors.New("the file appeared while it was being written; nothing was written")
+
+// A CreateError: the temporary file next to path could not be created (the
+// directory is not writable, say).
+type CreateError struct{ Err error }
+
+func (e *CreateError) Error() string { return e.Err.Error() }
+func (e *CreateError) Unwrap() error { return e.Err }
+
+// Write writes path through write: into a temporary file in the same
+// directory, with mode, synced, then linked into place only if path still
+// does not exist (ErrExists otherwise) or, with replace, renamed over it.
+// On any error nothing is left behind. The buffer that held what was
+// written is wiped: it may have been a secret.
+func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return &CreateError{Err: unwrap(err)}
+	}
+	tmp := f.Name()
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		os.Remove(tmp)
+	}()
+	bw := bufio.NewWriterSize(f, 64<<10)
+	defer secret.WipeWriter(bw)
+	if err := write(bw); err != nil {
+		return err
+	}
+	fail := func(err error) error { return fmt.Errorf("writing %s: %v", path, unwrap(err)) }
+	if err := bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	f = nil
+	if replace {
+		if err := os.Rename(tmp, path); err != nil {
+			return fail(err)
+		}
+		return nil
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s: %w", path, ErrExists)
+		}
+		return fail(err)
+	}
+	return nil
+}
+
+// unwrap drops the *fs.PathError wrapper: messages name the file already.
+func unwrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
