@@ -560,21 +560,6 @@ func TestRosterFromCaseAndFlags(t *testing.T) {
 	}
 }
 
-func TestActorName(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"alice", "alice"},
-		{"Alice Smith", "Alice_Smith"},
-		{"Dave O+Brien", "Dave_O-Brien"},
-		{"José\tGarcía", "José_García"},
-		{"bad\x00name", ""},
-	} {
-		got, err := actorName(&token.Record{Custodian: token.Custodian{Name: tc.in}})
-		if got != tc.want || (err != nil) != (tc.want == "") {
-			t.Errorf("actorName(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		}
-	}
-}
-
 // FuzzActorName: every name actorName accepts is a valid signer name for
 // the logbook (token.NewNoteSigner and entries accept it).
 func FuzzActorName(f *testing.F) {
