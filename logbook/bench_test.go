@@ -98,7 +98,7 @@ func writeBigLog(t testing.TB, dir string, n int, odd bool, edit func(i int, sig
 		}
 		all = append(all, signed...)
 	}
-	c, err := signCheckpoint(Checkpoint{Origin: testOrigin, Tree: tlog.Tree{N: int64(n), Hash: root}}, signers[0])
+	c, err := signCheckpoint(Checkpoint{Origin: testOrigin, Tree: tlog.Tree{N: int64(n), Hash: root}}, signers[(n-1)%len(signers)]) // the actor of the last entry signs it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,32 @@ func OpenCheckpoint(signed []byte, verifiers note.Verifiers) (Checkpoint, error)
 	return c, nil
 }
 
+// signedBy reports whether the signed note signed carries a verified
+// signature under the key name name.
+func signedBy(signed []byte, verifiers note.Verifiers, name string) bool {
+	n, err := openNote(signed, verifiers)
+	if err != nil {
+		return false
+	}
+	for _, s := range n.Sigs {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// checkCheckpointSigner checks the rule that a checkpoint of size n > 0 is
+// signed by the actor of entry n-1, the last entry it covers (the person
+// whose append made it). Anyone else's signature on it (a witness, an
+// auditor) is welcome but does not count.
+func checkCheckpointSigner(signed []byte, verifiers note.Verifiers, n int64, last *Entry) error {
+	if n == 0 || last == nil || signedBy(signed, verifiers, last.Actor) {
+		return nil
+	}
+	return fmt.Errorf("is not signed by %s, the actor of the last entry it covers (entry %d)", last.Actor, last.Index)
+}
+
 // signCheckpoint returns c signed by s.
 func signCheckpoint(c Checkpoint, s note.Signer) (Checkpoint, error) {
 	text, err := c.MarshalText()

@@ -550,6 +550,13 @@ func (l *Log) sync() error {
 			rollback()
 			return &VerifyError{-1, fmt.Sprintf("checkpoint file: %v", err)}
 		}
+		if target > 0 {
+			last := l.entryAt(target-1, entries)
+			if err := checkCheckpointSigner(ckptBytes, l.verifiers, target, last); err != nil {
+				rollback()
+				return &VerifyError{-1, "checkpoint file " + err.Error()}
+			}
+		}
 	}
 	l.entries = append(l.entries, entries...)
 	for _, r := range recs {
@@ -889,4 +896,15 @@ func InsecureReadUnverified(dir string) ([]*Entry, error) {
 		data = data[len(rec):]
 	}
 	return out, nil
+}
+
+// entryAt is entry i, from the entries already loaded or, past them, from
+// fresh (entries l.Size() on, being verified).
+func (l *Log) entryAt(i int64, fresh []*Entry) *Entry {
+	if n := int64(len(l.entries)); i < n {
+		return l.entries[i]
+	} else if j := i - n; j < int64(len(fresh)) {
+		return fresh[j]
+	}
+	return nil
 }

@@ -158,6 +158,7 @@ const (
 	reasonOrigin           = "origin"            // from another logbook
 	reasonUnknownKind      = "unknown-kind"      // an entry kind this version does not know
 	reasonNonCanonical     = "non-canonical"     // base64 with non-zero padding bits
+	reasonCheckpointSigner = "checkpoint-signer" // the checkpoint is not signed by its last entry's actor
 )
 
 // tamperCases returns a logbook of 6 entries and the ways to damage it, with
@@ -199,6 +200,21 @@ func tamperCases(t *testing.T) (dir0 string, cases []tamperCase) {
 			writeFile(t, dir, entriesFile, join(recs[:4]...))
 			writeFile(t, dir, checkpointFile, ckpts[3])
 		}, [][]byte{ckpts[5]}, "logbook: entry 4 is missing: a published checkpoint covers 6 entries but the logbook holds only 4 (entries were removed)", reasonTruncated},
+		{"drop the last entry and re-sign the checkpoint with another roster key", func(t *testing.T, dir string) {
+			// The attack the rule stops: an entry removed, and a checkpoint
+			// of the shorter log signed by anyone in the roster.
+			writeFile(t, dir, entriesFile, join(recs[:n-1]...))
+			text := ckpts[n-2][:bytes.Index(ckpts[n-2], []byte("\n\n"))+1]
+			other := "alice"
+			if sampleEntries()[n-2].who == "alice" {
+				other = "bob"
+			}
+			signed, err := note.Sign(&note.Note{Text: string(text)}, testSigner(t, other))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dir, checkpointFile, signed)
+		}, nil, fmt.Sprintf("logbook: checkpoint file is not signed by %s, the actor of the last entry it covers (entry %d)", sampleEntries()[n-2].who, n-2), reasonCheckpointSigner},
 		{"roll back the checkpoint by two", func(t *testing.T, dir string) {
 			writeFile(t, dir, checkpointFile, ckpts[3])
 		}, nil, "logbook: entry 4 is beyond the checkpoint, which covers 4 entries: the checkpoint file was rolled back or deleted", reasonBeyondCheckpoint},

@@ -11,13 +11,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/breakglass/breakglass/token"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/breakglass/breakglass/token"
 )
 
 var updateVectors = flag.Bool("update", false, "rewrite testdata/vectors from their recipes")
@@ -334,6 +336,7 @@ func independentVerify(files map[string][]byte, vs note.Verifiers, keys map[stri
 	for _, k := range []string{"enroll", "seal", "reseal", "unseal-start", "tap", "release", "drill", "revoke", "rotate", "note"} {
 		known[k] = true
 	}
+	lastActor := "" // the actor of the last entry the checkpoint covers
 	for i := int64(0); i < n; i++ {
 		// A record: text, blank line, signature lines ("— " prefix).
 		sep := bytes.Index(data, []byte("\n\n"))
@@ -373,6 +376,7 @@ func independentVerify(files map[string][]byte, vs note.Verifiers, keys map[stri
 			return failFor(reasonUnknownKind, "entry %d: kind %q", i, fields["kind"])
 		}
 		actor, key := fields["actor"], fields["key"]
+		lastActor = actor
 		if !keyLineRE.MatchString(key) {
 			return failFor("key", "entry %d: key line %q", i, key)
 		}
@@ -426,8 +430,13 @@ func independentVerify(files map[string][]byte, vs note.Verifiers, keys map[stri
 		}
 	}
 	if haveCkpt {
-		if _, err := openNote("checkpoint", ckpt); err != nil {
+		cn, err := openNote("checkpoint", ckpt)
+		if err != nil {
 			return err
+		}
+		// Signed by the actor of the last entry it covers.
+		if lastActor != "" && !slices.ContainsFunc(cn.Sigs, func(s note.Signature) bool { return s.Name == lastActor }) {
+			return failFor(reasonCheckpointSigner, "the checkpoint is not signed by %s, the actor of its last entry", lastActor)
 		}
 	}
 	for _, p := range published {
