@@ -14,6 +14,8 @@ package main
 //	                          AWS_REGION and $ACCOUNT
 //	awsfail ACTION CODE N     the next N calls of ACTION fail with CODE
 //	awsadvance DURATION       move the server's clock
+//	awssigningclock DURATION  move the clock the server checks signatures
+//	                          against (to expire presigned requests)
 //	awsiam newkey USER        create an access key outside breakglass
 //	                          (its id in $EXTRAKEY)
 //	awsiam deletekey USER ID  delete an access key outside breakglass
@@ -118,6 +120,14 @@ var awsScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []
 		d, err := time.ParseDuration(args[0])
 		ts.Check(err)
 		awsServerOf(ts).Advance(d)
+	},
+	"awssigningclock": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: awssigningclock DURATION")
+		}
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		awsServerOf(ts).AdvanceSigningClock(d)
 	},
 	"awssts": awsSTSCmd,
 	"awsiam": func(ts *testscript.TestScript, neg bool, args []string) {
