@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -194,6 +195,12 @@ func TestSNS(t *testing.T) {
 	status, body := get(t, srv.URL()+"/_awstest/deliveries?messageId="+*pub.MessageId)
 	if status != 200 || !bytes.Contains(body, []byte(`"message":"hello"`)) {
 		t.Errorf("/_awstest/deliveries: %d %s", status, body)
+	}
+	if got, err := FetchDeliveries(ctx, srv.URL(), *pub.MessageId); err != nil || len(got) != 1 || got[0].Message != "hello" {
+		t.Errorf("FetchDeliveries = %+v, %v", got, err)
+	}
+	if _, err := FetchDeliveries(ctx, srv.URL()+"/federation", "x"); !errors.Is(err, ErrNotRehearsal) {
+		t.Errorf("FetchDeliveries elsewhere: %v", err)
 	}
 
 	_, err = admin.Publish(ctx, &sns.PublishInput{TopicArn: awssdk.String("arn:aws:sns:us-east-1:123456789012:ghost"), Message: awssdk.String("x")})

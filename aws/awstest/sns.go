@@ -1,7 +1,11 @@
 package awstest
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -107,6 +111,33 @@ func (s *Server) serveDeliveries(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(struct {
 		Deliveries []Delivery `json:"deliveries"`
 	}{out})
+}
+
+// ErrNotRehearsal is FetchDeliveries' answer from an endpoint that is not
+// this server: real AWS does not say where its messages went.
+var ErrNotRehearsal = errors.New("the endpoint is not a rehearsal server: it keeps no delivery log")
+
+// FetchDeliveries asks the server at endpoint (its URL) for the
+// deliveries of one message, as a rehearsal or a test client does. Any
+// endpoint that does not answer like this server gives an error wrapping
+// ErrNotRehearsal.
+func FetchDeliveries(ctx context.Context, endpoint, messageID string) ([]Delivery, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(endpoint, "/")+deliveriesPath+"?"+url.Values{"messageId": {messageID}}.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotRehearsal, err)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotRehearsal, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Deliveries *[]Delivery `json:"deliveries"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&out) != nil || out.Deliveries == nil {
+		return nil, fmt.Errorf("%w (%s answered %s)", ErrNotRehearsal, endpoint, resp.Status)
+	}
+	return *out.Deliveries, nil
 }
 
 var topicNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
