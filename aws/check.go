@@ -55,6 +55,8 @@ type CheckReport struct {
 	// Revoke), for the caller to compare with the logbook's last revoke.
 	// Zero when not both carry such a deny.
 	SessionsRevokedBefore time.Time
+	// Alert is the alert path, when the spec has alerts.
+	Alert *AlertReport
 }
 
 // Drifted reports whether any finding is Drift.
@@ -149,6 +151,11 @@ func Check(ctx context.Context, cfg awssdk.Config, spec Spec, sealedKeyID string
 		}
 	}
 	r.SessionsRevokedBefore = checkRevoked(add, snap, r, reprovision)
+	if len(spec.Alerts) > 0 {
+		if r.Alert, err = checkAlert(ctx, cfg, spec, account, add); err != nil {
+			return nil, err
+		}
+	}
 
 	// Keys: exactly one, the sealed one, active, young enough.
 	sealedFound := false

@@ -35,6 +35,14 @@
 // ([ErrDurationTooLong], [ErrAccessDenied], [ErrKeyInvalid],
 // [ErrThrottled], [ErrUnreachable], [ErrExpired]) for the CLI's hints.
 //
+// On an air-gapped laptop, [Presign] makes the same AssumeRole request
+// without sending it: SigV4 query-string authentication with the
+// long-term key, valid for at most [MaxPresignExpiry]. The URL holds the
+// key id, never the secret; [ParsePresigned] reads it back on any machine
+// and [Redeem] sends it (refusing one expired by the local clock), so the
+// key never touches a networked machine. Errors add [ErrRequestExpired]
+// and [ErrRequestAltered].
+//
 // After an incident, [Revoke] deactivates and deletes the released key,
 // denies everything to sessions issued before now (the aws:TokenIssueTime
 // policy AWS's own "Revoke active sessions" uses, named

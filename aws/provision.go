@@ -306,6 +306,10 @@ type Plan struct {
 	// permissions, "role".
 	PolicyHashes  map[string]string
 	RolePolicyARN string // the attached permissions policy, if any
+	// AlertRuleARN and AlertTopicARN name the alert path, when the spec
+	// has alerts; PolicyHashes["alert-pattern"] is its pattern's hash.
+	AlertRuleARN  string
+	AlertTopicARN string
 	// ExistingKeyIDs are the user's access keys already in IAM.
 	ExistingKeyIDs []string
 
@@ -503,6 +507,11 @@ func PlanProvision(ctx context.Context, cfg awssdk.Config, spec Spec) (*Plan, er
 		if revoked.user.Equal(revoked.role) {
 			p.Notes = append(p.Notes, "user "+userName+" and role "+roleName+" deny sessions issued before "+when+" ("+RevokePolicyName+", from an earlier revoke); kept")
 		}
+	}
+
+	// The alert, before the key: its first use is loud.
+	if err := p.planAlert(ctx, cfg, spec); err != nil {
+		return nil, err
 	}
 
 	// The access key.

@@ -29,6 +29,10 @@ type Record struct {
 	ExtraTags     map[string]string `json:"extra_tags,omitempty"`
 	PolicyHashes  map[string]string `json:"policy_hashes,omitempty"`
 	Provisioned   time.Time         `json:"provisioned"`
+	// Alerts are the alert destinations (Alert.String), AlertRegion where
+	// the rule and topic live; absent without alerts.
+	Alerts      []string `json:"alerts,omitempty"`
+	AlertRegion string   `json:"alert_region,omitempty"`
 }
 
 // maxRecord bounds a provisioning record.
@@ -53,6 +57,12 @@ func NewRecord(spec Spec, p *Plan, at time.Time) *Record {
 	}
 	if spec.MaxSession == 0 {
 		r.MaxSession = time.Hour.String()
+	}
+	for _, a := range spec.Alerts {
+		r.Alerts = append(r.Alerts, a.String())
+	}
+	if len(spec.Alerts) > 0 {
+		r.AlertRegion = spec.alertRegion()
 	}
 	return r
 }
@@ -109,6 +119,16 @@ func (r *Record) Spec() (Spec, error) {
 		MaxSession: d, Owner: r.Owner, ExtraTags: r.ExtraTags}
 	if len(r.RolePolicy) > 0 {
 		s.RolePolicy = []byte(r.RolePolicy)
+	}
+	for _, a := range r.Alerts {
+		al, err := ParseAlert(a)
+		if err != nil {
+			return Spec{}, fmt.Errorf("provisioning record: %w", err)
+		}
+		s.Alerts = append(s.Alerts, al)
+	}
+	if len(s.Alerts) > 0 {
+		s.AlertRegion = r.AlertRegion
 	}
 	if err := s.Validate(); err != nil {
 		return Spec{}, fmt.Errorf("provisioning record: %w", err)

@@ -66,6 +66,26 @@ func TestAWSRecordTamper(t *testing.T) {
 	}
 }
 
+func TestAWSRecordAlerts(t *testing.T) {
+	spec := Spec{Name: "prod", AccountID: "123456789012", RolePolicyARN: "arn:aws:iam::aws:policy/ReadOnlyAccess", Owner: "sre",
+		Alerts: []Alert{{"email", "oncall@example.com"}, {"sns", "arn:aws:sns:us-east-1:123456789012:sec"}}, AlertRegion: "eu-west-1"}
+	p := &Plan{Account: "123456789012", UserARN: spec.UserARN("123456789012"), RoleARN: spec.RoleARN("123456789012")}
+	b := NewRecord(spec, p, time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC)).Marshal()
+	r, err := ParseRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Spec()
+	if err != nil || len(got.Alerts) != 2 || got.Alerts[1] != spec.Alerts[1] || got.AlertTopicARN("123456789012") != "arn:aws:sns:eu-west-1:123456789012:breakglass-prod-alerts" {
+		t.Fatalf("spec = %+v, %v", got, err)
+	}
+	for _, bad := range []string{`"email:nobody"`, `"pager:oncall"`} {
+		if _, err := ParseRecord([]byte(strings.Replace(string(b), `"email:oncall@example.com"`, bad, 1))); err == nil {
+			t.Errorf("accepted alert %s", bad)
+		}
+	}
+}
+
 func TestAWSRecordPolicyNotObject(t *testing.T) {
 	r := testAWSRecord(t)
 	r.RolePolicy = json.RawMessage(`["s3:*"]`)

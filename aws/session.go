@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,29 +77,17 @@ var sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 // the key; the caller wipes it afterwards. Errors wrap ErrDurationTooLong,
 // ErrAccessDenied, ErrKeyInvalid, ErrThrottled or ErrUnreachable.
 func Session(ctx context.Context, key Credentials, req Request) (*STSCredentials, error) {
-	if !sourceIdentityRE.MatchString(req.Operator) || strings.HasPrefix(strings.ToLower(req.Operator), "aws:") {
-		return nil, fmt.Errorf("aws: operator name %q cannot be a source identity: use 2 to 64 letters, digits or +=,.@_-", req.Operator)
-	}
-	name := req.SessionName
-	if name == "" {
-		name = req.Operator
-	}
-	if !sourceIdentityRE.MatchString(name) {
-		return nil, fmt.Errorf("aws: session name %q: use 2 to 64 letters, digits or +=,.@_-", name)
+	q, err := assumeRoleParams(req)
+	if err != nil {
+		return nil, err
 	}
 	in := &sts.AssumeRoleInput{
 		RoleArn:         awssdk.String(req.RoleARN),
-		RoleSessionName: awssdk.String(name),
+		RoleSessionName: awssdk.String(q.Get("RoleSessionName")),
 		SourceIdentity:  awssdk.String(req.Operator),
 	}
-	if req.Duration != 0 {
-		secs := req.Duration / time.Second
-		if secs < 900 || req.Duration%time.Second != 0 {
-			return nil, fmt.Errorf("aws: session duration %s: use whole seconds, at least 15m", req.Duration)
-		}
-		if secs > 43200 {
-			return nil, fmt.Errorf("aws: session duration %s: %w (AWS allows at most 12h)", req.Duration, ErrDurationTooLong)
-		}
+	if d := q.Get("DurationSeconds"); d != "" {
+		secs, _ := strconv.Atoi(d)
 		in.DurationSeconds = awssdk.Int32(int32(secs))
 	}
 	cfg := SessionConfig(Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, "", req)

@@ -33,6 +33,13 @@ type Spec struct {
 	// ExtraTags are added to the user and the role, for example the tags
 	// an organisation's cleanup or expiry automation honours as exemptions.
 	ExtraTags map[string]string
+	// Alerts, if any, make every use loud: an EventBridge rule on the
+	// CloudTrail events of the user and of AssumeRole on the role, an SNS
+	// topic breakglass-NAME-alerts with these subscriptions (and sns:
+	// alerts as further targets), in AlertRegion (default
+	// DefaultAlertRegion).
+	Alerts      []Alert
+	AlertRegion string
 }
 
 // Path is the IAM path of the user and the role.
@@ -102,8 +109,30 @@ func (s Spec) Validate() error {
 	if s.Owner == "" {
 		return fmt.Errorf("aws: an owner team is required (it is tagged on the user and the role)")
 	}
+	if len(s.Alerts) > 0 {
+		if !alertNameRE.MatchString(s.AlertRuleName()) || len(s.AlertRuleName()) > 64 {
+			return fmt.Errorf("aws: name %q is too long or has characters an EventBridge rule name cannot take, for alerts (letters, digits, ._- and at most 47 characters)", s.Name)
+		}
+		if s.AlertRegion != "" && !regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`).MatchString(s.AlertRegion) {
+			return fmt.Errorf("aws: alert region %q is not an AWS region", s.AlertRegion)
+		}
+		seen := map[Alert]bool{}
+		for _, a := range s.Alerts {
+			if b, err := ParseAlert(a.String()); err != nil || b != a {
+				return fmt.Errorf("aws: alert %q is not valid", a.String())
+			}
+			if seen[a] {
+				return fmt.Errorf("aws: alert %s is given twice", a)
+			}
+			seen[a] = true
+		}
+	}
 	return nil
 }
+
+// alertNameRE: what both an SNS topic name and an EventBridge rule name
+// can take.
+var alertNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // CanonicalPolicy re-encodes a JSON policy document compactly with sorted
 // keys, so that equal policies hash equally however they were written.

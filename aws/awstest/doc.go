@@ -1,5 +1,6 @@
-// Package awstest is a small IAM and STS server on loopback, for tests and
-// rehearsals of the breakglass AWS procedure without an AWS account.
+// Package awstest is a small IAM, STS, SNS, EventBridge and CloudTrail
+// server on loopback, for tests and rehearsals of the breakglass AWS
+// procedure without an AWS account.
 //
 // No AWS endpoint is reachable from the machines breakglass is built and
 // tested on, and emulators such as moto or LocalStack are not installable
@@ -7,14 +8,23 @@
 // drive the AWS CLI with --endpoint-url) against this server, which
 // behaves like the parts of AWS that breakglass relies on:
 //
-//   - It speaks the AWS query protocol (form-encoded POST with Action and
-//     Version) and answers in the XML shapes of the IAM and STS API
-//     references, with their namespaces, RequestId and documented error
-//     codes and HTTP statuses.
+//   - It speaks the AWS query protocol (form-encoded POST, or GET, with
+//     Action and Version) for IAM, STS and SNS, and answers in the XML
+//     shapes of their API references, with their namespaces, RequestId and
+//     documented error codes and HTTP statuses. EventBridge and CloudTrail
+//     speak JSON 1.1 (X-Amz-Target), with their "__type" errors; the
+//     server's own errors take each service's name (AccessDenied is
+//     AccessDeniedException there, AuthorizationError in SNS).
 //   - It verifies every request's Signature Version 4 against the secret
 //     it issued for the access key; unknown, deleted and inactive keys get
 //     InvalidClientTokenId, a wrong signature SignatureDoesNotMatch, an
-//     expired session ExpiredToken.
+//     expired session ExpiredToken. Signatures in the Authorization header
+//     must be within 15 minutes of the real clock. Presigned requests
+//     (query-string authentication: X-Amz-Algorithm, X-Amz-Credential,
+//     X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, X-Amz-Signature) are
+//     valid until X-Amz-Date plus X-Amz-Expires, which is required (1 s to
+//     7 days); any parameter changed after signing is SignatureDoesNotMatch,
+//     and until it expires a presigned request can be replayed, as in AWS.
 //   - It authorizes with a small policy evaluator (explicit deny beats
 //     allow; wildcards in actions and resources; the String, Arn, Date,
 //     Bool and Null condition operators; a condition on a key the request
@@ -39,6 +49,29 @@
 //     policy calls, so that tests can grant a user powers the way an
 //     administrator might.
 //   - It records each access key's last use (time, service, region).
+//   - CloudTrail: every authenticated call, failed ones included, is
+//     recorded as a CloudTrail management event (userIdentity with type,
+//     accessKeyId and, for role sessions, sessionContext.sourceIdentity;
+//     AssumeRole's sourceIdentity in requestParameters and the new
+//     session's accessKeyId in responseElements), and LookupEvents reads
+//     them back per region, newest first, with one lookup attribute,
+//     StartTime, EndTime and pages of MaxResults. IAM calls are recorded
+//     in us-east-1, as AWS does. The last 2000 events are kept.
+//   - SNS topics (CreateTopic, attributes with the topic policy, tags),
+//     subscriptions (Subscribe, ListSubscriptionsByTopic; email and
+//     HTTP(S) ones wait for a confirmation) and Publish. Nothing leaves
+//     the server: each message for a confirmed subscription, and each
+//     confirmation request, is kept as a [Delivery] ([Server.Deliveries],
+//     and GET /_awstest/deliveries for rehearsals). Fetching a
+//     confirmation's SubscribeURL confirms the subscription.
+//   - EventBridge rules on the default bus (PutRule, DescribeRule,
+//     DeleteRule, PutTargets, ListTargetsByRule, RemoveTargets, rule tags)
+//     fire: each recorded call is matched, as the "AWS API Call via
+//     CloudTrail" event, against the rules of its region, and SNS targets
+//     in the account publish to their topic if its policy lets
+//     events.amazonaws.com do so ([Server.RuleInvocations] counts
+//     invocations and failures). Read-only calls reach only rules in state
+//     ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, as in AWS.
 //   - The console federation endpoint lives at /federation
 //     (getSigninToken and login); /console stands in for the console.
 //
@@ -54,7 +87,9 @@
 //
 // Test knobs: [Server.FailNext] injects errors (such as Throttling) into
 // the next calls of an action, [Server.Advance] moves the server's clock
-// to expire sessions, [Server.Calls] counts requests per action.
+// to expire sessions, [Server.AdvanceSigningClock] moves the clock
+// signatures are checked against to expire presigned requests,
+// [Server.Calls] counts requests per action.
 //
 // # Rehearsals
 //
@@ -67,7 +102,16 @@
 //
 // The server is deliberately small. It does not implement customer
 // managed policies (only a few AWS managed ones can be attached),
-// permission boundaries, session policies or tags, MFA devices,
-// pagination (every list fits one page), or eventual consistency. Signatures must be in the
-// Authorization header; presigned URLs are not accepted.
+// permission boundaries, session policies or tags, MFA devices, IAM
+// pagination (every IAM list fits one page), or eventual consistency.
+// SNS and EventBridge authorize with identity policies only (a topic's
+// policy decides only whether EventBridge may publish); event buses other
+// than the default, schedules, and targets other than SNS topics are not
+// served; CloudTrail needs no trail and delivers to EventBridge at once.
+//
+// One difference is deliberate: real STS is reported to ignore
+// X-Amz-Expires and accept a presigned request for 15 minutes after its
+// X-Amz-Date (aws/aws-sdk-go#2167). The server enforces X-Amz-Expires, as
+// the SigV4 reference describes it; do not rely on AWS to refuse a
+// presigned STS request sooner than 15 minutes.
 package awstest

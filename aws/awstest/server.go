@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -59,8 +60,11 @@ type Server struct {
 	mu     sync.Mutex
 	st     *state
 	offset time.Duration
-	faults map[string]*fault
-	calls  map[string]int
+	// signingSkew moves the clock signatures are checked against (real
+	// time otherwise), so that tests can expire presigned requests.
+	signingSkew time.Duration
+	faults      map[string]*fault
+	calls       map[string]int
 }
 
 type fault struct {
@@ -79,6 +83,13 @@ type state struct {
 	Sessions map[string]*session   `json:"sessions"`
 	Signins  map[string]*signin    `json:"signins"`
 	Serial   int                   `json:"serial"` // orders access keys by creation
+
+	// SNS, EventBridge and CloudTrail.
+	Topics        map[string]*topic        `json:"topics,omitempty"`        // by ARN
+	Subscriptions map[string]*subscription `json:"subscriptions,omitempty"` // by ARN
+	Deliveries    []Delivery               `json:"deliveries,omitempty"`    // oldest first, at most maxDeliveries
+	Rules         map[string]*rule         `json:"rules,omitempty"`         // by ARN
+	Events        []*trailEvent            `json:"events,omitempty"`        // oldest first, at most maxEvents
 }
 
 type user struct {
@@ -220,6 +231,15 @@ func (st *state) init() {
 	if st.Signins == nil {
 		st.Signins = map[string]*signin{}
 	}
+	if st.Topics == nil {
+		st.Topics = map[string]*topic{}
+	}
+	if st.Subscriptions == nil {
+		st.Subscriptions = map[string]*subscription{}
+	}
+	if st.Rules == nil {
+		st.Rules = map[string]*rule{}
+	}
 }
 
 func loadState(path string) (*state, error) {
@@ -348,6 +368,16 @@ func (s *Server) Advance(d time.Duration) {
 	s.offset += d
 }
 
+// AdvanceSigningClock moves the clock that signatures are checked
+// against forward by d. Signatures are otherwise checked against real
+// time, because real clients sign with it; tests use this to let a
+// presigned request expire without waiting.
+func (s *Server) AdvanceSigningClock(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signingSkew += d
+}
+
 // Now is the server's clock.
 func (s *Server) Now() time.Time {
 	s.mu.Lock()
@@ -385,29 +415,52 @@ func (p *principal) assumedRole() bool { return p.kind == "assumed-role" }
 
 // call is one parsed request.
 type call struct {
-	r         *http.Request
-	params    url.Values
-	action    string
-	service   string // "iam" or "sts", from the credential scope
-	region    string
-	requestID string
-	caller    *principal
+	r      *http.Request
+	params url.Values // query protocol: the form body and the URL's query
+	body   []byte     // JSON protocol: the request body
+	json   bool       // the JSON 1.1 protocol (X-Amz-Target)
+	// targetPrefix is X-Amz-Target before the action, e.g. "AWSEvents".
+	targetPrefix string
+	action       string
+	service      string // "iam", "sts", "sns", "events" or "cloudtrail", from the credential scope
+	region       string
+	requestID    string
+	caller       *principal
+	keyID        string // the access key id that signed the request
+
+	// What CloudTrail records beyond the request: set by handlers that
+	// have something to say (AssumeRole's credentials, for one).
+	responseElements any
+	resources        []trailResource
 }
 
 func (c *call) get(name string) string { return c.params.Get(name) }
 
-// ServeHTTP implements http.Handler: the query API on "/" and the
-// federation endpoint on "/federation".
+// Paths that are not AWS APIs: the server's own view of the deliveries it
+// made, for rehearsals and tests.
+const deliveriesPath = "/_awstest/deliveries"
+
+// ServeHTTP implements http.Handler: the query and JSON APIs on "/", the
+// federation endpoint on "/federation", and the delivery log on
+// /_awstest/deliveries.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/federation" {
+	switch r.URL.Path {
+	case "/federation":
 		s.serveFederation(w, r)
 		return
-	}
-	if r.URL.Path == "/console" {
+	case "/console":
 		s.serveConsole(w, r)
+		return
+	case deliveriesPath:
+		s.serveDeliveries(w, r)
 		return
 	}
 	requestID := newRequestID()
+	c := &call{r: r, requestID: requestID}
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		s.serveJSON(w, c, target)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		writeError(w, iamNamespace, requestID, newError(http.StatusBadRequest, "MalformedQueryString", "unreadable body"))
@@ -421,31 +474,56 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range r.URL.Query() {
 		params[k] = append(params[k], v...)
 	}
-	c := &call{r: r, params: params, action: params.Get("Action"), requestID: requestID}
+	c.params, c.body, c.action = params, body, params.Get("Action")
 	ns := iamNamespace
-	if params.Get("Version") == stsVersion {
+	switch params.Get("Version") {
+	case stsVersion:
 		ns = stsNamespace
+	case snsVersion:
+		ns = snsNamespace
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[c.action]++
 	result, aerr := s.handle(c, body)
-	if c.service == "sts" {
+	switch c.service {
+	case "sts":
 		ns = stsNamespace
+	case "sns":
+		ns = snsNamespace
 	}
+	aerr = aerr.forService(c.service)
+	s.logCall(c, aerr)
+	if aerr != nil {
+		writeError(w, ns, requestID, aerr)
+	} else {
+		writeResult(w, ns, c.action, requestID, result)
+	}
+	s.afterCall(c, aerr)
+}
+
+// afterCall records the call for CloudTrail, fires the EventBridge rules
+// it matches, and saves the state. Callers hold s.mu.
+func (s *Server) afterCall(c *call, aerr *apiError) {
+	if c.caller != nil {
+		if ev := s.record(c, aerr); ev != nil {
+			s.fire(ev)
+		}
+	}
+	s.persist()
+}
+
+func (s *Server) logCall(c *call, aerr *apiError) {
 	who := "anonymous"
 	if c.caller != nil {
 		who = c.caller.arn
 	}
 	if aerr != nil {
 		s.logf("awstest: %s %s by %s: %s", c.service, c.action, who, aerr.Code)
-		writeError(w, ns, requestID, aerr)
 	} else {
 		s.logf("awstest: %s %s by %s: ok", c.service, c.action, who)
-		writeResult(w, ns, c.action, requestID, result)
 	}
-	s.persist()
 }
 
 // persist saves the state if there is a state file, remembering a
@@ -458,23 +536,53 @@ func (s *Server) persist() {
 	}
 }
 
+// queryHandlers are the query-protocol services, by signing name.
+var queryHandlers = map[string]map[string]handler{
+	"iam": iamHandlers,
+	"sts": stsHandlers,
+	"sns": snsHandlers,
+}
+
+// jsonHandlers are the JSON 1.1 services, by signing name; their
+// X-Amz-Target is one of the prefixes, a dot, and the action.
+var jsonHandlers = map[string]struct {
+	prefixes []string
+	handlers map[string]handler
+}{
+	"events":     {[]string{eventsTargetPrefix}, eventsHandlers},
+	"cloudtrail": {cloudtrailTargetPrefixes, cloudtrailHandlers},
+}
+
 func (s *Server) handle(c *call, body []byte) (any, *apiError) {
 	if c.action == "" {
 		return nil, newError(http.StatusBadRequest, "MissingAction", "Missing Action")
+	}
+	if c.action == "ConfirmSubscription" && !c.json && c.r.Header.Get("Authorization") == "" && c.params.Get("X-Amz-Signature") == "" {
+		// The SubscribeURL an SNS endpoint is sent: no signature needed.
+		c.service = "sns"
+		return s.confirmSubscription(c)
 	}
 	if err := s.authenticate(c, body); err != nil {
 		return nil, err
 	}
 	var h handler
-	switch c.service {
-	case "iam":
-		h = iamHandlers[c.action]
-	case "sts":
-		h = stsHandlers[c.action]
-	default:
+	if j, ok := jsonHandlers[c.service]; ok {
+		if !c.json || !slices.Contains(j.prefixes, c.targetPrefix) {
+			return nil, newError(http.StatusBadRequest, "UnknownOperationException", "%s takes the JSON 1.1 protocol with X-Amz-Target %s.ACTION", c.service, j.prefixes[0])
+		}
+		h = j.handlers[c.action]
+	} else if q, ok := queryHandlers[c.service]; ok {
+		if c.json {
+			return nil, newError(http.StatusBadRequest, "InvalidAction", "%s takes the query protocol, not X-Amz-Target", c.service)
+		}
+		h = q[c.action]
+	} else {
 		return nil, newError(http.StatusBadRequest, "InvalidAction", "Service %q is not served here", c.service)
 	}
 	if h == nil {
+		if c.json {
+			return nil, newError(http.StatusBadRequest, "UnknownOperationException", "Unknown operation %s", c.action)
+		}
 		return nil, newError(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", c.action, c.get("Version"))
 	}
 	if f := s.faults[c.action]; f != nil {
@@ -489,20 +597,19 @@ func (s *Server) handle(c *call, body []byte) (any, *apiError) {
 
 type handler func(*Server, *call) (any, *apiError)
 
-// authenticate verifies the SigV4 signature and finds the caller. It also
-// records the long-term key's last use, as IAM does for any authenticated
-// request.
+// authenticate verifies the SigV4 signature, in the Authorization header
+// or presigned in the query string, and finds the caller. It also records
+// the long-term key's last use, as IAM does for any authenticated request.
 func (s *Server) authenticate(c *call, body []byte) *apiError {
-	h := c.r.Header.Get("Authorization")
-	if h == "" {
+	a, aerr := parseSigned(c.r)
+	if aerr != nil {
+		return aerr
+	}
+	if a == nil {
 		return newError(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
 	}
-	a, err := parseAuthHeader(h)
-	if err != nil {
-		return errIncompleteSignature(err.Error())
-	}
-	c.service, c.region = a.Service, a.Region
-	token := c.r.Header.Get("X-Amz-Security-Token")
+	c.service, c.region, c.keyID = a.Service, a.Region, a.AccessKeyID
+	token := a.token
 	now := s.now()
 
 	var p *principal
@@ -547,7 +654,7 @@ func (s *Server) authenticate(c *call, body []byte) *apiError {
 	default:
 		return errInvalidToken()
 	}
-	if err := checkSignature(c.r, body, a, secret, s.realNow()); err != nil {
+	if err := checkSignature(c.r, body, a, secret, s.realNow().Add(s.signingSkew)); err != nil {
 		return err
 	}
 	if p.session != nil && !now.Before(p.session.Expires) {

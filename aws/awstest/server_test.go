@@ -22,6 +22,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -805,6 +807,12 @@ func TestStateFileAndCredentialsFile(t *testing.T) {
 		t.Error("restarted server has a different account or admin key")
 	}
 	must[*iam.GetUserOutput](t)(iamAs(srv2, admin).GetUser(ctx, &iam.GetUserInput{UserName: awssdk.String("kept")}))
+	// CloudTrail's record survives too.
+	ev := must[*cloudtrail.LookupEventsOutput](t)(trailAs(srv2, admin).LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
+		{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: awssdk.String("CreateUser")}}}))
+	if len(ev.Events) != 1 {
+		t.Errorf("after a restart, %d CreateUser events", len(ev.Events))
+	}
 
 	for _, bad := range []string{"{", "{}", `{"account":"210987654321"}`, "[]"} {
 		if err := os.WriteFile(statePath, []byte(bad), 0o600); err != nil {

@@ -92,7 +92,9 @@ func parseAuthHeader(h string) (authHeader, error) {
 }
 
 // canonicalRequest rebuilds the canonical request of r (whose body has
-// already been read into body) for the headers the client signed.
+// already been read into body) for the headers the client signed. For a
+// presigned request the query's X-Amz-Signature is left out, as the
+// signer could not sign its own signature.
 func canonicalRequest(r *http.Request, body []byte, signed []string) string {
 	var b strings.Builder
 	b.WriteString(r.Method)
@@ -103,7 +105,9 @@ func canonicalRequest(r *http.Request, body []byte, signed []string) string {
 	}
 	b.WriteString(path)
 	b.WriteByte('\n')
-	b.WriteString(canonicalQuery(r.URL.Query()))
+	q := r.URL.Query()
+	q.Del("X-Amz-Signature")
+	b.WriteString(canonicalQuery(q))
 	b.WriteByte('\n')
 	for _, h := range signed {
 		b.WriteString(h)
@@ -183,20 +187,87 @@ func signature(secret string, a authHeader, amzDate, canonical string) string {
 // clock, as AWS enforces.
 const maxClockSkew = 15 * time.Minute
 
+// maxPresignExpires is the longest X-Amz-Expires SigV4 allows: seven
+// days, the life of a signing key.
+const maxPresignExpires = 604800
+
+// signedRequest is how a request was signed: with the Authorization
+// header, or presigned with query-string parameters (X-Amz-Algorithm,
+// X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
+// X-Amz-Signature and, for session credentials, X-Amz-Security-Token).
+type signedRequest struct {
+	authHeader
+	amzDate   string
+	token     string
+	presigned bool
+	expires   time.Duration // presigned only
+}
+
+// parseSigned finds the signature of r: the Authorization header, else
+// the presigning query parameters. An unsigned request gives nil, nil.
+func parseSigned(r *http.Request) (*signedRequest, *apiError) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		a, err := parseAuthHeader(h)
+		if err != nil {
+			return nil, errIncompleteSignature(err.Error())
+		}
+		return &signedRequest{authHeader: a, amzDate: r.Header.Get("X-Amz-Date"), token: r.Header.Get("X-Amz-Security-Token")}, nil
+	}
+	q := r.URL.Query()
+	if q.Get("X-Amz-Algorithm") == "" && q.Get("X-Amz-Signature") == "" && q.Get("X-Amz-Credential") == "" {
+		return nil, nil
+	}
+	for _, p := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Expires"} {
+		if len(q[p]) != 1 {
+			return nil, errIncompleteSignature("AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders' and 'X-Amz-Expires' exactly once. Re-examine the query-string parameters.")
+		}
+	}
+	if q.Get("X-Amz-Algorithm") != sigV4Algorithm {
+		return nil, errIncompleteSignature("X-Amz-Algorithm only supports " + sigV4Algorithm)
+	}
+	a, err := parseAuthHeader(sigV4Algorithm + " Credential=" + q.Get("X-Amz-Credential") +
+		", SignedHeaders=" + q.Get("X-Amz-SignedHeaders") + ", Signature=" + q.Get("X-Amz-Signature"))
+	if err != nil {
+		return nil, errIncompleteSignature(strings.Replace(err.Error(), "authorization header", "query-string authentication", 1))
+	}
+	n, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	if err != nil || n < 1 || n > maxPresignExpires || strconv.Itoa(n) != q.Get("X-Amz-Expires") {
+		return nil, errIncompleteSignature(fmt.Sprintf("X-Amz-Expires must be a whole number of seconds from 1 to %d, got %q", maxPresignExpires, q.Get("X-Amz-Expires")))
+	}
+	return &signedRequest{authHeader: a, amzDate: q.Get("X-Amz-Date"), token: q.Get("X-Amz-Security-Token"),
+		presigned: true, expires: time.Duration(n) * time.Second}, nil
+}
+
+const amzDateLayout = "20060102T150405Z"
+
 // checkSignature verifies r's signature with secret. It returns an
 // *apiError describing the first problem found, or nil.
-func checkSignature(r *http.Request, body []byte, a authHeader, secret string, realNow time.Time) *apiError {
-	amzDate := r.Header.Get("X-Amz-Date")
-	t, err := time.Parse("20060102T150405Z", amzDate)
+//
+// A request signed in its header must be within 15 minutes of the real
+// clock. A presigned one is valid from X-Amz-Date (less the same 15
+// minutes, for clocks that run ahead) until X-Amz-Date plus X-Amz-Expires.
+func checkSignature(r *http.Request, body []byte, a *signedRequest, secret string, realNow time.Time) *apiError {
+	t, err := time.Parse(amzDateLayout, a.amzDate)
 	if err != nil {
+		if a.presigned {
+			return errIncompleteSignature("X-Amz-Date must be in the ISO8601 basic format yyyyMMdd'T'HHmmss'Z'")
+		}
 		return errIncompleteSignature("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
 	}
-	if amzDate[:8] != a.Date {
+	if a.amzDate[:8] != a.Date {
 		return errSignature("Credential should be scoped to a valid date, got " + a.Date)
 	}
-	if d := realNow.Sub(t); d > maxClockSkew || d < -maxClockSkew {
+	now := realNow.UTC()
+	switch d := now.Sub(t); {
+	case d < -maxClockSkew:
+		return errSignature(fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+			a.amzDate, now.Add(maxClockSkew).Format(amzDateLayout), now.Format(amzDateLayout)))
+	case a.presigned && d > a.expires:
+		return errSignature(fmt.Sprintf("Signature expired: %s is now earlier than %s (%s + %d s, X-Amz-Expires)",
+			t.Add(a.expires).Format(amzDateLayout), now.Format(amzDateLayout), a.amzDate, int(a.expires/time.Second)))
+	case !a.presigned && d > maxClockSkew:
 		return errSignature(fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
-			amzDate, realNow.Add(-maxClockSkew).UTC().Format("20060102T150405Z"), realNow.UTC().Format("20060102T150405Z")))
+			a.amzDate, now.Add(-maxClockSkew).Format(amzDateLayout), now.Format(amzDateLayout)))
 	}
 	hasHost := false
 	for _, h := range a.SignedHeaders {
@@ -205,7 +276,7 @@ func checkSignature(r *http.Request, body []byte, a authHeader, secret string, r
 	if !hasHost {
 		return errSignature("'Host' must be a signed header")
 	}
-	want := signature(secret, a, amzDate, canonicalRequest(r, body, a.SignedHeaders))
+	want := signature(secret, a.authHeader, a.amzDate, canonicalRequest(r, body, a.SignedHeaders))
 	if !hmac.Equal([]byte(want), []byte(a.Signature)) {
 		return errSignature("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}

@@ -150,6 +150,14 @@ func (s *Server) assumeRole(c *call) (any, *apiError) {
 	}
 	s.st.Sessions[ss.ID] = ss
 	s.expireOldSessions(now)
+	elems := trailCredentials(ss, map[string]any{
+		"assumedRoleUser": map[string]string{"assumedRoleId": r.ID + ":" + name, "arn": s.sessionARN(ss)},
+	})
+	if ss.SourceIdentity != "" {
+		elems["sourceIdentity"] = ss.SourceIdentity
+	}
+	c.responseElements = elems
+	c.resources = []trailResource{{"AWS::IAM::AccessKey", ss.ID}, {"AWS::STS::AssumedRole", name}, {"AWS::IAM::Role", roleARN}}
 	return struct {
 		Credentials     xCredentials
 		AssumedRoleUser xAssumedRoleUser
@@ -212,9 +220,20 @@ func (s *Server) getSessionToken(c *call) (any, *apiError) {
 	}
 	s.st.Sessions[ss.ID] = ss
 	s.expireOldSessions(now)
+	c.responseElements = trailCredentials(ss, map[string]any{})
+	c.resources = []trailResource{{"AWS::IAM::AccessKey", ss.ID}}
 	return struct{ Credentials xCredentials }{
 		xCredentials{AccessKeyId: ss.ID, SecretAccessKey: ss.Secret, SessionToken: ss.Token, Expiration: isoTime(ss.Expires)},
 	}, nil
+}
+
+// trailCredentials adds a new session's credentials to CloudTrail's
+// responseElements: the access key id and the expiration, in CloudTrail's
+// own date format. (CloudTrail also writes the session token; the server
+// leaves it out of its record.)
+func trailCredentials(ss *session, elems map[string]any) map[string]any {
+	elems["credentials"] = map[string]string{"accessKeyId": ss.ID, "expiration": ss.Expires.UTC().Format("Jan 2, 2006, 3:04:05 PM")}
+	return elems
 }
 
 // expireOldSessions forgets sessions that expired more than a day ago, so

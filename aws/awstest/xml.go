@@ -16,8 +16,10 @@ import (
 const (
 	iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
 	stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+	snsNamespace = "http://sns.amazonaws.com/doc/2010-03-31/"
 	iamVersion   = "2010-05-08"
 	stsVersion   = "2011-06-15"
+	snsVersion   = "2010-03-31"
 )
 
 // apiError is an AWS error response.
@@ -82,6 +84,43 @@ func errExpiredToken() *apiError {
 	return newError(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
 }
 
+// forService renames the server's own error codes the way each service
+// spells them: the JSON services (EventBridge, CloudTrail) say
+// AccessDeniedException, UnrecognizedClientException and so on, SNS says
+// AuthorizationError for a denied call. Injected faults keep their code.
+func (e *apiError) forService(service string) *apiError {
+	if e == nil {
+		return nil
+	}
+	var code string
+	status := e.Status
+	switch service {
+	case "events", "cloudtrail":
+		switch e.Code {
+		case "AccessDenied":
+			code, status = "AccessDeniedException", http.StatusBadRequest
+		case "InvalidClientTokenId":
+			code, status = "UnrecognizedClientException", http.StatusBadRequest
+		case "SignatureDoesNotMatch":
+			code, status = "InvalidSignatureException", http.StatusBadRequest
+		case "ExpiredToken":
+			code, status = "ExpiredTokenException", http.StatusBadRequest
+		case "MissingAuthenticationToken":
+			code = "MissingAuthenticationTokenException"
+		case "IncompleteSignature":
+			code = "IncompleteSignatureException"
+		}
+	case "sns":
+		if e.Code == "AccessDenied" {
+			code = "AuthorizationError"
+		}
+	}
+	if code == "" {
+		return e
+	}
+	return &apiError{Status: status, Type: e.Type, Code: code, Message: e.Message}
+}
+
 // statusForCode gives the HTTP status AWS uses for an injected fault.
 func statusForCode(code string) int {
 	switch code {
@@ -91,7 +130,7 @@ func statusForCode(code string) int {
 		return http.StatusServiceUnavailable
 	case "AccessDenied", "InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch":
 		return http.StatusForbidden
-	case "NoSuchEntity":
+	case "NoSuchEntity", "NotFound":
 		return http.StatusNotFound
 	case "EntityAlreadyExists", "LimitExceeded", "DeleteConflict":
 		return http.StatusConflict

@@ -11,6 +11,7 @@ func awsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			awsProvisionCommand(),
 			awsSessionCommand(),
+			awsRedeemCommand(),
 			awsRevokeCommand(),
 			awsRotateCommand(),
 			awsCheckCommand(),

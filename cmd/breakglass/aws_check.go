@@ -32,7 +32,16 @@ sealed, and changes nothing:
      older than --max-key-age;
    - the key's last use (GetAccessKeyLastUsed) is explained by a release or
      a recorded attempt in the logbook;
-   - the provisioning record agrees with the logbook's seal entry.
+   - the provisioning record agrees with the logbook's seal entry;
+   - with alerts (provision --alert): the rule is enabled for all CloudTrail
+     management events, its pattern unchanged (by hash), its targets in
+     place, the topic there with its policy (only the rule may publish) and
+     tags, and every email and https recipient has confirmed.
+
+--fire-test also publishes a test alert to the topic (and to sns: alert
+topics) and, against the rehearsal server, reports whom it reached: a
+confirmed recipient it missed is drift. Real SNS does not report delivery:
+ask the recipients.
 
 Each finding comes with its fix. The exit status is 0 when nothing drifted
 (warnings allowed), 3 on drift, 1 when the check itself could not run.
@@ -42,7 +51,8 @@ after every revoke.
 
 EXAMPLES
    breakglass aws check prod.glass
-   breakglass aws check prod.glass --json | jq '.findings[]'`
+   breakglass aws check prod.glass --json | jq '.findings[]'
+   breakglass aws check prod.glass --fire-test`
 
 func awsCheckCommand() *cli.Command {
 	return &cli.Command{
@@ -53,6 +63,7 @@ func awsCheckCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout"},
 			&cli.DurationFlag{Name: "max-key-age", Value: 90 * 24 * time.Hour, Usage: "warn about a sealed key older than this"},
+			&cli.BoolFlag{Name: "fire-test", Usage: "also publish a test alert (and, on the rehearsal server, report whom it reached)"},
 		}, slices.Concat(awsConnFlags(), attestTrustFlags(), caseFlags())...),
 		Action: runAWSCheck,
 	}
@@ -72,6 +83,10 @@ type awsCheckJSON struct {
 	Findings              []aws.Finding  `json:"findings"`
 	Drift                 bool           `json:"drift"`
 	Releases              []awsUseReport `json:"explained_by,omitempty"`
+	// Alert is the alert path (provision --alert), AlertTest the
+	// --fire-test.
+	Alert     *aws.AlertReport  `json:"alert,omitempty"`
+	AlertTest *awsAlertTestJSON `json:"alert_test,omitempty"`
 }
 
 // awsUseReport names the logbook entry that explains a key's last use.
@@ -91,6 +106,10 @@ func runAWSCheck(c *cli.Context) error {
 	f, rec, spec, err := readAWSGlass(path)
 	if err != nil {
 		return err
+	}
+	if c.Bool("fire-test") && len(spec.Alerts) == 0 {
+		return withHints(fmt.Errorf("--fire-test: %s has no alert", spec.Name),
+			"add one with breakglass aws provision … --alert email:ADDRESS (the same flags as before, plus --alert)")
 	}
 	h := f.Header
 	ac, err := openAWSCase(c)
@@ -117,7 +136,13 @@ func runAWSCheck(c *cli.Context) error {
 		return awsErr("checking "+h.Name, err)
 	}
 	out := awsCheckJSON{Secret: h.Name, File: path, Account: rep.Account, UserARN: rep.UserARN, RoleARN: rep.RoleARN,
-		SealedKey: rep.SealedKey, SessionsRevokedBefore: rep.SessionsRevokedBefore, Findings: rep.Findings}
+		SealedKey: rep.SealedKey, SessionsRevokedBefore: rep.SessionsRevokedBefore, Findings: rep.Findings, Alert: rep.Alert}
+	if c.Bool("fire-test") {
+		if out.AlertTest, err = awsFireTest(ctx, cfg, spec, rep, awsEndpoint(c)); err != nil {
+			return awsErr("alert test of "+h.Name, err)
+		}
+		out.Findings = append(out.Findings, out.AlertTest.Findings...)
+	}
 
 	entries := ac.entries()
 	if ac.log != nil {
@@ -173,6 +198,7 @@ func runAWSCheck(c *cli.Context) error {
 		for _, r := range out.Releases {
 			fmt.Fprintf(w, "last use explained by logbook entry %d (%s by %s, ticket %s)\n", r.Index, r.Kind, r.Operator, r.Ticket)
 		}
+		printAlert(w, out.Alert, out.AlertTest)
 		for _, fd := range out.Findings {
 			fmt.Fprintf(w, "%s: %s: %s\n  fix: %s\n", fd.Severity, fd.Subject, fd.Problem, fd.Fix)
 		}

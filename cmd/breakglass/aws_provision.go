@@ -33,6 +33,21 @@ Under the IAM path /breakglass/ it creates, idempotently:
      scope. The secret access key is never printed, logged or written in
      plaintext.
 
+With --alert (repeatable) every use of the identity is loud: an EventBridge rule
+breakglass-NAME-alert on the CloudTrail events of every call by the user and
+every AssumeRole of the role (read-only calls included), targeting an SNS topic
+breakglass-NAME-alerts that only the rule may publish to, tagged like the rest.
+The alert names the call, the key, the operator (the source identity) and links
+to the session's CloudTrail events. Destinations:
+   email:ADDRESS      subscribed to the topic (the recipient confirms by mail)
+   https:URL          an https:// endpoint subscribed to the topic (it confirms)
+   sns:TOPIC-ARN      an existing topic, as a second target of the rule (its
+                      policy must let events.amazonaws.com publish)
+The rule and topic live in --alert-region (default us-east-1, where CloudTrail
+delivers IAM's events and those of the us-east-1 STS endpoint); CloudTrail must
+be logging management events (a trail) for EventBridge to see them. aws check
+verifies the path; aws check --fire-test sends a test message.
+
 The plan is printed first; --dry-run prints only the plan. Running provision
 again changes only what drifted and never creates a second key. A user or
 role of the same name that breakglass did not create stops the run.
@@ -51,6 +66,13 @@ EXAMPLES
    breakglass aws provision --name prod --account 123456789012 --owner sre \
      --role-policy prod-breakglass-policy.json --max-session 2h \
      --to alice.card.json,bob.card.json,carol.card.json --threshold 2
+
+   # with alerts to the on-call mail and the security team's topic
+   breakglass aws provision --name prod --account 123456789012 --owner sre \
+     --role-policy arn:aws:iam::aws:policy/AdministratorAccess \
+     --to alice.card.json,bob.card.json,carol.card.json --threshold 2 \
+     --alert email:oncall@example.com \
+     --alert sns:arn:aws:sns:us-east-1:123456789012:security-alerts
 
    # rehearsal against the loopback server (virtual cards)
    breakglass aws provision --name demo --account 123456789012 --owner sre \
@@ -75,6 +97,8 @@ func awsProvisionCommand() *cli.Command {
 			&cli.IntFlag{Name: "group-threshold", Usage: "groups needed (with --group; default all)"},
 			&cli.GenericFlag{Name: "use-case", Value: &listFlag{}, Usage: "a permitted use `CASE` (repeatable)"},
 			&cli.GenericFlag{Name: "tag", Value: &listFlag{}, Usage: "an extra `KEY=VALUE` tag, e.g. one your cleanup automation honours (repeatable)"},
+			&cli.GenericFlag{Name: "alert", Value: &listFlag{}, Usage: "alert on every use: `email:ADDR`, https:URL or sns:TOPIC-ARN (repeatable)"},
+			&cli.StringFlag{Name: "alert-region", Value: aws.DefaultAlertRegion, Usage: "`REGION` of the alert's rule and topic"},
 			&cli.StringFlag{Name: "out", Usage: "write the sealed key to `FILE` (default NAME.glass)"},
 			&cli.StringFlag{Name: "paper-out", Usage: "write paper custodians' mnemonics into `DIR` (a 0600 .paper.txt and its QR code .paper.png each) instead of the terminal"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing"},
@@ -111,6 +135,18 @@ func awsSpecFromFlags(c *cli.Context) (aws.Spec, error) {
 		}
 		spec.ExtraTags[k] = v
 	}
+	for _, a := range listValues(c, "alert", false) {
+		al, err := aws.ParseAlert(a)
+		if err != nil {
+			return spec, usageError("--%v", err)
+		}
+		spec.Alerts = append(spec.Alerts, al)
+	}
+	if len(spec.Alerts) > 0 {
+		spec.AlertRegion = c.String("alert-region")
+	} else if c.IsSet("alert-region") {
+		return spec, usageError("--alert-region goes with --alert")
+	}
 	if err := spec.Validate(); err != nil {
 		return spec, usageError("%v", strings.TrimPrefix(err.Error(), "aws: "))
 	}
@@ -127,6 +163,13 @@ func printPlan(w io.Writer, spec aws.Spec, p *aws.Plan, out string, glassExists 
 		fmt.Fprintf(w, "  permissions  inline %s, sha256 %s\n", aws.RolePolicyName, p.PolicyHashes["role"])
 	}
 	fmt.Fprintf(w, "  max session  %s\n", spec.MaxSession)
+	if p.AlertRuleARN != "" {
+		var to []string
+		for _, a := range spec.Alerts {
+			to = append(to, a.String())
+		}
+		fmt.Fprintf(w, "  alert  %s -> %s (%s)\n", p.AlertRuleARN, p.AlertTopicARN, strings.Join(to, ", "))
+	}
 	steps := 0
 	for _, s := range p.Steps {
 		steps++
@@ -263,6 +306,7 @@ func runAWSProvision(c *cli.Context) error {
 			}
 		}
 	}
+	awsAlertNext(plan, out)
 	if res.AccessKey == nil {
 		if err := writeAWSRecord(out, rec); err != nil {
 			return err
@@ -305,6 +349,16 @@ func runAWSProvision(c *cli.Context) error {
 	infof("provisioned %s: access key %s sealed to %s (%s)", spec.Name, key.AccessKeyID, out, policyString(sealed.Header))
 	infof("commit %s and %s", out, aws.RecordPath(out))
 	return nil
+}
+
+// awsAlertNext says what the new alert recipients must do.
+func awsAlertNext(plan *aws.Plan, out string) {
+	for _, s := range plan.Steps {
+		if what, ok := strings.CutPrefix(s.Do, "subscribe "); ok {
+			what, _, _ = strings.Cut(what, " ")
+			infof("alert: %s must confirm its subscription (SNS sent it a link); breakglass aws check %s reports it until then", what, out)
+		}
+	}
 }
 
 // retireUnsealed deletes a key that could not be sealed, so that no key

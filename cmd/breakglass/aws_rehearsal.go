@@ -16,8 +16,13 @@ import (
 
 const awsRehearsalHelp = `Runs a small IAM/STS server on loopback that behaves like the parts of AWS
 breakglass uses: the query protocol, SigV4 signatures checked against the keys it
-issued, identity and trust policies, SourceIdentity, session durations, access-key
-last use and the console federation endpoint. With it the whole procedure —
+issued (presigned requests too), identity and trust policies, SourceIdentity,
+session durations, access-key last use and the console federation endpoint; and
+for alerts and evidence, SNS topics and subscriptions, EventBridge rules that fire
+on the calls it records, and CloudTrail LookupEvents over those calls. It sends no
+mail and calls no URL: what an alert would deliver is listed, as JSON, at
+ENDPOINT/_awstest/deliveries, and fetching a confirmation's SubscribeURL
+confirms that subscription. With it the whole procedure —
 provision, session, revoke, check, audit — and any AWS client pointed at it with
 --endpoint-url can be rehearsed offline, on one laptop.
 

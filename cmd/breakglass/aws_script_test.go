@@ -14,6 +14,8 @@ package main
 //	                          AWS_REGION and $ACCOUNT
 //	awsfail ACTION CODE N     the next N calls of ACTION fail with CODE
 //	awsadvance DURATION       move the server's clock
+//	awssigningclock DURATION  move the clock the server checks signatures
+//	                          against (to expire presigned requests)
 //	awsiam newkey USER        create an access key outside breakglass
 //	                          (its id in $EXTRAKEY)
 //	awsiam deletekey USER ID  delete an access key outside breakglass
@@ -32,6 +34,14 @@ package main
 //	                          is in a file under $WORK or in the last
 //	                          command's stdout or stderr
 //
+// and for alerts (SNS and EventBridge on the server):
+//
+//	awssns confirm            follow every subscription confirmation link
+//	awssns delivered ENDPOINT REGEXP
+//	                          assert a notification to ENDPOINT matches
+//	                          REGEXP (with !, that none does)
+//	awsalert disable RULE     disable an EventBridge rule outside breakglass
+//
 // and, to play someone who copied a released key, with credentials files
 // in the credential_process JSON shape (as breakglass unseal --out writes
 // the sealed key; session credentials add SessionToken and Expiration):
@@ -49,8 +59,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +71,8 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -119,7 +133,17 @@ var awsScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []
 		ts.Check(err)
 		awsServerOf(ts).Advance(d)
 	},
-	"awssts": awsSTSCmd,
+	"awssigningclock": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: awssigningclock DURATION")
+		}
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		awsServerOf(ts).AdvanceSigningClock(d)
+	},
+	"awssts":   awsSTSCmd,
+	"awssns":   awsSNSCmd,
+	"awsalert": awsAlertCmd,
 	"awsiam": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 1 || (neg && args[0] != "nosecret") {
 			ts.Fatalf("usage: awsiam newkey USER | deletekey USER ID | user NAME | addgroup USER GROUP [ARN] | attachuser USER ARN | attachrole ROLE ARN | userpolicy USER NAME DOC | rolepolicy ROLE NAME DOC | calls ACTION N | nosecret")
@@ -248,6 +272,56 @@ var awsScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []
 			ts.Fatalf("awsiam: unknown %q", args[0])
 		}
 	},
+}
+
+func awsSNSCmd(ts *testscript.TestScript, neg bool, args []string) {
+	srv := awsServerOf(ts)
+	switch {
+	case len(args) == 1 && args[0] == "confirm" && !neg:
+		for _, d := range srv.Deliveries() {
+			if d.Type == "SubscriptionConfirmation" {
+				resp, err := http.Get(d.SubscribeURL)
+				ts.Check(err)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					ts.Fatalf("confirming %s: %s", d.Endpoint, resp.Status)
+				}
+			}
+		}
+	case len(args) == 3 && args[0] == "delivered":
+		re, err := regexp.Compile(args[2])
+		ts.Check(err)
+		found := false
+		for _, d := range srv.Deliveries() {
+			if d.Type == "Notification" && d.Endpoint == args[1] {
+				ts.Logf("delivered to %s: %s", d.Endpoint, d.Message)
+				found = found || re.MatchString(d.Message)
+			}
+		}
+		switch {
+		case !found && !neg:
+			ts.Fatalf("no notification to %s matches %s", args[1], args[2])
+		case found && neg:
+			ts.Fatalf("a notification to %s matches %s", args[1], args[2])
+		}
+	default:
+		ts.Fatalf("usage: awssns confirm | delivered ENDPOINT REGEXP")
+	}
+}
+
+func awsAlertCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 || args[0] != "disable" {
+		ts.Fatalf("usage: awsalert disable RULE")
+	}
+	srv := awsServerOf(ts)
+	admin := srv.AdminCredentials()
+	eb := eventbridge.NewFromConfig(awssdk.Config{Region: "us-east-1", BaseEndpoint: awssdk.String(srv.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(admin.AccessKeyID, admin.SecretAccessKey, "")})
+	ctx := context.Background()
+	r, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: &args[1]})
+	ts.Check(err)
+	_, err = eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: &args[1], EventPattern: r.EventPattern, State: ebtypes.RuleStateDisabled})
+	ts.Check(err)
 }
 
 // scriptCreds is a credentials file of the awssts script command: the

@@ -36,6 +36,8 @@ The session goes to exactly one place:
    --json             the credential_process JSON (Version 1, with
                       Expiration), for a pipe
    --export           shell export lines, for eval "$(…)"
+   --presign          no session here: an AssumeRole request presigned with
+                      the key, for another machine to send (see below)
 
 With --exec, CMD gets your environment without other AWS credentials and
 without the token PINs and PUKs breakglass reads: no BREAKGLASS_*PIN* or
@@ -54,6 +56,18 @@ release (not yet revoked) is refused: one person at a time.
 If AWS cannot be reached, throttles, refuses, or the sealed key no longer
 works, nothing is released and the failed attempt is recorded.
 
+On an air-gapped laptop, --presign never touches the network: after the taps
+it signs an STS AssumeRole request with the long-term key (SigV4 query-string
+authentication: SourceIdentity the operator, --duration, valid for
+--request-valid, at most 5 minutes), wipes the key, and hands the request over
+as one line of text (standard output, or --out FILE) and, with --qr, a QR code
+on standard error (--png writes FILE.png too). The release is recorded with the
+request's SHA-256 and expiry before the request is shown. Any networked machine
+sends it with breakglass aws redeem, which never learns the key. The text holds
+the key id, not the secret, but until it expires anyone holding it can redeem
+it: hand it over directly, and redeem it at once. The laptop's clock must be
+right: AWS refuses a request signed more than 15 minutes off its own.
+
 After the incident: breakglass aws revoke NAME.glass.
 
 EXAMPLES
@@ -67,6 +81,11 @@ EXAMPLES
 
    # the console
    breakglass aws session prod.glass --reason r --ticket INC-1 --console
+
+   # air-gapped: a presigned request as text and QR code, redeemed elsewhere
+   breakglass aws session prod.glass --reason r --ticket INC-1 --presign \
+     --out req.txt --qr
+   breakglass aws redeem req.txt --exec        # on the networked machine
 
    # rehearsal: virtual cards and the loopback server
    BREAKGLASS_PIN=123456 breakglass aws session demo.glass --reason drill \
@@ -83,6 +102,10 @@ func awsSessionCommand() *cli.Command {
 		&cli.BoolFlag{Name: "json", Usage: "print the credential_process JSON"},
 		&cli.BoolFlag{Name: "export", Usage: "print shell export lines"},
 		&cli.BoolFlag{Name: "force-tty", Usage: "print --json or --export even when standard output is a terminal"},
+		&cli.BoolFlag{Name: "presign", Usage: "print an AssumeRole request presigned with the key, for aws redeem on a networked machine"},
+		&cli.DurationFlag{Name: "request-valid", Value: aws.MaxPresignExpiry, Usage: "with --presign: how long the request can be redeemed, 1m to 5m"},
+		&cli.StringFlag{Name: "out", Usage: "with --presign: write the request to `FILE` (0600) instead of standard output"},
+		qrFlag("presigned request"), pngFlag("presigned request"),
 		concurrentReleaseFlag,
 		&cli.StringFlag{Name: "federation-url", Usage: "console federation endpoint `URL` (default AWS's, or the rehearsal server's)"},
 		&cli.StringFlag{Name: "region", Usage: "AWS `REGION` for STS (default us-east-1)"},
@@ -93,7 +116,7 @@ func awsSessionCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "session",
 		Usage:       "unseal with k taps and open a personal, short-lived AWS session",
-		ArgsUsage:   "NAME.glass (--exec [-- CMD ARGS…] | --console | --json | --export)",
+		ArgsUsage:   "NAME.glass (--exec [-- CMD ARGS…] | --console | --json | --export | --presign)",
 		Description: awsSessionHelp,
 		Flags:       flags,
 		Action:      runAWSSession,
@@ -106,9 +129,49 @@ var sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 // awsSessionOptions are session's checked command line.
 type awsSessionOptions struct {
 	path     string
-	mode     string // exec, console, json, export
+	mode     string // exec, console, json, export, presign
 	cmd      []string
 	duration time.Duration
+	// presign only
+	requestValid time.Duration
+	out          string
+}
+
+// awsOutputMode checks where a session goes (--exec, --console, --json,
+// --export and, for aws session, --presign) and the command after --exec.
+func awsOutputMode(c *cli.Context, args []string, modes ...string) (string, []string, error) {
+	cmd := args
+	if len(cmd) > 0 && cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	var given []string
+	mode := ""
+	for _, m := range modes {
+		if c.Bool(m) {
+			given = append(given, "--"+m)
+			mode = m
+		}
+	}
+	names := "--" + strings.Join(modes, ", --")
+	switch {
+	case len(given) == 0:
+		return "", nil, usageError("say where the session goes: %s (--exec [-- CMD …])", names)
+	case len(given) > 1:
+		return "", nil, usageError("give only one of %s", strings.Join(given, ", "))
+	case mode != "exec" && len(cmd) > 0:
+		return "", nil, usageError("unexpected arguments %q (did you mean --exec -- CMD …?)", cmd)
+	case (mode == "json" || mode == "export") && isTerminal(os.Stdout) && !c.Bool("force-tty"):
+		return "", nil, withHints(errors.New("standard output is a terminal; breakglass does not print credentials on the screen"),
+			`use --exec, or capture the output: eval "$(breakglass aws … --export)"; --force-tty if you really must`)
+	}
+	if mode == "exec" && len(cmd) == 0 {
+		sh := os.Getenv("SHELL")
+		if sh == "" {
+			sh = "/bin/sh"
+		}
+		cmd = []string{sh}
+	}
+	return mode, cmd, nil
 }
 
 func awsSessionArgs(c *cli.Context) (*awsSessionOptions, error) {
@@ -116,36 +179,30 @@ func awsSessionArgs(c *cli.Context) (*awsSessionOptions, error) {
 	if len(args) == 0 {
 		return nil, usageError("missing the sealed key: breakglass aws session NAME.glass --reason … --ticket … --exec")
 	}
-	o := &awsSessionOptions{path: args[0], cmd: args[1:], duration: c.Duration("duration")}
-	if len(o.cmd) > 0 && o.cmd[0] == "--" {
-		o.cmd = o.cmd[1:]
-	}
-	var modes []string
-	for _, m := range []string{"exec", "console", "json", "export"} {
-		if c.Bool(m) {
-			modes = append(modes, "--"+m)
-			o.mode = m
-		}
+	o := &awsSessionOptions{path: args[0], duration: c.Duration("duration"), requestValid: c.Duration("request-valid"), out: c.String("out")}
+	var err error
+	if o.mode, o.cmd, err = awsOutputMode(c, args[1:], "exec", "console", "json", "export", "presign"); err != nil {
+		return nil, err
 	}
 	switch {
-	case len(modes) == 0:
-		return nil, usageError("say where the session goes: --exec [-- CMD …], --console, --json or --export")
-	case len(modes) > 1:
-		return nil, usageError("give only one of %s", strings.Join(modes, ", "))
-	case o.mode != "exec" && len(o.cmd) > 0:
-		return nil, usageError("unexpected arguments %q (did you mean --exec -- CMD …?)", o.cmd)
-	case (o.mode == "json" || o.mode == "export") && isTerminal(os.Stdout) && !c.Bool("force-tty"):
-		return nil, withHints(errors.New("standard output is a terminal; breakglass does not print credentials on the screen"),
-			`use --exec, or capture the output: eval "$(breakglass aws session … --export)"; --force-tty if you really must`)
 	case o.duration < 15*time.Minute || o.duration > 12*time.Hour || o.duration%time.Second != 0:
 		return nil, usageError("--duration %s: use whole seconds from 15m to 12h (and at most the role's maximum)", o.duration)
+	case o.mode != "presign" && (c.IsSet("request-valid") || o.out != "" || c.Bool("qr") || c.Bool("png")):
+		return nil, usageError("--request-valid, --out, --qr and --png go with --presign")
+	case o.mode == "presign" && (o.requestValid < time.Minute || o.requestValid > aws.MaxPresignExpiry || o.requestValid%time.Second != 0):
+		return nil, usageError("--request-valid %s: use whole seconds from 1m to %s", o.requestValid, aws.MaxPresignExpiry)
+	case c.Bool("png") && o.out == "":
+		return nil, usageError("--png writes FILE.png beside --out FILE: give --out")
 	}
-	if o.mode == "exec" && len(o.cmd) == 0 {
-		sh := os.Getenv("SHELL")
-		if sh == "" {
-			sh = "/bin/sh"
+	if o.out != "" {
+		if err := checkNewFile(o.out); err != nil {
+			return nil, err
 		}
-		o.cmd = []string{sh}
+		if c.Bool("png") {
+			if err := checkNewFile(o.out + ".png"); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return o, nil
 }
@@ -244,10 +301,6 @@ func runAWSSession(c *cli.Context) error {
 	}
 	req := aws.Request{RoleARN: h.Scope, Operator: operator, Duration: o.duration,
 		Region: c.String("region"), Endpoint: awsEndpoint(c)}
-	ctx, cancel := awsContext(c)
-	defer cancel()
-	sess, err := aws.Session(ctx, *key, req)
-	key.Wipe()
 	hh := f.HeaderHash()
 	base := logbook.Entry{Secret: h.Name, HeaderHash: hh[:], Reason: c.String("reason"),
 		Ticket: c.String("ticket"), UseCase: uc}
@@ -255,7 +308,7 @@ func runAWSSession(c *cli.Context) error {
 	for i, a := range cm.approvals {
 		tapped[i] = a.Custodian
 	}
-	if err != nil {
+	failed := func(err error, what string) error {
 		e := base
 		e.Kind = logbook.KindNote
 		e.Details = map[string]string{"action": "aws-session", logbook.DetailResult: "failed",
@@ -264,7 +317,38 @@ func runAWSSession(c *cli.Context) error {
 		if rerr := ac.record(e, opRec, -1); rerr != nil {
 			reportError(os.Stderr, fmt.Errorf("the failed attempt could not be recorded: %w", rerr))
 		}
-		return awsErr("no session for "+operator+" (nothing was released)", err)
+		return awsErr(what+" for "+operator+" (nothing was released)", err)
+	}
+	if o.mode == "presign" {
+		// No network: the key signs a request and is wiped.
+		p, err := aws.Presign(context.Background(), *key, req, o.requestValid, time.Now())
+		key.Wipe()
+		if err != nil {
+			return failed(err, "no presigned request")
+		}
+		e := base
+		e.Kind = logbook.KindRelease
+		e.Details = map[string]string{
+			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: strings.Join(tapped, ","),
+			"role-arn": h.Scope, "output": o.mode, "presigned-request-sha256": p.Hash(),
+			"request-signed": p.SignedAt.UTC().Format(time.RFC3339), "request-expires": p.Expires.UTC().Format(time.RFC3339),
+			"expires": p.LatestEnd().UTC().Format(time.RFC3339), logbook.DetailSession: cl.session,
+		}
+		if concurrent != "" {
+			e.Details["concurrent-release"] = logSafe(concurrent)
+		}
+		if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
+			return withHints(fmt.Errorf("the release could not be recorded, so the presigned request was not shown: %w", err),
+				"nothing was released; fix the logbook and start again")
+		}
+		return awsHandOver(c, o, p, ac.log != nil)
+	}
+	ctx, cancel := awsContext(c)
+	defer cancel()
+	sess, err := aws.Session(ctx, *key, req)
+	key.Wipe()
+	if err != nil {
+		return failed(err, "no session")
 	}
 	defer sess.Wipe()
 
