@@ -14,7 +14,7 @@ import (
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 // paperSecret seals a secret to paper custodians, k of them needed.
-func paperSecret(t *testing.T, name string, k int, names ...string) *seal.Header {
+func paperSecret(t testing.TB, name string, k int, names ...string) *seal.Header {
 	t.Helper()
 	p := seal.Params{Name: name, SealedBy: "t", Threshold: k, KeyID: "AKIA" + strings.ToUpper(name) + "000000000000"[:12]}
 	for _, n := range names {
