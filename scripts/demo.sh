@@ -143,3 +143,9 @@ step "5. the logbook, witnessed"
 run log show
 run log checkpoint
 run log verify --witnessed
+
+step "6. drills: status and the calendar"
+# demo was drilled above; prod (the AWS key) was just re-sealed by the
+# revoke and has not been drilled yet, so status names it (exit 3).
+run drill status || echo "(drill status exits 3: prod needs a drill)"
+run drill schedule --every 3mo --from 2027-01-15 --out "$work/drills.ics"
