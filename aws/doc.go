@@ -68,6 +68,17 @@
 // gives its cutoff for comparison with the logbook. [KeyStatus] answers an auditor's question about one released key:
 // deleted, inactive or still active, and when it was last used.
 //
+// # Alerts and CloudTrail
+//
+// A Spec with Alerts makes every use loud: Provision also creates an
+// EventBridge rule on the CloudTrail events of the user and of AssumeRole
+// on the role, and an SNS topic only that rule may publish to, with the
+// alerts' subscriptions ([Spec.AlertPattern], [Spec.AlertTopicPolicy]);
+// Check verifies the path ([AlertReport]) and [FireAlertTest] publishes a
+// test message. [CloudTrail] reads the evidence with LookupEvents as
+// [TrailEvent]s ([ParseTrailRecord] reads one record), which package
+// aws/audit matches to the logbook's releases.
+//
 // # Testing
 //
 // The tests run the real SDK clients against package awstest, a loopback

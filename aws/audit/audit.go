@@ -6,6 +6,12 @@
 // its key and IAM says the key no longer exists or is inactive; anything
 // else is a Problem. A use is IAM's last-used time of a current key; it is
 // explained by a release (or a recorded failed attempt) within UseSlack.
+//
+// With CloudTrail ([AddTrail]) the audit also matches every AssumeRole of
+// a break-glass role and every call made with a break-glass long-term key
+// to a release: the ones no release explains are findings. Per release it
+// gives the CloudTrail events of its session: how many, the first and the
+// last, the calls that changed something.
 package audit
 
 import (
@@ -39,6 +45,11 @@ type Release struct {
 	IAM          *aws.KeyState `json:"iam"`
 	Revoked      bool          `json:"revoked"` // logbook revoke entry and IAM agree
 	Problem      string        `json:"problem,omitempty"`
+	// Output is where the release went: exec, console, json, export, or
+	// presign (an air-gapped release, redeemed elsewhere).
+	Output string `json:"output,omitempty"`
+	// Trail is what CloudTrail says about the release's session (AddTrail).
+	Trail *SessionTrail `json:"cloudtrail,omitempty"`
 }
 
 // A Use is the last use IAM records of a current break-glass key, and the
@@ -62,6 +73,11 @@ type Report struct {
 	Uses        []Use      `json:"key_uses"`
 	Unexplained int        `json:"unexplained_uses"`
 	NotRevoked  int        `json:"releases_not_revoked"`
+	// CloudTrail (AddTrail): the regions read, and the AssumeRoles and
+	// long-term key calls that no release explains.
+	TrailRegions     []string       `json:"cloudtrail_regions,omitempty"`
+	TrailFindings    []TrailFinding `json:"cloudtrail_findings,omitempty"`
+	UnexplainedCalls int            `json:"unexplained_calls"`
 }
 
 // Secrets are the secrets with AWS keys in the logbook, each with its
@@ -125,7 +141,8 @@ func Build(ctx context.Context, entries []*logbook.Entry, since time.Time, keySt
 		}
 		r := Release{Entry: e.Index, Secret: e.Secret, Time: e.Time, Operator: e.Details[logbook.DetailOperator],
 			Reason: e.Reason, Ticket: e.Ticket, UseCase: e.UseCase, Tapped: e.Details[logbook.DetailTapped],
-			KeyID: e.Details[logbook.DetailKeyID], SessionKeyID: e.Details["session-key-id"], Expires: e.Details["expires"]}
+			KeyID: e.Details[logbook.DetailKeyID], SessionKeyID: e.Details["session-key-id"], Expires: e.Details["expires"],
+			Output: e.Details["output"]}
 		for _, later := range entries[i+1:] {
 			if later.Kind == logbook.KindRevoke && later.Secret == e.Secret &&
 				(later.Details[logbook.DetailKeyID] == r.KeyID || later.Details[logbook.DetailKeyID] == "") {
@@ -188,8 +205,10 @@ func Build(ctx context.Context, entries []*logbook.Entry, since time.Time, keySt
 }
 
 // Proven reports whether every release is proven revoked and every use
-// explained.
-func (rep *Report) Proven() bool { return rep.NotRevoked == 0 && rep.Unexplained == 0 }
+// (and, with CloudTrail, every session and long-term key call) explained.
+func (rep *Report) Proven() bool {
+	return rep.NotRevoked == 0 && rep.Unexplained == 0 && rep.UnexplainedCalls == 0
+}
 
 // UseSlack is how far a key's last use may be from the logbook entry
 // that explains it: the entry is written right after the exchange, and
@@ -260,7 +279,60 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 		}
 		fmt.Fprintf(w, "- %s: key %s last used %s (%s), %s\n", mdCell(u.Secret), u.KeyID, u.LastUsed.UTC().Format(time.RFC3339), u.Service, exp)
 	}
-	fmt.Fprintf(w, "\n%s not proven revoked, %s unexplained.\n", plural(rep.NotRevoked, "release"), plural(rep.Unexplained, "key use"))
+	if rep.TrailRegions != nil {
+		rep.writeTrail(w)
+	}
+	fmt.Fprintf(w, "\n%s not proven revoked, %s unexplained", plural(rep.NotRevoked, "release"), plural(rep.Unexplained, "key use"))
+	if rep.TrailRegions != nil {
+		fmt.Fprintf(w, ", %s unexplained", plural(rep.UnexplainedCalls, "CloudTrail event"))
+	}
+	fmt.Fprintf(w, ".\n")
+}
+
+// writeTrail writes the CloudTrail part: per release its session's
+// events, then the findings.
+func (rep *Report) writeTrail(w io.Writer) {
+	fmt.Fprintf(w, "\n## CloudTrail (%s)\n\n", strings.Join(rep.TrailRegions, ", "))
+	if len(rep.Releases) > 0 {
+		fmt.Fprintf(w, "| entry | operator | AssumeRole (UTC) | session keys | events | first | last | calls that changed something | errors |\n")
+		fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|\n")
+		for _, r := range rep.Releases {
+			st := r.Trail
+			if st == nil {
+				continue
+			}
+			var ar []string
+			for _, ev := range st.AssumeRoles {
+				ar = append(ar, ev.Time.UTC().Format("2006-01-02 15:04:05"))
+			}
+			var writes []string
+			for _, c := range st.Writes {
+				writes = append(writes, fmt.Sprintf("%s ×%d", c.Name, c.Count))
+			}
+			when := func(t *time.Time) string {
+				if t == nil {
+					return "–"
+				}
+				return t.UTC().Format("15:04:05")
+			}
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %d | %s | %s | %s | %d |\n", r.Entry, mdCell(r.Operator), strings.Join(ar, ", "),
+				strings.Join(st.SessionKeys, ", "), st.Events, when(st.First), when(st.Last), mdCell(strings.Join(writes, ", ")), st.Errors)
+		}
+		for _, r := range rep.Releases {
+			if r.Trail != nil && r.Trail.Note != "" {
+				fmt.Fprintf(w, "\n- entry %d: %s", r.Entry, r.Trail.Note)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\n### Not explained by a release\n\n")
+	if len(rep.TrailFindings) == 0 {
+		fmt.Fprintf(w, "Every AssumeRole of the break-glass roles and every call with a break-glass key is explained.\n")
+	}
+	for _, f := range rep.TrailFindings {
+		fmt.Fprintf(w, "- **%s %s** %s (%s, event %s): %s\n", f.Event.Time.UTC().Format(time.RFC3339), f.Event.Name,
+			mdCell(f.Secret), f.Event.Region, f.Event.ID, mdCell(f.Problem))
+	}
 }
 
 // mdCell keeps a value inside its table cell.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -22,11 +23,21 @@ IAM, and changes nothing:
    - proof that each released key was revoked: the logbook's revoke entry,
      and IAM's word that the key no longer exists or is inactive;
    - any use of a break-glass key (GetAccessKeyLastUsed) that no release or
-     recorded attempt explains.
+     recorded attempt explains;
+   - CloudTrail's evidence (LookupEvents in each --cloudtrail-region, the
+     last 90 days): every AssumeRole of a break-glass role must be the
+     session of a release (its session key, or for a presigned release the
+     operator as source identity while the request was valid, once), and the
+     long-term keys must have made no other call (a refused AssumeRole that a
+     recorded attempt explains aside). Anything else is a finding. Per
+     release it lists its session's events: how many, the first and the last,
+     the calls that changed something, the errors. Sessions chained from it
+     (AssumeRole with the session) and console sign-ins are not followed.
 
-The exit status is 0 when every release is revoked and every use
+The exit status is 0 when every release is revoked and everything
 explained, 3 otherwise, 1 when the audit could not run. Run it with
-read-only IAM credentials (iam:ListAccessKeys, iam:GetAccessKeyLastUsed).
+read-only credentials (iam:ListAccessKeys, iam:GetAccessKeyLastUsed,
+cloudtrail:LookupEvents); --no-cloudtrail skips CloudTrail.
 
 EXAMPLES
    breakglass aws audit --since 2026-01-01 > audit-2026Q1.md
@@ -41,6 +52,8 @@ func awsAuditCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "since", Usage: "only releases at or after `DATE` (2006-01-02 or RFC 3339)"},
 			&cli.StringFlag{Name: "format", Value: "md", Usage: "`md` (Markdown) or json"},
+			&cli.GenericFlag{Name: "cloudtrail-region", Value: &listFlag{}, Usage: "read CloudTrail in `REGION` (repeatable; default us-east-1, where IAM's and the us-east-1 STS endpoint's events are)"},
+			&cli.BoolFlag{Name: "no-cloudtrail", Usage: "do not read CloudTrail (the logbook and IAM only)"},
 		}, append(awsConnFlags(), caseFlags()...)...),
 		Action: runAWSAudit,
 	}
@@ -87,6 +100,14 @@ func runAWSAudit(c *cli.Context) error {
 	} else if err != nil {
 		return err
 	}
+	if !c.Bool("no-cloudtrail") {
+		ct := aws.NewCloudTrail(cfg, listValues(c, "cloudtrail-region", false), since)
+		if err := audit.AddTrail(ctx, rep, entries, since, time.Now(), ct, ct.Regions()); err != nil {
+			return withHints(awsErr("reading CloudTrail", err), "the audit needs cloudtrail:LookupEvents; --no-cloudtrail audits without it")
+		}
+	} else if len(listValues(c, "cloudtrail-region", false)) > 0 {
+		return usageError("--cloudtrail-region and --no-cloudtrail do not go together")
+	}
 	rep.Origin = l.Origin()
 	ck := l.Checkpoint()
 	rep.Checkpoint = fmt.Sprintf("size %d, root %x…", ck.N, ck.Hash[:8])
@@ -101,9 +122,17 @@ func runAWSAudit(c *cli.Context) error {
 		rep.WriteMarkdown(os.Stdout)
 	}
 	if !rep.Proven() {
-		return &hintError{err: fmt.Errorf("%s not proven revoked, %s unexplained", plural(rep.NotRevoked, "release"), plural(rep.Unexplained, "key use")),
-			hints: []string{"revoke with breakglass aws revoke NAME.glass; investigate unexplained uses in CloudTrail"}, code: exitDrift}
+		msg := fmt.Sprintf("%s not proven revoked, %s unexplained", plural(rep.NotRevoked, "release"), plural(rep.Unexplained, "key use"))
+		if rep.TrailRegions != nil {
+			msg += fmt.Sprintf(", %s unexplained", plural(rep.UnexplainedCalls, "CloudTrail event"))
+		}
+		return &hintError{err: errors.New(msg),
+			hints: []string{"revoke with breakglass aws revoke NAME.glass; investigate unexplained uses in CloudTrail (the report names each event)"}, code: exitDrift}
 	}
-	infof("%s, all revoked; no unexplained use", plural(len(rep.Releases), "release"))
+	if rep.TrailRegions != nil {
+		infof("%s, all revoked; no unexplained use; CloudTrail (%s) explained", plural(len(rep.Releases), "release"), strings.Join(rep.TrailRegions, ", "))
+	} else {
+		infof("%s, all revoked; no unexplained use", plural(len(rep.Releases), "release"))
+	}
 	return nil
 }
