@@ -14,7 +14,11 @@ import (
 	"github.com/breakglass/breakglass/logbook"
 )
 
-const awsRevokeHelp = `revoke ends a release after an incident. With administrator credentials it
+const awsRevokeHelp = `revoke ends a release after an incident. Nobody taps, so it first checks that
+NAME.glass is the file the logbook recorded (without a logbook: that its
+custodians are enrollment records of the case, --allow-virtual for
+rehearsal cards, and that IAM knows its key id), and your card's PIN (--as),
+before anything changes. Then, with administrator credentials, it
 
    1. deactivates and deletes the released access key (the one sealed in
       NAME.glass), so it stops working at once;
@@ -30,7 +34,9 @@ const awsRevokeHelp = `revoke ends a release after an incident. With administrat
      and records the revoke in the logbook (which closes the release).
 
 If anything fails after step 1, the account is safer, never with the
-released key alive; run revoke again. A new key that cannot be sealed is
+released key alive; run revoke again. If only the logbook entry is missing
+(no touch, a card pulled, Ctrl-C at the end), running revoke again records
+it and changes nothing. A new key that cannot be sealed is
 deleted again. Commit the new NAME.glass.
 
 Paper custodians get a new mnemonic: on the terminal (words and QR code), or
@@ -40,7 +46,8 @@ EXAMPLES
    breakglass aws revoke prod.glass --as alice
    breakglass aws check prod.glass`
 
-const awsRotateHelp = `rotate replaces the sealed access key on a schedule, without an incident:
+const awsRotateHelp = `rotate replaces the sealed access key on a schedule, without an incident
+(after the same checks of the file and your PIN as revoke):
 it creates a new key, seals it straight to the same roster (nobody taps),
 replaces NAME.glass atomically, records the rotation, and only then deletes
 the old key, so there is never a moment without a working sealed key.
