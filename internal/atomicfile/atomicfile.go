@@ -26,7 +26,8 @@ func (e *CreateError) Unwrap() error { return e.Err }
 
 // Write writes path through write: into a temporary file in the same
 // directory, with mode, synced, then linked into place only if path still
-// does not exist (ErrExists otherwise) or, with replace, renamed over it.
+// does not exist (ErrExists otherwise) or, with replace, renamed over it;
+// then the directory is synced.
 // On any error nothing is left behind. The buffer that held what was
 // written is wiped: it may have been a secret.
 func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) error) (err error) {
@@ -64,13 +65,16 @@ func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) er
 		if err := os.Rename(tmp, path); err != nil {
 			return fail(err)
 		}
-		return nil
-	}
-	if err := os.Link(tmp, path); err != nil {
+	} else if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s: %w", path, ErrExists)
 		}
 		return fail(err)
+	}
+	// The new name survives a crash only once the directory is synced.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }
