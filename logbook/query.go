@@ -13,7 +13,20 @@ const (
 	DetailSession  = "session"  // unseal-start, tap, release: the unseal session id
 	DetailResult   = "result"   // drill: DrillPass, DrillFail or DrillAborted
 	DetailTapped   = "tapped"   // release, drill: who tapped, comma-separated
+
+	// DetailRecording names a session's recording, relative to the case
+	// (release of a recorded --exec session, and its session-end note).
+	DetailRecording = "recording"
+	// DetailAction says what a note records, e.g. ActionSessionEnd.
+	DetailAction = "action"
+	// DetailEnd is why a recorded session ended (session-end note):
+	// exit, expired, hangup, terminated, not-started or unterminated.
+	DetailEnd = "end"
 )
+
+// ActionSessionEnd is the DetailAction of the note that closes a recorded
+// session: the recording's SHA-256, size and duration, and DetailEnd.
+const ActionSessionEnd = "session-end"
 
 // Results of a drill, the DetailResult of a drill entry.
 const (
@@ -73,4 +86,34 @@ func OpenReleases(entries []*Entry, secret string) []*Entry {
 		}
 	}
 	return open
+}
+
+// UnendedSessions returns the release entries of recorded sessions (with a
+// DetailRecording) that no later session-end note of the same
+// DetailSession closes: sessions still running, or whose breakglass died
+// before it could record their end.
+func UnendedSessions(entries []*Entry) []*Entry {
+	var open []*Entry
+	for _, e := range entries {
+		switch {
+		case e.Kind == KindRelease && e.Details[DetailRecording] != "":
+			open = append(open, e)
+		case e.Kind == KindNote && e.Details[DetailAction] == ActionSessionEnd:
+			open = slices.DeleteFunc(open, func(r *Entry) bool {
+				return r.Details[DetailSession] == e.Details[DetailSession] && r.Details[DetailRecording] == e.Details[DetailRecording]
+			})
+		}
+	}
+	return open
+}
+
+// SessionEnd returns the session-end note of the recording rec (a
+// DetailRecording value), or nil.
+func SessionEnd(entries []*Entry, rec string) *Entry {
+	for _, e := range entries {
+		if e.Kind == KindNote && e.Details[DetailAction] == ActionSessionEnd && e.Details[DetailRecording] == rec {
+			return e
+		}
+	}
+	return nil
 }
