@@ -127,11 +127,24 @@ aws="--endpoint-url $endpoint"
 # shellcheck disable=SC2086
 run aws provision --name prod --account 123456789012 --to alice.card.json,bob.card.json,carol.card.json,dave.card.json \
 	--threshold 2 --use-case "SSO is down" --allow-virtual --as alice --owner sre \
-	--role-policy arn:aws:iam::aws:policy/ReadOnlyAccess --paper-out "$work/paper-aws" $aws
+	--role-policy arn:aws:iam::aws:policy/ReadOnlyAccess --paper-out "$work/paper-aws" \
+	--alert email:oncall@example.com $aws
+# The rehearsal server keeps what SNS would have sent (/_awstest/deliveries):
+# the on-call person follows the confirmation link of their alert e-mail.
+deliveries() { curl -fsS "$endpoint/_awstest/deliveries"; }
+confirm=$(deliveries | python3 -c 'import json, sys
+print([d["subscribeUrl"] for d in json.load(sys.stdin)["deliveries"] if d["type"] == "SubscriptionConfirmation"][0])')
+curl -fsS "$confirm" >/dev/null
+echo "(oncall@example.com confirmed the alert subscription)"
 # shellcheck disable=SC2086
 run aws session prod.glass --reason "demo incident" --ticket INC-1 --use-case "SSO is down" \
 	--operator carol --reader "$(reader 2 0)" --reader "$(reader 2 1)" --reader "$(reader 3 0)" $aws \
 	--exec -- "$bin" aws caller-identity $aws
+# Every use of the break-glass identity is loud: the alert of the session.
+deliveries | python3 -c 'import json, sys
+for d in json.load(sys.stdin)["deliveries"]:
+    if d["type"] == "Notification" and d.get("rule"):
+        print("alert to %s: %s" % (d["endpoint"], d.get("subject") or d["message"][:160]))'
 # shellcheck disable=SC2086
 run aws revoke prod.glass --as bob --paper-out "$work/paper-aws2" $aws
 # shellcheck disable=SC2086
