@@ -12,8 +12,21 @@ const (
 	DetailKeyID    = "key-id"   // release, revoke, rotate, seal: the non-secret id of the sealed key (e.g. an AWS access key id)
 	DetailSession  = "session"  // unseal-start, tap, release: the unseal session id
 	DetailResult   = "result"   // drill: DrillPass, DrillFail or DrillAborted
-	DetailTapped   = "tapped"   // release, drill: who tapped, comma-separated
+	DetailTapped   = "tapped"   // release, drill, abort: who tapped, comma-separated
+	DetailAction   = "action"   // note: what a note written by breakglass records (ActionAbort, …)
 )
+
+// ActionAbort is the DetailAction of a note that closes an unseal session
+// which ended without a release: interrupted (Ctrl-C), its window ran out,
+// it failed, or its process ended without closing it ("unterminated",
+// recorded by the next command that appends). Its DetailSession names the
+// session and its reason says why.
+const ActionAbort = "abort"
+
+// IsAbort reports whether e is the abort of an unseal session.
+func IsAbort(e *Entry) bool {
+	return e.Kind == KindNote && e.Details[DetailAction] == ActionAbort && e.Details[DetailSession] != ""
+}
 
 // Results of a drill, the DetailResult of a drill entry.
 const (
@@ -70,6 +83,28 @@ func OpenReleases(entries []*Entry, secret string) []*Entry {
 			open = slices.DeleteFunc(open, func(r *Entry) bool {
 				return r.Secret == e.Secret && (keyID == "" || r.Details[DetailKeyID] == keyID)
 			})
+		}
+	}
+	return open
+}
+
+// OpenSessions returns the unseal-start entries whose session nothing has
+// closed yet: no later release and no later note (an abort, a failed AWS
+// session) names the same session. An unseal still collecting taps is open;
+// so is one whose process ended without closing it. Unseal-start entries
+// without a session detail are left out: nothing could name them.
+func OpenSessions(entries []*Entry) []*Entry {
+	var open []*Entry
+	for _, e := range entries {
+		s := e.Details[DetailSession]
+		if s == "" {
+			continue
+		}
+		switch e.Kind {
+		case KindUnsealStart:
+			open = append(open, e)
+		case KindRelease, KindNote:
+			open = slices.DeleteFunc(open, func(st *Entry) bool { return st.Details[DetailSession] == s })
 		}
 	}
 	return open
