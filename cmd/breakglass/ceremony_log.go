@@ -72,20 +72,24 @@ func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Re
 	if err := cd.checkActor(actor); err != nil {
 		return logbook.Checkpoint{}, err
 	}
-	tok, err := openRecordToken(c, actor, cd.Dir)
+	purpose := signPurpose(e)
+	tok, err := openRecordToken(c, actor, cd.Dir, purpose)
 	if err != nil {
 		return logbook.Checkpoint{}, withHints(fmt.Errorf("cannot open %s's token to sign the %s entry: %w", actor.Custodian.Name, e.Kind, err),
 			"insert "+actor.Custodian.Name+"'s token (enrolled as "+actor.Fingerprint()+")")
 	}
 	defer tok.Close()
+	// The PIN first (its prompt says what it is for), then the touch.
+	if err := token.VerifyPIN(tok); err != nil {
+		return logbook.Checkpoint{}, fmt.Errorf("%s %s: %w", recordTokenLabel(actor), purpose, err)
+	}
+	provenPIN(actor)
+	touchNote(actor, purpose)
 	var ck logbook.Checkpoint
 	if size >= 0 {
 		ck, err = cd.recordAt(size, e, actor, tok.SigningKey())
 	} else {
 		ck, err = cd.record(e, actor, tok.SigningKey())
-	}
-	if err == nil {
-		provenPIN(actor)
 	}
 	return ck, err
 }
