@@ -181,6 +181,13 @@ type ceremonyLog struct {
 	session  string        // the session id joining the ceremony's entries
 	base     logbook.Entry // secret, header hash, reason, ticket, use case
 	logged   map[*approval.Approval]bool
+
+	// The unseal session (unseal_session.go): started once its
+	// unseal-start is in, closed once its release (or what else ended it)
+	// is; running is held meanwhile, so that other commands leave it open.
+	started, closed bool
+	startIndex      int64 // the unseal-start entry's number
+	running         *sessionLock
 }
 
 // newCeremonyLog opens the case and resolves who acts: name (--operator,
@@ -269,6 +276,9 @@ func (cl *ceremonyLog) recordOperator(e logbook.Entry, size int64) error {
 		}
 		return nil
 	}
+	if e.Kind == logbook.KindUnsealStart {
+		return cl.startSession(e, size)
+	}
 	_, err := cl.cd.recordSigned(cl.c, e, cl.operator, size)
 	return err
 }
@@ -349,7 +359,9 @@ func (cl *ceremonyLog) recordRelease(e logbook.Entry, concurrent bool) error {
 	if cl.log == nil {
 		return nil
 	}
-	return cl.cd.recordRelease(cl.c, e, cl.operator, concurrent)
+	err := cl.cd.recordRelease(cl.c, e, cl.operator, concurrent)
+	cl.closed = cl.closed || err == nil
+	return err
 }
 
 // recordRelease is the check-then-append of a release entry (see

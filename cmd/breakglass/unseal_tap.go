@@ -161,7 +161,8 @@ func (cm *ceremony) run(ctx context.Context) error {
 		hints := []string{"start again when " + still + " can tap", "a longer --window gives custodians more time"}
 		if ctx.Err() == context.DeadlineExceeded {
 			// (A prompt open when the window ran out was interrupted too.)
-			return withHints(fmt.Errorf("the unseal window of %s ran out with %s of %d: %s", window, plural(n, "tap"), need, gathered), hints...)
+			return withHints(&windowError{window: window,
+				msg: fmt.Sprintf("the unseal window of %s ran out with %s of %d: %s", window, plural(n, "tap"), need, gathered)}, hints...)
 		}
 		return withHints(fmt.Errorf("%w with %s of %d: %s", term.ErrInterrupted, plural(n, "tap"), need, gathered), hints[0])
 	}
