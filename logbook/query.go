@@ -12,12 +12,13 @@ const (
 	DetailKeyID    = "key-id"   // release, revoke, rotate, seal: the non-secret id of the sealed key (e.g. an AWS access key id)
 	DetailSession  = "session"  // unseal-start, tap, release: the unseal session id
 	DetailResult   = "result"   // drill: DrillPass, DrillFail or DrillAborted
-	DetailTapped   = "tapped"   // release, drill: who tapped, comma-separated
+	DetailTapped   = "tapped"   // release, drill, abort: who tapped, comma-separated
 
 	// DetailRecording names a session's recording, relative to the case
 	// (release of a recorded --exec session, and its session-end note).
 	DetailRecording = "recording"
-	// DetailAction says what a note records, e.g. ActionSessionEnd.
+	// DetailAction says what a note written by breakglass records
+	// (ActionAbort, ActionSessionEnd, …).
 	DetailAction = "action"
 	// DetailEnd is why a recorded session ended (session-end note):
 	// exit, expired, hangup, terminated, not-started or unterminated.
@@ -27,6 +28,18 @@ const (
 // ActionSessionEnd is the DetailAction of the note that closes a recorded
 // session: the recording's SHA-256, size and duration, and DetailEnd.
 const ActionSessionEnd = "session-end"
+
+// ActionAbort is the DetailAction of a note that closes an unseal session
+// which ended without a release: interrupted (Ctrl-C), its window ran out,
+// it failed, or its process ended without closing it ("unterminated",
+// recorded by the next command that appends). Its DetailSession names the
+// session and its reason says why.
+const ActionAbort = "abort"
+
+// IsAbort reports whether e is the abort of an unseal session.
+func IsAbort(e *Entry) bool {
+	return e.Kind == KindNote && e.Details[DetailAction] == ActionAbort && e.Details[DetailSession] != ""
+}
 
 // Results of a drill, the DetailResult of a drill entry.
 const (
@@ -102,6 +115,28 @@ func UnendedSessions(entries []*Entry) []*Entry {
 			open = slices.DeleteFunc(open, func(r *Entry) bool {
 				return r.Details[DetailSession] == e.Details[DetailSession] && r.Details[DetailRecording] == e.Details[DetailRecording]
 			})
+		}
+	}
+	return open
+}
+
+// OpenSessions returns the unseal-start entries whose session nothing has
+// closed yet: no later release and no later note (an abort, a failed AWS
+// session) names the same session. An unseal still collecting taps is open;
+// so is one whose process ended without closing it. Unseal-start entries
+// without a session detail are left out: nothing could name them.
+func OpenSessions(entries []*Entry) []*Entry {
+	var open []*Entry
+	for _, e := range entries {
+		s := e.Details[DetailSession]
+		if s == "" {
+			continue
+		}
+		switch e.Kind {
+		case KindUnsealStart:
+			open = append(open, e)
+		case KindRelease, KindNote:
+			open = slices.DeleteFunc(open, func(st *Entry) bool { return st.Details[DetailSession] == s })
 		}
 	}
 	return open

@@ -207,7 +207,7 @@ func awsSessionArgs(c *cli.Context) (*awsSessionOptions, error) {
 	return o, nil
 }
 
-func runAWSSession(c *cli.Context) error {
+func runAWSSession(c *cli.Context) (err error) {
 	if err := requireFlagsOrAsk(c, "reason", "ticket"); err != nil {
 		return err
 	}
@@ -289,6 +289,7 @@ func runAWSSession(c *cli.Context) error {
 	}
 	cm := newCeremony(c, f, tapReq)
 	cm.onTap = cl.onTap
+	defer func() { cl.endSession(err, tappedList(cm.approvals)) }() // an abort, unless closed
 	if err := cm.run(context.Background()); err != nil {
 		return err
 	}
@@ -313,9 +314,11 @@ func runAWSSession(c *cli.Context) error {
 		e.Kind = logbook.KindNote
 		e.Details = map[string]string{"action": "aws-session", logbook.DetailResult: "failed",
 			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, "error": logSafe(err.Error()),
-			logbook.DetailTapped: strings.Join(tapped, ",")}
+			logbook.DetailTapped: strings.Join(tapped, ","), logbook.DetailSession: cl.session}
 		if rerr := ac.record(e, opRec, -1); rerr != nil {
 			reportError(os.Stderr, fmt.Errorf("the failed attempt could not be recorded: %w", rerr))
+		} else {
+			cl.closed = true // the note names the session
 		}
 		return awsErr(what+" for "+operator+" (nothing was released)", err)
 	}
@@ -368,6 +371,7 @@ func runAWSSession(c *cli.Context) error {
 			"the STS session "+sess.AccessKeyID+" exists in AWS until "+sess.Expiration.UTC().Format(time.RFC3339)+
 				": run breakglass aws revoke "+o.path+" to end it")
 	}
+	cl.closed = true
 	infof("session for %s as %s until %s (session key %s)", operator, sess.AssumedRoleARN,
 		sess.Expiration.Local().Format("15:04 MST"), sess.AccessKeyID)
 	return awsDeliver(c, o, sess, req)

@@ -51,7 +51,7 @@ func runCardTest(c *cli.Context) error {
 		return withHints(fmt.Errorf("%s is a paper custodian: there is no token to test", rec.Custodian.Name),
 			"paper custodians rehearse by reading their share aloud during a drill")
 	}
-	tok, err := openRecordToken(c, rec, filepath.Dir(path))
+	tok, err := openRecordToken(c, rec, filepath.Dir(path), "to test it")
 	if err != nil {
 		return explainToken(err)
 	}

@@ -217,6 +217,15 @@ func (cd *caseDir) recordAt(size int64, e logbook.Entry, actor *token.Record, si
 const maxAppendTries = 8
 
 func (cd *caseDir) appendEntry(size int64, e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
+	// First the aborts of unseal sessions whose process ended without
+	// closing them (unseal_session.go).
+	added, err := cd.closeUnterminated(size, actor, signer)
+	if err != nil {
+		return logbook.Checkpoint{}, actorError(logError(recordError(err)))
+	}
+	if size >= 0 {
+		size += added
+	}
 	ck, err := cd.Append(size, e, actor, signer)
 	if errors.Is(err, casedir.ErrNoLogbook) {
 		cd.warnf("no logbook in %s; this step is not recorded", cd.Dir)

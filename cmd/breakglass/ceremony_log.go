@@ -72,20 +72,24 @@ func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Re
 	if err := cd.checkActor(actor); err != nil {
 		return logbook.Checkpoint{}, err
 	}
-	tok, err := openRecordToken(c, actor, cd.Dir)
+	purpose := signPurpose(e)
+	tok, err := openRecordToken(c, actor, cd.Dir, purpose)
 	if err != nil {
 		return logbook.Checkpoint{}, withHints(fmt.Errorf("cannot open %s's token to sign the %s entry: %w", actor.Custodian.Name, e.Kind, err),
 			"insert "+actor.Custodian.Name+"'s token (enrolled as "+actor.Fingerprint()+")")
 	}
 	defer tok.Close()
+	// The PIN first (its prompt says what it is for), then the touch.
+	if err := token.VerifyPIN(tok); err != nil {
+		return logbook.Checkpoint{}, fmt.Errorf("%s %s: %w", recordTokenLabel(actor), purpose, err)
+	}
+	provenPIN(actor)
+	touchNote(actor, purpose)
 	var ck logbook.Checkpoint
 	if size >= 0 {
 		ck, err = cd.recordAt(size, e, actor, tok.SigningKey())
 	} else {
 		ck, err = cd.record(e, actor, tok.SigningKey())
-	}
-	if err == nil {
-		provenPIN(actor)
 	}
 	return ck, err
 }
@@ -177,6 +181,13 @@ type ceremonyLog struct {
 	session  string        // the session id joining the ceremony's entries
 	base     logbook.Entry // secret, header hash, reason, ticket, use case
 	logged   map[*approval.Approval]bool
+
+	// The unseal session (unseal_session.go): started once its
+	// unseal-start is in, closed once its release (or what else ended it)
+	// is; running is held meanwhile, so that other commands leave it open.
+	started, closed bool
+	startIndex      int64 // the unseal-start entry's number
+	running         *sessionLock
 }
 
 // newCeremonyLog opens the case and resolves who acts: name (--operator,
@@ -265,6 +276,9 @@ func (cl *ceremonyLog) recordOperator(e logbook.Entry, size int64) error {
 		}
 		return nil
 	}
+	if e.Kind == logbook.KindUnsealStart {
+		return cl.startSession(e, size)
+	}
 	_, err := cl.cd.recordSigned(cl.c, e, cl.operator, size)
 	return err
 }
@@ -345,7 +359,9 @@ func (cl *ceremonyLog) recordRelease(e logbook.Entry, concurrent bool) error {
 	if cl.log == nil {
 		return nil
 	}
-	return cl.cd.recordRelease(cl.c, e, cl.operator, concurrent)
+	err := cl.cd.recordRelease(cl.c, e, cl.operator, concurrent)
+	cl.closed = cl.closed || err == nil
+	return err
 }
 
 // recordRelease is the check-then-append of a release entry (see

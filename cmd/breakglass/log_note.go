@@ -94,7 +94,7 @@ func recordPersonal(c *cli.Context, cd *caseDir, l *logbook.Log, e logbook.Entry
 	if err := cd.checkActor(actor); err != nil {
 		return err
 	}
-	tok, err := openRecordToken(c, actor, cd.Dir)
+	tok, err := openRecordToken(c, actor, cd.Dir, signPurpose(e))
 	if err != nil {
 		return explainToken(err)
 	}

@@ -20,9 +20,12 @@ line per entry with its number, time (UTC), kind, actor, secret, and the
 reason and [ticket]. A tap the operator recorded for someone else (a paper
 share, a remote tap) names the custodian: "erin (paper, recorded by alice)".
 An entry with a result (a drill: pass, fail or aborted) shows it after the
-reason, with who tapped and what went wrong. With --json it prints the
-entries as a JSON array instead, every field included (details, header
-hash, previous tree hash).
+reason, with who tapped and what went wrong. An unseal that ended without a
+release (Ctrl-C, its window ran out, it failed, or its process was killed)
+is closed by an abort, a note with detail action=abort: it is shown as kind
+abort, with why, the session and unseal-start entry it closes, and who had
+tapped. With --json it prints the entries as a JSON array instead, every
+field included (details, header hash, previous tree hash).
 
 Nothing is shown unless the whole logbook verifies. To look at a logbook that
 does not (forensics), --unverified prints what the files say without checking
@@ -181,7 +184,7 @@ func writeEntriesTable(w io.Writer, entries []*logbook.Entry) error {
 			why = strings.TrimPrefix(why+": "+r, ": ")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Index, e.Time.UTC().Format("2006-01-02 15:04:05"),
-			e.Kind, entryActor(e), dash(e.Secret), dash(why))
+			entryKind(e), entryActor(e), dash(e.Secret), dash(why))
 	}
 	return tw.Flush()
 }
@@ -201,10 +204,32 @@ func entryActor(e *logbook.Entry) string {
 	return fmt.Sprintf("%s (recorded by %s)", cust, e.Actor)
 }
 
+// entryKind is the kind shown: the entry's, but "abort" for the note that
+// closes an unseal session without a release.
+func entryKind(e *logbook.Entry) string {
+	if logbook.IsAbort(e) {
+		return logbook.ActionAbort
+	}
+	return string(e.Kind)
+}
+
 // entryResult is what an entry with a result (a drill, a failed AWS
 // session) says of it: "pass, tapped alice,bob", or "fail, tapped alice,bob:
-// WHAT WENT WRONG"; "" for other entries.
+// WHAT WENT WRONG"; for an abort, the session it closes: "session 7f3a
+// (unseal-start 3), tapped alice"; "" for other entries.
 func entryResult(e *logbook.Entry) string {
+	if logbook.IsAbort(e) {
+		r := "session " + e.Details[logbook.DetailSession]
+		if st := e.Details[detailUnsealStart]; st != "" {
+			r += " (unseal-start " + st + ")"
+		}
+		if t := e.Details[logbook.DetailTapped]; t != "" {
+			r += ", tapped " + t
+		} else {
+			r += ", no taps"
+		}
+		return r
+	}
 	r := e.Details[logbook.DetailResult]
 	if r == "" {
 		return ""

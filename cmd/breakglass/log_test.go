@@ -183,7 +183,7 @@ func buildFixture(t testing.TB, dir string) {
 		}
 		cd := &caseDir{Case: &casedir.Case{Dir: cdir}, warnf: t.Logf}
 		for i, st := range fixtureStory(alter) {
-			ck, err := cd.record(st.e, people[st.who].r, people[st.who].s)
+			ck, err := cd.Append(-1, st.e, people[st.who].r, people[st.who].s) // not record: no abort of the session in progress
 			if err != nil {
 				t.Fatalf("entry %d: %v", i, err)
 			}

@@ -67,7 +67,7 @@ func (cd *caseDir) holdSigner(c *cli.Context, actor *token.Record, what string) 
 	if err := cd.checkActor(actor); err != nil {
 		return nil, err
 	}
-	tok, err := openRecordToken(c, actor, cd.Dir)
+	tok, err := openRecordToken(c, actor, cd.Dir, "to sign the "+what)
 	if err != nil {
 		return nil, withHints(fmt.Errorf("cannot open %s's token to sign the %s: %w; nothing was changed", actor.Custodian.Name, what, err),
 			"insert "+actor.Custodian.Name+"'s token (enrolled as "+actor.Fingerprint()+") and run the command again")
@@ -88,6 +88,7 @@ func (cd *caseDir) holdSigner(c *cli.Context, actor *token.Record, what string) 
 
 // record appends e signed by the held token.
 func (s *heldSigner) record(e logbook.Entry) error {
+	touchNote(s.actor, signPurpose(e))
 	_, err := s.cd.record(e, s.actor, s.tok.SigningKey())
 	return err
 }

@@ -24,6 +24,8 @@ package main
 //	                          N); its stdout and stderr become the script's,
 //	                          and what it showed on the terminal goes into
 //	                          the file NAME.tty
+//	ptykill NAME              kill NAME with SIGKILL, as kill -9 does (it
+//	                          can clean nothing up), and wait for it to end
 //
 // A command still running when the script ends is killed.
 
@@ -254,6 +256,14 @@ func ptyScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args [
 			}
 			_, err = s.master.Write([]byte(args[1] + "\r"))
 			ts.Check(err)
+		},
+		"ptykill": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: ptykill NAME")
+			}
+			s := ptySessionOf(ts, args[0])
+			ts.Check(s.cmd.Process.Signal(syscall.SIGKILL))
+			<-s.done
 		},
 		"ptyend": func(ts *testscript.TestScript, neg bool, args []string) {
 			within, status := 60*time.Second, -1

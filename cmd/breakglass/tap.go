@@ -123,7 +123,11 @@ func runTap(c *cli.Context) error {
 		infof("  sealed: %s", strings.Join(sealed, ", "))
 	}
 	infof("  reason: %s; ticket: %s; use case: %s", req.Reason, req.Ticket, req.UseCase)
-	tok, idx, err := findTapToken(c, f)
+	purpose := "to approve " + req.Operator + "'s unseal of " + h.Name
+	if req.Ticket != "" {
+		purpose += " (" + req.Ticket + ")"
+	}
+	tok, idx, err := findTapToken(c, f, purpose)
 	if err != nil {
 		return err
 	}
@@ -162,14 +166,15 @@ func runTap(c *cli.Context) error {
 	return nil
 }
 
-// findTapToken waits for a card that is in the roster.
-func findTapToken(c *cli.Context, f *seal.File) (token.Token, int, error) {
+// findTapToken waits for a card that is in the roster; purpose says in the
+// PIN prompt what the PIN is for.
+func findTapToken(c *cli.Context, f *seal.File, purpose string) (token.Token, int, error) {
 	deadline := time.Now().Add(c.Duration("wait"))
 	readers := listValues(c, "reader", false)
 	uris := listValues(c, "pkcs11", false)
 	told := map[string]bool{}
 	var who string
-	pin := func() ([]byte, error) { return pinSource(c, who)() }
+	pin := func() ([]byte, error) { return pinSource(c, withPurpose(who, purpose))() }
 	try := func(tok token.Token) (token.Token, int, bool) {
 		idx, err := f.Custodian(tok.KeyAgreementKey().PublicKey())
 		if err != nil {

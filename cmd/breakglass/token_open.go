@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/pkcs11"
@@ -29,13 +30,16 @@ import (
 // record's keys are not on it, the error names that token and, from
 // rosterDir, its owner. Errors name the token; explainToken turns them into
 // advice.
-func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.Token, error) {
+//
+// purpose says what the token is opened for, in the PIN prompt: "PIN for
+// alice (card 1234) to sign the unseal-start of prod (INC-4711)".
+func openRecordToken(c *cli.Context, r *token.Record, rosterDir, purpose string) (token.Token, error) {
 	var tok token.Token
 	switch r.Token.Kind {
 	case token.KindPIV:
-		label := fmt.Sprintf("%s (card %s)", r.Custodian.Name, r.Token.Serial)
+		label := recordTokenLabel(r)
 		sel := piv.Selector{Reader: singleReader(c)}
-		pin := rememberedPIN(r, pinSource(c, label))
+		pin := rememberedPIN(r, pinSource(c, withPurpose(label, purpose)))
 		var t *piv.Token
 		err := token.ErrNotPresent
 		if rd := lastReader(r); sel.Reader == "" && rd != "" {
@@ -54,13 +58,13 @@ func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.T
 		rememberReader(r, t.Info().Reader)
 		tok = t
 	case token.KindPKCS11:
-		label := r.Custodian.Name + "'s token " + r.Token.URI
+		label := recordTokenLabel(r)
 		kx, err1 := hex.DecodeString(r.Keys.KeyAgreement.ID)
 		sig, err2 := hex.DecodeString(r.Keys.Signing.ID)
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("enrollment record of %s: %w", r.Custodian.Name, &token.FieldError{Field: "keys.*.id", Reason: "not hex"})
 		}
-		t, err := pkcs11.Open(r.Token.URI, pkcs11.Options{Module: c.String("module"), PIN: rememberedPIN(r, pinSource(c, label)),
+		t, err := pkcs11.Open(r.Token.URI, pkcs11.Options{Module: c.String("module"), PIN: rememberedPIN(r, pinSource(c, withPurpose(label, purpose))),
 			KeyAgreementID: kx, SigningID: sig, ConfirmUnknownTries: confirmUnknownTries(c)})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", label, wrongPKCS11Token(r, rosterDir, err))
@@ -81,6 +85,58 @@ func openRecordToken(c *cli.Context, r *token.Record, rosterDir string) (token.T
 		return nil, withHints(err, "insert "+r.Custodian.Name+"'s own token")
 	}
 	return tok, nil
+}
+
+// recordTokenLabel names the token of an enrollment record in messages:
+// "alice (card 1234)", "alice's token pkcs11:…".
+func recordTokenLabel(r *token.Record) string {
+	if r.Token.Kind == token.KindPIV {
+		return fmt.Sprintf("%s (card %s)", r.Custodian.Name, r.Token.Serial)
+	}
+	return r.Custodian.Name + "'s token " + r.Token.URI
+}
+
+// withPurpose adds to a PIN prompt's label what the PIN is for.
+func withPurpose(label, purpose string) string {
+	if purpose == "" {
+		return label
+	}
+	return label + " " + purpose
+}
+
+// signPurpose says what a logbook signature is for, in PIN prompts and
+// touch requests: "to sign the unseal-start of prod (INC-4711)".
+func signPurpose(e logbook.Entry) string {
+	what := string(e.Kind)
+	switch {
+	case logbook.IsAbort(&e):
+		what = "abort"
+	case e.Kind == logbook.KindEnroll:
+		what = "enrollment"
+	}
+	s := "to sign the " + what
+	if e.Secret != "" {
+		s += " of " + e.Secret
+	}
+	if e.Ticket != "" {
+		s += " (" + e.Ticket + ")"
+	}
+	return s
+}
+
+// touchNote says, before an enrolled card signs, that it wants a touch (as
+// its signing key's touch policy says): a logbook append signs twice, the
+// entry and the checkpoint.
+func touchNote(r *token.Record, purpose string) {
+	if r.Keys == nil {
+		return
+	}
+	switch r.Keys.Signing.TouchPolicy {
+	case "always":
+		infof("%s: touch the card each time it blinks (twice) %s", recordTokenLabel(r), purpose)
+	case "cached":
+		infof("%s: touch the card if it blinks %s", recordTokenLabel(r), purpose)
+	}
 }
 
 // singleReader is --reader when the command has it as a single name (card

@@ -65,7 +65,10 @@ the logbook's latest seal or reseal entry of the secret recorded, and no
 release of the secret may be open (one person at a time; --concurrent-release
 REASON goes ahead, recorded). Each tap is recorded, signed by the
 custodian's card, and the release is recorded before the secret is written:
-if any entry cannot be written, nothing is released.
+if any entry cannot be written, nothing is released. An unseal that ends
+without a release (Ctrl-C, the window, a failure) is closed by an abort
+entry signed by the operator's card; one whose process was killed is closed
+by the next command that appends to the logbook.
 
 A custodian who cannot come to the laptop taps remotely: write a request
 (breakglass unseal request, see its --help), send it, and give their
@@ -168,7 +171,7 @@ func openErr(err error) error {
 	return err
 }
 
-func runUnseal(c *cli.Context) error {
+func runUnseal(c *cli.Context) (err error) {
 	if err := requireFlagsOrAsk(c, "reason", "ticket"); err != nil {
 		return err
 	}
@@ -251,6 +254,9 @@ func runUnseal(c *cli.Context) error {
 	}
 	cm := newCeremony(c, f, req)
 	cm.onTap = cl.onTap
+	// Ended without a release (Ctrl-C, the window, a failure): the
+	// operator's card signs the session's abort.
+	defer func() { cl.endSession(err, tappedList(cm.approvals)) }()
 	if err := cm.run(context.Background()); err != nil {
 		return err
 	}

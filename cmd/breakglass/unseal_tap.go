@@ -63,6 +63,13 @@ type ceremony struct {
 	// ctx ending).
 	ctx         context.Context
 	interrupted bool
+
+	// records are the case's enrollment records (loaded when a card is
+	// first seen): a tapping custodian's PIN is remembered for the command
+	// like the operator's (rememberedPIN), and a card not in the roster is
+	// named by its owner.
+	records       []*token.Record
+	recordsLoaded bool
 }
 
 func newCeremony(c *cli.Context, f *seal.File, req approval.Request) *ceremony {
@@ -154,7 +161,8 @@ func (cm *ceremony) run(ctx context.Context) error {
 		hints := []string{"start again when " + still + " can tap", "a longer --window gives custodians more time"}
 		if ctx.Err() == context.DeadlineExceeded {
 			// (A prompt open when the window ran out was interrupted too.)
-			return withHints(fmt.Errorf("the unseal window of %s ran out with %s of %d: %s", window, plural(n, "tap"), need, gathered), hints...)
+			return withHints(&windowError{window: window,
+				msg: fmt.Sprintf("the unseal window of %s ran out with %s of %d: %s", window, plural(n, "tap"), need, gathered)}, hints...)
 		}
 		return withHints(fmt.Errorf("%w with %s of %d: %s", term.ErrInterrupted, plural(n, "tap"), need, gathered), hints[0])
 	}
@@ -351,14 +359,46 @@ func (cm *ceremony) stopping() bool {
 }
 
 // pinFor is the PIN source of a tap: none once the ceremony is ending, and
-// a prompt that Ctrl-C interrupts at once.
-func (cm *ceremony) pinFor(who *string) token.PINFunc {
+// a prompt that Ctrl-C interrupts at once, labelled *who. Once *rec names
+// the card's enrollment record, a PIN that already worked for it in this
+// command (the operator's, who signed the unseal-start) is not asked again.
+func (cm *ceremony) pinFor(who *string, rec **token.Record) token.PINFunc {
 	return func() ([]byte, error) {
 		if cm.stopping() {
 			return nil, term.ErrInterrupted
 		}
-		return pinSourceContext(cm.ctx, cm.c, *who)()
+		src := pinSourceContext(cm.ctx, cm.c, *who)
+		if *rec != nil {
+			return rememberedPIN(*rec, src)()
+		}
+		return src()
 	}
+}
+
+// purpose says what a tap's PIN is for: "to approve the unseal of prod
+// (INC-4711)".
+func (cm *ceremony) purpose() string {
+	s := "to approve the " + cm.req.Action + " of " + cm.f.Header.Name
+	if t := strings.TrimSpace(cm.req.Ticket); t != "" {
+		s += " (" + t + ")"
+	}
+	return s
+}
+
+// enrolled is the case's enrollment record of tok, or nil.
+func (cm *ceremony) enrolled(tok token.Token) *token.Record {
+	if !cm.recordsLoaded {
+		cm.recordsLoaded = true
+		if cd, err := openCase(cm.c); err == nil {
+			cm.records, _ = cd.Records()
+		}
+	}
+	for _, r := range cm.records {
+		if r.Keys != nil && r.Matches(tok) == nil {
+			return r
+		}
+	}
+	return nil
 }
 
 func (cm *ceremony) note(key, msg string) {
@@ -373,7 +413,8 @@ func (cm *ceremony) note(key, msg string) {
 func (cm *ceremony) tapPIV(fc piv.Found) bool {
 	label := fmt.Sprintf("card %d", fc.Serial)
 	who := label
-	tok, err := piv.Open(piv.Options{Selector: piv.Selector{Serial: fc.Serial, Reader: fc.Reader}, PIN: cm.pinFor(&who)})
+	var rec *token.Record
+	tok, err := piv.Open(piv.Options{Selector: piv.Selector{Serial: fc.Serial, Reader: fc.Reader}, PIN: cm.pinFor(&who, &rec)})
 	if err != nil {
 		switch {
 		case errors.Is(err, token.ErrNotPresent):
@@ -385,14 +426,15 @@ func (cm *ceremony) tapPIV(fc piv.Found) bool {
 		}
 		return true
 	}
-	cm.tapToken(tok, label, &who)
+	cm.tapToken(tok, label, &who, &rec)
 	return true
 }
 
 // tapPKCS11 reports whether the token was handled (false: not there yet).
 func (cm *ceremony) tapPKCS11(uri string) bool {
 	who := "PKCS#11 token " + uri
-	tok, err := pkcs11.Open(uri, pkcs11.Options{PIN: cm.pinFor(&who), ConfirmUnknownTries: confirmUnknownTries(cm.c)})
+	var rec *token.Record
+	tok, err := pkcs11.Open(uri, pkcs11.Options{PIN: cm.pinFor(&who, &rec), ConfirmUnknownTries: confirmUnknownTries(cm.c)})
 	if err != nil {
 		if errors.Is(err, token.ErrNotPresent) {
 			cm.note("p11|"+uri, fmt.Sprintf("PKCS#11 token %s is not present yet: %v", uri, err))
@@ -406,7 +448,7 @@ func (cm *ceremony) tapPKCS11(uri string) bool {
 		return true
 	}
 	who = "token " + tok.Info().Name()
-	cm.tapToken(tok, who, &who)
+	cm.tapToken(tok, who, &who, &rec)
 	return true
 }
 
@@ -414,18 +456,23 @@ func (cm *ceremony) tapPKCS11(uri string) bool {
 // signature, then the share. Problems are reported and the card ignored;
 // the ceremony goes on with the others.
 // pinLabel is where the PIN prompt's label lives; it is set to name the
-// custodian once the card is recognised.
-func (cm *ceremony) tapToken(tok token.Token, label string, pinLabel *string) {
+// custodian and the purpose once the card is recognised, and rec to the
+// card's enrollment record in the case (see pinFor).
+func (cm *ceremony) tapToken(tok token.Token, label string, pinLabel *string, rec **token.Record) {
 	defer tok.Close()
 	kx := tok.KeyAgreementKey()
 	idx, err := cm.f.Custodian(kx.PublicKey())
 	if err != nil {
-		infof("%s is not in the roster of %s; ignored", label, cm.f.Header.Name)
+		if r := cm.enrolled(tok); r != nil {
+			label += " (" + r.Custodian.Name + ")"
+		}
+		infof("%s is not a custodian of %s; ignored", label, cm.f.Header.Name)
 		return
 	}
 	cu := cm.f.Header.Custodians()[idx]
 	who := fmt.Sprintf("%s (%s)", cu.Name, label)
-	*pinLabel = who
+	*pinLabel = withPurpose(who, cm.purpose())
+	*rec = cm.enrolled(tok)
 	if err := cm.u.CanTap(idx); err != nil {
 		if errors.Is(err, seal.ErrAlreadyTapped) {
 			return // still in the reader from an earlier tap
@@ -450,6 +497,9 @@ func (cm *ceremony) tapToken(tok token.Token, label string, pinLabel *string) {
 	if err != nil {
 		cm.tapFailed(who, err)
 		return
+	}
+	if *rec != nil {
+		provenPIN(*rec)
 	}
 	if _, err := cm.u.Tap(kx); err != nil {
 		cm.tapFailed(who, err)
@@ -488,7 +538,7 @@ func (cm *ceremony) tapFailed(who string, err error) {
 		reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, pe), "remove and reinsert the card to try again"))
 	case errors.Is(err, token.ErrNotPresent):
 		reportError(os.Stderr, withHints(fmt.Errorf("%s was removed before the tap completed", who),
-			fmt.Sprintf("the %s already made are kept; reinsert %s's card to tap again", plural(cm.tapped(), "tap"), strings.SplitN(who, " ", 2)[0])))
+			tapsKept(cm.tapped())+"reinsert "+strings.SplitN(who, " ", 2)[0]+"'s card to tap again"))
 	case errors.Is(err, token.ErrTouchTimeout):
 		reportError(os.Stderr, withHints(fmt.Errorf("%s was not touched in time", who), "remove and reinsert the card, and touch it when it blinks"))
 	case errors.Is(err, token.ErrCancelled):
@@ -502,4 +552,17 @@ func (cm *ceremony) tapFailed(who string, err error) {
 		}
 		reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, err), "remove and reinsert the card to try again"))
 	}
+}
+
+// tapsKept says that the taps made so far are kept: "the tap already made
+// is kept; ", "the 2 taps already made are kept; ", or nothing before the
+// first.
+func tapsKept(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "the tap already made is kept; "
+	}
+	return fmt.Sprintf("the %d taps already made are kept; ", n)
 }
