@@ -6,7 +6,7 @@ set -eu
 
 pkgs="pcscd libpcsclite-dev pkg-config vsmartcard-vpcd softhsm2 opensc opensc-pkcs11 \
 yubico-piv-tool ykcs11 age git ca-certificates gcc libc6-dev procps iproute2 python3 zbar-tools \
-python3-icalendar chromium awscli curl $*"
+python3-icalendar chromium awscli curl asciinema $*"
 
 missing=""
 for p in $pkgs; do

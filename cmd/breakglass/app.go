@@ -32,6 +32,7 @@ See docs/ for the runbooks: the operator at 4 am, custodians, drills, auditors.`
 			pluginCommand(),
 			agePluginCommand(),
 			logCommand(),
+			replayCommand(),
 		},
 		HideHelpCommand:        true,
 		UseShortOptionHandling: true,

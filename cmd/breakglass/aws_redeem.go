@@ -127,7 +127,9 @@ func runAWSRedeem(c *cli.Context) error {
 		endpoint = u.Scheme + "://" + u.Host
 	}
 	o := &awsSessionOptions{mode: mode, cmd: cmd}
-	return awsDeliver(c, o, sess, aws.Request{Endpoint: endpoint, Region: p.Region})
+	// redeem runs on any networked machine, without the case and its
+	// auditors' recipients: an --exec session here is not recorded.
+	return awsDeliver(c, o, sess, aws.Request{Endpoint: endpoint, Region: p.Region}, &execSession{})
 }
 
 // readPresigned reads and parses REQ ("-": standard input).

@@ -445,6 +445,13 @@ func TestAWSCardScripts(t *testing.T) {
 	})
 }
 
+// The aws scripts play a person at a terminal too (pty_script_test.go).
+func init() {
+	for name, f := range ptyScriptCmds() {
+		awsScriptCmds[name] = f
+	}
+}
+
 func awsScriptEnv(e *testscript.Env, bin, recs string) {
 	e.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	e.Setenv("CARDS", recs)

@@ -70,6 +70,8 @@ right: AWS refuses a request signed more than 15 minutes off its own.
 
 After the incident: breakglass aws revoke NAME.glass.
 
+` + recordedSessionsHelp + `
+
 EXAMPLES
    # a shell with the session (YubiKeys)
    breakglass aws session prod.glass --reason "SSO outage" --ticket INC-4711 \
@@ -111,6 +113,7 @@ func awsSessionCommand() *cli.Command {
 		&cli.StringFlag{Name: "region", Usage: "AWS `REGION` for STS (default us-east-1)"},
 		&cli.StringFlag{Name: "endpoint-url", Usage: "send the STS request to `URL` (the rehearsal server; AWS_ENDPOINT_URL works too)"},
 	}
+	flags = append(flags, recordFlags()...)
 	flags = append(flags, tapFlags()...)
 	flags = append(flags, caseFlags()...)
 	return &cli.Command{
@@ -279,6 +282,13 @@ func runAWSSession(c *cli.Context) (err error) {
 	tapReq := approval.Request{Action: "aws session", Operator: operator,
 		Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
 	cl.setRequest(tapReq)
+	var es *execSession
+	if o.mode == "exec" {
+		if es, err = prepareExec(c, cl, "aws session"); err != nil {
+			return err
+		}
+		defer es.abandon()
+	}
 	startDetails := map[string]string{"concurrent-release": concurrent, "output": o.mode, logbook.DetailKeyID: h.KeyID}
 	if err := cl.recordOperator(cl.entry(logbook.KindUnsealStart, startDetails), size); err != nil {
 		var ce *logbook.ConflictError
@@ -366,6 +376,7 @@ func runAWSSession(c *cli.Context) (err error) {
 	if concurrent != "" {
 		e.Details["concurrent-release"] = logSafe(concurrent)
 	}
+	e.Details = es.releaseDetails(e.Details)
 	if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
 		return withHints(fmt.Errorf("the release could not be recorded, so nothing was released: %w", err),
 			"the STS session "+sess.AccessKeyID+" exists in AWS until "+sess.Expiration.UTC().Format(time.RFC3339)+
@@ -374,7 +385,7 @@ func runAWSSession(c *cli.Context) (err error) {
 	cl.closed = true
 	infof("session for %s as %s until %s (session key %s)", operator, sess.AssumedRoleARN,
 		sess.Expiration.Local().Format("15:04 MST"), sess.AccessKeyID)
-	return awsDeliver(c, o, sess, req)
+	return awsDeliver(c, o, sess, req, es)
 }
 
 // awsRecordRelease records the release (caseDir.recordRelease), or warns
@@ -410,8 +421,9 @@ func awsOpenSealedKey(u *seal.Unseal, h *seal.Header) (*aws.Credentials, error) 
 	return key, nil
 }
 
-// awsDeliver hands the session to its one destination.
-func awsDeliver(c *cli.Context, o *awsSessionOptions, sess *aws.STSCredentials, req aws.Request) error {
+// awsDeliver hands the session to its one destination (with --exec, es
+// records it).
+func awsDeliver(c *cli.Context, o *awsSessionOptions, sess *aws.STSCredentials, req aws.Request, es *execSession) error {
 	switch o.mode {
 	case "json":
 		b, err := aws.CredentialProcessJSON(sess)
@@ -441,7 +453,7 @@ func awsDeliver(c *cli.Context, o *awsSessionOptions, sess *aws.STSCredentials, 
 		infof("open the URL within 15 minutes; it signs in as %s", sess.AssumedRoleARN)
 		return nil
 	}
-	return awsExec(o.cmd, sess, req, execEnviron(c, awsSessionEnvDrop...))
+	return awsExec(es, o.cmd, sess, req, execEnviron(c, awsSessionEnvDrop...))
 }
 
 // awsSessionEnvDrop are variables that would make a child use other
@@ -450,9 +462,10 @@ var awsSessionEnvDrop = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "
 	"AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CREDENTIAL_EXPIRATION",
 	"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"}
 
-// awsExec runs args with the session in its environment; env is the rest
-// of it (execEnviron, without awsSessionEnvDrop).
-func awsExec(args []string, sess *aws.STSCredentials, req aws.Request, env []string) error {
+// awsExec runs args with the session in its environment, recorded by es
+// and ended when the session expires; env is the rest of it (execEnviron,
+// without awsSessionEnvDrop).
+func awsExec(es *execSession, args []string, sess *aws.STSCredentials, req aws.Request, env []string) error {
 	env = append(env, aws.Environ(sess)...)
 	env = append(env, "BREAKGLASS_AWS_SESSION="+sess.AssumedRoleARN)
 	if req.Endpoint != "" {
@@ -463,20 +476,15 @@ func awsExec(args []string, sess *aws.STSCredentials, req aws.Request, env []str
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = env
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	infof("running %s with the session in its environment (until %s); exit it when done", args[0],
 		sess.Expiration.Local().Format("15:04 MST"))
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		hints := []string{}
-		if !time.Now().Before(sess.Expiration) {
-			hints = append(hints, "the session expired at "+sess.Expiration.UTC().Format(time.RFC3339)+"; start a new one with breakglass aws session")
-		}
-		return &hintError{err: fmt.Errorf("%s exited with status %d", args[0], ee.ExitCode()), hints: hints, code: max(1, ee.ExitCode())}
+	err := es.run(cmd, sess.Expiration)
+	var he *hintError
+	if errors.As(err, &he) && len(he.hints) == 0 && !time.Now().Before(sess.Expiration) {
+		he.hints = append(he.hints, "the session expired at "+sess.Expiration.UTC().Format(time.RFC3339)+"; start a new one with breakglass aws session")
 	}
 	if err != nil {
-		return withHints(fmt.Errorf("running %s: %v", args[0], err), "check the command after --exec --")
+		return err
 	}
 	infof("session handed back; after the incident run breakglass aws revoke")
 	return nil

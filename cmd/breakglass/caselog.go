@@ -75,6 +75,11 @@ type caseDir struct {
 	// witnessFailed names the witnesses that failed to cosign after an
 	// append of this process (see cosignAfterAppend).
 	witnessFailed map[string]bool
+
+	// unended are the recorded sessions found without their end when the
+	// logbook was opened, for the next append to note (see noteUnended).
+	unended        []casedir.UnendedSession
+	checkedUnended bool
 }
 
 // openCase opens the case the command line names: --case, else
@@ -122,9 +127,15 @@ func (cd *caseDir) Verifiers() (note.Verifiers, error) {
 	return vs, recordError(err)
 }
 
-// Log is the case's verified logbook, or nil without one, with hints.
+// Log is the case's verified logbook, or nil without one, with hints. The
+// first time, it also looks for recorded sessions that ended without their
+// end in the logbook, and warns (see noteUnended).
 func (cd *caseDir) Log() (*logbook.Log, error) {
 	l, err := cd.Case.Log()
+	if err == nil && l != nil && !cd.checkedUnended {
+		cd.checkedUnended = true
+		cd.findUnended(l)
+	}
 	return l, recordError(err)
 }
 
@@ -235,6 +246,7 @@ func (cd *caseDir) appendEntry(size int64, e logbook.Entry, actor *token.Record,
 		return ck, actorError(logError(recordError(err)))
 	}
 	if l, lerr := cd.Case.Log(); lerr == nil && l != nil {
+		cd.noteUnended(l, actor, signer)
 		cd.cosignAfterAppend(l)
 	}
 	return ck, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/witness"
 )
 
@@ -34,6 +35,13 @@ yet". Entries not yet witnessed are not an error unless --witnessed is
 given; a cosigned checkpoint the logbook no longer extends (history
 rewritten or removed after it was witnessed) always is.
 
+With --recordings DIR it also checks the recorded --exec sessions in DIR
+(usually CASE/recordings) against the logbook, without decrypting them:
+each NAME.cast.age must have the SHA-256 and size the session-end note of
+that name records, and every recording a note records must be there. It
+names each file that was edited or cut, swapped with another session's,
+missing, or unknown to the logbook.
+
 The exit status says it all: 0 and a one-line summary when everything holds;
 1 and a message naming the first bad entry and what is wrong with it
 otherwise; 2 for a wrong command line. An enrollment record that does not
@@ -43,6 +51,7 @@ EXAMPLES
    breakglass log verify
    breakglass log verify --checkpoint journal/2026-11-24.txt --checkpoint INC-4242-checkpoint.txt
    breakglass log verify --witnessed
+   breakglass log verify --recordings recordings
    breakglass log verify --case ~/cases/prod-aws --origin breakglass.example.com/acme/prod-aws \
      --roster former-custodians/alice.card.json
    pbpaste | breakglass log verify --checkpoint -`
@@ -57,6 +66,7 @@ func logVerifyCommand() *cli.Command {
 			&cli.GenericFlag{Name: "checkpoint", Value: &listFlag{}, Usage: "a published checkpoint: `FILE`, its text, or - (repeatable)"},
 			&cli.StringFlag{Name: "origin", Usage: "require the logbook to be the one of `ORIGIN`"},
 			&cli.BoolFlag{Name: "witnessed", Usage: "fail unless a quorum of the case's witnesses has cosigned every entry"},
+			&cli.StringFlag{Name: "recordings", Usage: "also check the recorded sessions in `DIR` against the logbook"},
 		}, caseFlags()...),
 		Action: runLogVerify,
 	}
@@ -104,6 +114,11 @@ func runLogVerify(c *cli.Context) error {
 	fmt.Fprintf(stdout(c), "logbook verified: %s, consistent with %s, tree head %d %s\n",
 		logPlural(l.Size(), "entry", "entries"), logPlural(int64(len(ckpts)), "checkpoint", "checkpoints"),
 		ck.N, base64.StdEncoding.EncodeToString(ck.Hash[:]))
+	if dir := c.String("recordings"); dir != "" {
+		if err := verifyRecordings(c, l, dir); err != nil {
+			return err
+		}
+	}
 	if st == nil {
 		if c.Bool("witnessed") {
 			return cd.noWitnesses()
@@ -161,4 +176,28 @@ func shortArg(arg string) string {
 		return fmt.Sprintf("%q…", first)
 	}
 	return arg
+}
+
+// verifyRecordings is log verify --recordings DIR.
+func verifyRecordings(c *cli.Context, l *logbook.Log, dir string) error {
+	ok, problems, err := casedir.VerifyRecordings(l, dir)
+	if err != nil {
+		return withHints(fmt.Errorf("--recordings %s: %v", dir, unwrapPathError(err)), "give the folder of the recordings, usually CASE/recordings")
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stdout(c), "recording %s: %s\n", p.Problem, p)
+	}
+	fmt.Fprintf(stdout(c), "recordings: %s match the logbook, %s\n", logPlural(int64(len(ok)), "file", "files"),
+		logPlural(int64(len(problems)), "problem", "problems"))
+	bad := 0
+	for _, p := range problems {
+		if p.Problem != casedir.RecordingUnended {
+			bad++
+		}
+	}
+	if bad > 0 {
+		return withHints(fmt.Errorf("%s in %s the logbook does not vouch for", logPlural(int64(bad), "recording", "recordings"), dir),
+			"restore them from the case's history (git log -p "+dir+"), and ask who changed them")
+	}
+	return nil
 }

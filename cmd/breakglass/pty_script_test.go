@@ -5,11 +5,12 @@ package main
 // cannot run in the background. Here the script waits for a prompt, acts
 // (pulls a card, runs another command) and types when it chooses:
 //
-//	pty [-stdin] NAME CMD ARGS...
+//	pty [-stdin|-all] NAME CMD ARGS...
 //	                          start CMD in the background with a new pty as
 //	                          its controlling terminal; stdin is empty (with
 //	                          -stdin, the pty), stdout and stderr are
-//	                          captured as for exec
+//	                          captured as for exec (with -all, all three
+//	                          are the pty, as for a person at a terminal)
 //	ptywait NAME tty|stderr RE
 //	                          wait (up to 60 s) until what NAME showed on the
 //	                          terminal, or wrote on stderr, since the last
@@ -18,6 +19,8 @@ package main
 //	                          quotes: \r is Enter, \x03 Ctrl-C
 //	ptysecret NAME TEXT       wait until echo is off, as a person waits for
 //	                          a hidden prompt, then type TEXT and Enter
+//	ptykill NAME SIGNAL       send SIGNAL (KILL, HUP, TERM) to NAME, as
+//	                          kill -9 or a closing terminal window would
 //	[!] ptyend [-within D] [-status N] NAME
 //	                          wait (up to D, 60 s by default) for NAME to exit,
 //	                          with status 0 (with !, non-zero; with -status,
@@ -113,12 +116,12 @@ func ptyScriptEnv(ts *testscript.TestScript) []string {
 func ptyScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"pty": func(ts *testscript.TestScript, neg bool, args []string) {
-			stdin := false
-			if len(args) > 0 && args[0] == "-stdin" {
-				stdin, args = true, args[1:]
+			stdin, all := false, false
+			if len(args) > 0 && (args[0] == "-stdin" || args[0] == "-all") {
+				stdin, all, args = args[0] == "-stdin", args[0] == "-all", args[1:]
 			}
 			if neg || len(args) < 2 {
-				ts.Fatalf("usage: pty [-stdin] NAME CMD ARGS...")
+				ts.Fatalf("usage: pty [-stdin|-all] NAME CMD ARGS...")
 			}
 			key := ts.Getenv("WORK") + "/" + args[0]
 			if _, ok := ptySessions.Load(key); ok {
@@ -131,8 +134,11 @@ func ptyScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args [
 			s.cmd.Env = ptyScriptEnv(ts)
 			s.cmd.Stdout = lockedWriter{&s.mu, &s.stdout}
 			s.cmd.Stderr = lockedWriter{&s.mu, &s.stderr}
-			if stdin {
+			if stdin || all {
 				s.cmd.Stdin = slave
+			}
+			if all {
+				s.cmd.Stdout, s.cmd.Stderr = slave, slave
 			}
 			s.cmd.ExtraFiles = []*os.File{slave}
 			s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 3}
@@ -258,12 +264,20 @@ func ptyScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args [
 			ts.Check(err)
 		},
 		"ptykill": func(ts *testscript.TestScript, neg bool, args []string) {
-			if neg || len(args) != 1 {
-				ts.Fatalf("usage: ptykill NAME")
+			// ptykill NAME [KILL|HUP|TERM]: send the signal (KILL when none
+			// is named); after KILL, wait until the process is gone.
+			sigs := map[string]syscall.Signal{"KILL": syscall.SIGKILL, "HUP": syscall.SIGHUP, "TERM": syscall.SIGTERM}
+			if len(args) == 1 {
+				args = append(args, "KILL")
+			}
+			if neg || len(args) != 2 || sigs[args[1]] == 0 {
+				ts.Fatalf("usage: ptykill NAME [KILL|HUP|TERM]")
 			}
 			s := ptySessionOf(ts, args[0])
-			ts.Check(s.cmd.Process.Signal(syscall.SIGKILL))
-			<-s.done
+			ts.Check(s.cmd.Process.Signal(sigs[args[1]]))
+			if args[1] == "KILL" {
+				<-s.done
+			}
 		},
 		"ptyend": func(ts *testscript.TestScript, neg bool, args []string) {
 			within, status := 60*time.Second, -1

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -43,7 +44,9 @@ waits for a person: after a wrong PIN, take the card out and put it back.
 The secret goes to exactly one place:
    --out FILE        a new file, mode 0600; never overwrites, and is created
                      only once the secret was read and authenticated in full
-   --exec -- CMD …   the environment of CMD, as BREAKGLASS_SECRET (or --env)
+   --exec [-- CMD …] the environment of CMD (default your $SHELL), as
+                     BREAKGLASS_SECRET (or --env); the session is recorded
+                     for the case's auditors (see RECORDED SESSIONS)
    standard output   only when it is not a terminal (or with --force-tty)
 
 CMD gets your environment without the token PINs and PUKs breakglass reads:
@@ -73,6 +76,8 @@ by the next command that appends to the logbook.
 A custodian who cannot come to the laptop taps remotely: write a request
 (breakglass unseal request, see its --help), send it, and give their
 response with --request REQ.txt --response RESP.txt beside the local taps.
+
+` + recordedSessionsHelp + `
 
 EXAMPLES
    # YubiKeys (PIV), secret into a new file
@@ -113,7 +118,7 @@ func unsealCommand() *cli.Command {
 			&cli.StringFlag{Name: "request", Usage: "the remote request `REQ.txt` that --response files answer"},
 			&cli.GenericFlag{Name: "response", Value: &listFlag{}, Usage: "a remote custodian's tap response `FILE` (repeatable)"},
 			concurrentReleaseFlag,
-		}, append(tapFlags(), caseFlags()...)...),
+		}, append(append(recordFlags(), tapFlags()...), caseFlags()...)...),
 		Subcommands: []*cli.Command{unsealRequestCommand()},
 		Action:      runUnseal,
 	}
@@ -187,8 +192,6 @@ func runUnseal(c *cli.Context) (err error) {
 	switch {
 	case out != "" && doExec:
 		return usageError("give either --out or --exec, not both")
-	case doExec && len(cmdArgs) == 0:
-		return usageError("--exec needs a command after --: breakglass unseal F.glass … --exec -- CMD ARGS")
 	case !doExec && len(cmdArgs) > 0:
 		return usageError("unexpected arguments %q (did you mean --exec -- CMD …?)", cmdArgs)
 	case doExec && (c.String("env") == "" || strings.ContainsAny(c.String("env"), "=\x00")):
@@ -198,6 +201,12 @@ func runUnseal(c *cli.Context) (err error) {
 	case out == "" && !doExec && isTerminal(os.Stdout) && !force:
 		return withHints(errors.New("standard output is a terminal; breakglass does not print secrets on the screen"),
 			"use --out FILE, --exec -- CMD, or pipe the output (… | cmd); --force-tty if you really must")
+	}
+	if doExec && len(cmdArgs) == 0 {
+		cmdArgs = []string{os.Getenv("SHELL")}
+		if cmdArgs[0] == "" {
+			cmdArgs[0] = "/bin/sh"
+		}
 	}
 	if out != "" {
 		if err := checkNewFile(out); err != nil {
@@ -238,6 +247,13 @@ func runUnseal(c *cli.Context) (err error) {
 	}
 	req := approval.Request{Action: "unseal", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
 	cl.setRequest(req)
+	var es *execSession
+	if doExec {
+		if es, err = prepareExec(c, cl, "unseal"); err != nil {
+			return err
+		}
+		defer es.abandon()
+	}
 	mode := map[bool]string{true: "file"}[out != ""]
 	if doExec {
 		mode = "exec"
@@ -268,6 +284,7 @@ func runUnseal(c *cli.Context) (err error) {
 		return withHints(fmt.Errorf("a tap could not be recorded, so nothing was released: %w", err), "fix the logbook and start again")
 	}
 	details[logbook.DetailTapped] = tappedList(cm.approvals)
+	es.releaseDetails(details)
 	release := func() error {
 		if err := cl.recordRelease(cl.entry(logbook.KindRelease, details), concurrent != ""); err != nil {
 			return fmt.Errorf("the release could not be recorded, so nothing was released: %w", err)
@@ -305,7 +322,7 @@ func runUnseal(c *cli.Context) (err error) {
 		}
 		return nil
 	case doExec:
-		return unsealExec(c, f, r, cmdArgs, release)
+		return unsealExec(c, f, r, cmdArgs, release, es)
 	default:
 		buf, err := readHeld(r, maxHeldSecret, "use --out FILE for a secret this large")
 		if err != nil {
@@ -361,7 +378,8 @@ func readHeld(r io.Reader, limit int64, hint string) ([]byte, error) {
 	return buf, nil
 }
 
-func unsealExec(c *cli.Context, f *seal.File, r io.Reader, args []string, release func() error) error {
+// unsealExec runs args with the secret in its environment, recorded by es.
+func unsealExec(c *cli.Context, f *seal.File, r io.Reader, args []string, release func() error, es *execSession) error {
 	buf, err := readHeld(r, maxEnvSecret, "use --out FILE for a secret this large")
 	if err != nil {
 		return fmt.Errorf("decrypting %s: %w (the command was not run)", f.Header.Name, err)
@@ -376,15 +394,6 @@ func unsealExec(c *cli.Context, f *seal.File, r io.Reader, args []string, releas
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(execEnviron(c), c.String("env")+"="+string(buf))
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	infof("unsealed %s; running %s with it in $%s", f.Header.Name, args[0], c.String("env"))
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return &hintError{err: fmt.Errorf("%s exited with status %d", args[0], ee.ExitCode()), code: max(1, ee.ExitCode())}
-	}
-	if err != nil {
-		return withHints(fmt.Errorf("running %s: %v", args[0], err), "check the command after --exec --")
-	}
-	return nil
+	return es.run(cmd, time.Time{})
 }

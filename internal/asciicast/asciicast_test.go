@@ -246,3 +246,18 @@ func FuzzWriter(f *testing.F) {
 		}
 	})
 }
+
+func TestPlay(t *testing.T) {
+	in := `{"version":2,"width":80,"height":24}` + "\n" + `[0.1,"o","a"]` + "\n" + `[0.2,"i","x"]` + "\n" +
+		`[5,"o","b"]` + "\n" + `[5.1,"r","10x10"]` + "\n" + `[9,"o","c`
+	r, _ := NewReader(strings.NewReader(in))
+	var b bytes.Buffer
+	start := time.Now()
+	err := Play(&b, r, 2, 50*time.Millisecond)
+	if b.String() != "ab" || !errors.Is(err, ErrTruncated) {
+		t.Errorf("played %q, %v", b.String(), err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
+		t.Errorf("played in %v; the 4.9 s pause should take 50 ms", d)
+	}
+}

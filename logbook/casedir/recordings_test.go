@@ -3,6 +3,7 @@ package casedir
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,5 +105,46 @@ func TestUnendedSessions(t *testing.T) {
 	}
 	if filepath.Dir(deadFile) != filepath.Join(c.Dir, RecordingsDir) {
 		t.Errorf("file %s", deadFile)
+	}
+}
+
+func TestCheckRecording(t *testing.T) {
+	sumA, sumB := sha256.Sum256([]byte("a")), sha256.Sum256([]byte("b"))
+	end := func(i int64, name string, sum [32]byte, size int) *logbook.Entry {
+		d := map[string]string{logbook.DetailAction: logbook.ActionSessionEnd, logbook.DetailRecording: name}
+		if size >= 0 {
+			d["recording-sha256"] = fmt.Sprintf("%x", sum)
+			d["recording-size"] = fmt.Sprint(size)
+		}
+		return &logbook.Entry{Index: i, Kind: logbook.KindNote, Details: d}
+	}
+	rel := &logbook.Entry{Index: 1, Kind: logbook.KindRelease, Details: map[string]string{logbook.DetailRecording: "recordings/c.cast.age"}}
+	entries := []*logbook.Entry{end(0, "recordings/a.cast.age", sumA, 1), rel, end(2, "recordings/b.cast.age", sumB, 1),
+		end(3, "recordings/d.cast.age", sumA, -1)}
+	for _, tc := range []struct {
+		file    string
+		sum     [32]byte
+		size    int64
+		problem string
+		msg     string
+	}{
+		{"/audit/a.cast.age", sumA, 1, "", ""},
+		{"/audit/a.cast.age", sumA, 2, RecordingEdited, "/audit/a.cast.age was edited, cut or replaced: entry 0 records SHA-256 ca978112ca1bbdca… and 1 bytes for recordings/a.cast.age; the file has ca978112ca1bbdca… and 2 bytes"},
+		{"/audit/a.cast.age", sumB, 1, RecordingSwapped, "/audit/a.cast.age is not the recording its name says: its SHA-256 is the one entry 2 records for recordings/b.cast.age (swapped or renamed)"},
+		{"/audit/x.cast.age", sumB, 1, RecordingSwapped, ""},
+		{"/audit/c.cast.age", sumB, 5, RecordingUnended, ""},
+		{"/audit/d.cast.age", sumB, 5, RecordingNoHash, ""},
+		{"/audit/x.cast.age", sha256.Sum256(nil), 0, RecordingUnknown, "the logbook names no recording x.cast.age, nor any with its SHA-256 e3b0c44298fc1c14…"},
+	} {
+		e, err := checkRecording(entries, tc.file, tc.sum, tc.size)
+		var re *RecordingError
+		switch {
+		case tc.problem == "" && (err != nil || e != entries[0]):
+			t.Errorf("%s: %v, %v", tc.file, e, err)
+		case tc.problem != "" && (!errors.As(err, &re) || re.Problem != tc.problem):
+			t.Errorf("%s %x: %v, want %s", tc.file, tc.sum[:2], err, tc.problem)
+		case tc.msg != "" && err.Error() != tc.msg:
+			t.Errorf("%s: message\n%s\nwant\n%s", tc.file, err, tc.msg)
+		}
 	}
 }

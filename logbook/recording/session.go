@@ -124,6 +124,11 @@ func New(f File, opts Options) (*Recording, error) {
 	return &Recording{f: f, w: w, opts: opts}, nil
 }
 
+// SetDeadline sets Options.Deadline, for a deadline known only once the
+// recording exists (the expiry of credentials obtained after it was
+// created). Call it before Run.
+func (r *Recording) SetDeadline(t time.Time) { r.opts.Deadline = t }
+
 // Sum is the SHA-256 and size of the recording file as it stands.
 func (r *Recording) Sum() ([32]byte, int64) { return r.w.Sum() }
 
