@@ -9,7 +9,8 @@
 #      taps open it
 #   3. two taps unseal it (its checksum is printed, never the secret)
 #   4. AWS on the loopback rehearsal server: provision (2 of the three cards
-#      and the paper share), a personal session, revoke, check, audit
+#      and the paper share), a personal session, recorded for the auditors,
+#      revoke, check, audit; an auditor checks the recording and replays it
 #  1b. two witnesses, run by "other teams" on loopback, cosign the logbook's
 #      checkpoints (C2SP tlog-witness); every later append is cosigned
 #   5. the logbook: show, checkpoint, and verify with the witnesses' quorum
@@ -136,15 +137,28 @@ confirm=$(deliveries | python3 -c 'import json, sys
 print([d["subscribeUrl"] for d in json.load(sys.stdin)["deliveries"] if d["type"] == "SubscriptionConfirmation"][0])')
 curl -fsS "$confirm" >/dev/null
 echo "(oncall@example.com confirmed the alert subscription)"
+# The auditors: --exec sessions are recorded, encrypted to them.
+age-keygen -o "$work/auditor.key" 2>/dev/null
+{
+	echo "# the auditors: recorded --exec sessions are encrypted to them"
+	age-keygen -y "$work/auditor.key"
+} >auditors
+# The operator's shell: what it runs is typed on its terminal, and recorded.
 # shellcheck disable=SC2086
 run aws session prod.glass --reason "demo incident" --ticket INC-1 --use-case "SSO is down" \
 	--operator carol --reader "$(reader 2 0)" --reader "$(reader 2 1)" --reader "$(reader 3 0)" $aws \
-	--exec -- "$bin" aws caller-identity $aws
+	--exec <<EOF
+"$bin" aws caller-identity $aws
+exit
+EOF
 # Every use of the break-glass identity is loud: the alert of the session.
 deliveries | python3 -c 'import json, sys
 for d in json.load(sys.stdin)["deliveries"]:
     if d["type"] == "Notification" and d.get("rule"):
         print("alert to %s: %s" % (d["endpoint"], d.get("subject") or d["message"][:160]))'
+step "4b. an auditor checks the recording against the logbook and replays it"
+run log verify --recordings recordings
+run replay recordings/*.cast.age -i "$work/auditor.key" --max-wait 0
 # shellcheck disable=SC2086
 run aws revoke prod.glass --as bob --paper-out "$work/paper-aws2" $aws
 # shellcheck disable=SC2086

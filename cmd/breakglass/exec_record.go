@@ -127,7 +127,7 @@ func prepareExec(c *cli.Context, cl *ceremonyLog, action string) (*execSession, 
 // recordingStopped tells the operator at once, on a terminal in raw mode,
 // that the recording stopped.
 func recordingStopped(err error, at time.Duration) {
-	fmt.Fprintf(os.Stderr, "\r\nbreakglass: error: the recording stopped %s into the session: %v\r\n"+
+	fmt.Fprintf(os.Stderr, "\r\nbreakglass: error: the recording stopped %s s into the session: %v\r\n"+
 		"breakglass: hint: the session goes on UNRECORDED from here; the logbook will say where the recording stopped\r\n"+
 		"breakglass: hint: free space where the case is, or end the session (exit) and start a new one\r\n", seconds(at), unwrapPathError(err))
 }
@@ -208,7 +208,7 @@ func (es *execSession) recordEnd(res *recording.Result) {
 	}
 	infof("the session was recorded in %s (%d bytes, SHA-256 %s); it ended: %s", es.name, res.Size, sum, res.End)
 	if res.Err != nil {
-		infof("warning: the recording stopped %s into the session (%v); the logbook says so", seconds(res.CompleteUntil), unwrapPathError(res.Err))
+		infof("warning: the recording stopped %s s into the session (%v); the logbook says so", seconds(res.CompleteUntil), unwrapPathError(res.Err))
 	}
 }
 

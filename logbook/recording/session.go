@@ -467,8 +467,16 @@ const maxQueued = 16 << 20
 // each once written.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// send queues e. The recorder is woken at most once per batch: a busy
-// terminal costs one hand-off per batch, not per read.
+// wakeQueued is how much queued output wakes the recorder before its
+// next drainInterval.
+const wakeQueued = 256 << 10
+
+// drainInterval is how often the recorder takes what is queued.
+const drainInterval = 20 * time.Millisecond
+
+// send queues e. The recorder takes the queue every drainInterval, or
+// sooner once wakeQueued bytes wait: a busy terminal costs one hand-off
+// per batch, not a wake-up per read.
 func (rec *recorder) send(e event) {
 	rec.qmu.Lock()
 	for rec.queued > maxQueued && !rec.closed {
@@ -476,10 +484,13 @@ func (rec *recorder) send(e event) {
 	}
 	rec.queue = append(rec.queue, e)
 	rec.queued += len(e.data)
+	wake := rec.queued >= wakeQueued
 	rec.qmu.Unlock()
-	select {
-	case rec.wake <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case rec.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -487,13 +498,16 @@ func (rec *recorder) run() {
 	defer close(rec.done)
 	tick := time.NewTicker(rec.opts.FlushInterval)
 	defer tick.Stop()
+	drain := time.NewTicker(drainInterval)
+	defer drain.Stop()
 	var batch []event
 	for {
+		flush := false
 		select {
 		case <-rec.wake:
+		case <-drain.C:
 		case <-tick.C:
-			rec.flush()
-			continue
+			flush = true
 		}
 		rec.qmu.Lock()
 		batch, rec.queue = rec.queue, batch[:0]
@@ -507,6 +521,9 @@ func (rec *recorder) run() {
 				bufPool.Put(e.buf)
 			}
 			batch[i] = event{}
+		}
+		if flush {
+			rec.flush()
 		}
 		if closed {
 			return
