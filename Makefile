@@ -27,12 +27,14 @@ test: setup lint test-go
 
 # Packages run one at a time (-p 1): they share pcscd's virtual readers, and a
 # command that scans every reader must not open another package's card.
+# AWS_EC2_METADATA_DISABLED: a test that finds no AWS credentials must never
+# ask an instance-metadata address for them (tests talk to loopback only).
 test-go:
-	scripts/pcscd.sh run $(GO) test -race -count=1 -p 1 -timeout 30m ./...
+	AWS_EC2_METADATA_DISABLED=true scripts/pcscd.sh run $(GO) test -race -count=1 -p 1 -timeout 30m ./...
 
 ## demo: the main job end to end on virtual cards
 demo: setup build
-	scripts/pcscd.sh run scripts/demo.sh $(BIN)
+	AWS_EC2_METADATA_DISABLED=true scripts/pcscd.sh run scripts/demo.sh $(BIN)
 
 ## bench: the performance goals: Go benchmarks, then seal/unseal against the age CLI
 bench: setup build
