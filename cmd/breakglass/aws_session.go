@@ -143,6 +143,9 @@ func awsSessionArgs(c *cli.Context) (*awsSessionOptions, error) {
 	case o.duration < 15*time.Minute || o.duration > 12*time.Hour || o.duration%time.Second != 0:
 		return nil, usageError("--duration %s: use whole seconds from 15m to 12h (and at most the role's maximum)", o.duration)
 	}
+	if err := checkRecordFlags(c, o.mode == "exec"); err != nil {
+		return nil, err
+	}
 	if o.mode == "exec" && len(o.cmd) == 0 {
 		sh := os.Getenv("SHELL")
 		if sh == "" {
