@@ -197,6 +197,9 @@ func awsSessionArgs(c *cli.Context) (*awsSessionOptions, error) {
 	case c.Bool("png") && o.out == "":
 		return nil, usageError("--png writes FILE.png beside --out FILE: give --out")
 	}
+	if err := checkRecordFlags(c, o.mode == "exec"); err != nil {
+		return nil, err
+	}
 	if o.out != "" {
 		if err := checkNewFile(o.out); err != nil {
 			return nil, err

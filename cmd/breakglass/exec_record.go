@@ -57,6 +57,17 @@ func recordFlags() []cli.Flag {
 	}
 }
 
+// checkRecordFlags refuses the recording flags without --exec: only an
+// --exec session is recorded.
+func checkRecordFlags(c *cli.Context, exec bool) error {
+	for _, f := range []string{"no-recording", "no-input"} {
+		if c.IsSet(f) && !exec {
+			return usageError("--%s is about --exec sessions: only those are recorded", f)
+		}
+	}
+	return nil
+}
+
 // ageUI is how age plugins (an auditor's recipient or identity on a
 // token) talk to the person: on the terminal, in breakglass's voice.
 func ageUI() *plugin.ClientUI {

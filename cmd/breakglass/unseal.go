@@ -202,6 +202,9 @@ func runUnseal(c *cli.Context) (err error) {
 		return withHints(errors.New("standard output is a terminal; breakglass does not print secrets on the screen"),
 			"use --out FILE, --exec -- CMD, or pipe the output (… | cmd); --force-tty if you really must")
 	}
+	if err := checkRecordFlags(c, doExec); err != nil {
+		return err
+	}
 	if doExec && len(cmdArgs) == 0 {
 		cmdArgs = []string{os.Getenv("SHELL")}
 		if cmdArgs[0] == "" {
