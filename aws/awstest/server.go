@@ -159,6 +159,9 @@ type session struct {
 	Issued         time.Time `json:"issued"`
 	Expires        time.Time `json:"expires"`
 	Chained        bool      `json:"chained"`
+	// Policy is the session policy AssumeRole was given: the session may
+	// do only what both it and the role's policies allow.
+	Policy string `json:"policy,omitempty"`
 }
 
 type signin struct {
@@ -684,6 +687,20 @@ func (s *Server) authorize(c *call, action, resource string, extra map[string]st
 		ctx[strings.ToLower(k)] = v
 	}
 	req := request{Principal: p.arn, Account: s.st.Account, Action: action, Resource: resource, Context: ctx}
+	// A session policy narrows the session: an explicit deny in it wins,
+	// and without its allow nothing is allowed.
+	if p.session != nil && p.session.Policy != "" {
+		sp, err := parsePolicy(p.session.Policy, identityPolicy)
+		if err != nil {
+			return errAccessDenied("User: %s is not authorized to perform: %s on resource: %s because no session policy allows the %s action", p.arn, action, resource, action)
+		}
+		switch evaluate([]*policyDoc{sp}, req, false) {
+		case explicitDeny:
+			return errAccessDenied("User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a session policy", p.arn, action, resource)
+		case implicitDeny:
+			return errAccessDenied("User: %s is not authorized to perform: %s on resource: %s because no session policy allows the %s action", p.arn, action, resource, action)
+		}
+	}
 	switch evaluate(s.identityPolicies(p), req, false) {
 	case allowed:
 		return nil

@@ -67,6 +67,18 @@ func (s *Server) assumeRole(c *call) (any, *apiError) {
 		}
 		duration = n
 	}
+	// A session policy (at most 2048 characters, as AWS packs it) limits
+	// what the session may do.
+	_, hasPolicy := c.params["Policy"]
+	sessionPolicy := c.get("Policy")
+	if hasPolicy {
+		if len(sessionPolicy) < 1 || len(sessionPolicy) > 2048 {
+			return nil, errValidation("1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048")
+		}
+		if _, err := parsePolicy(sessionPolicy, identityPolicy); err != nil {
+			return nil, errMalformedPolicy(err.Error())
+		}
+	}
 	caller := c.caller
 	if caller.kind == "root" {
 		return nil, errAccessDenied("Roles may not be assumed by root accounts.")
@@ -147,6 +159,7 @@ func (s *Server) assumeRole(c *call) (any, *apiError) {
 		Issued:         now,
 		Expires:        now.Add(time.Duration(duration) * time.Second),
 		Chained:        chained,
+		Policy:         sessionPolicy,
 	}
 	s.st.Sessions[ss.ID] = ss
 	s.expireOldSessions(now)
