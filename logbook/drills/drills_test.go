@@ -18,7 +18,7 @@ func paperSecret(t testing.TB, name string, k int, names ...string) *seal.Header
 	t.Helper()
 	p := seal.Params{Name: name, SealedBy: "t", Threshold: k, KeyID: "AKIA" + strings.ToUpper(name) + "000000000000"[:12]}
 	for _, n := range names {
-		p.Custodians = append(p.Custodians, seal.Custodian{Name: n, Kind: seal.KindPaper, Fingerprint: n})
+		p.Custodians = append(p.Custodians, seal.Custodian{Name: n, Kind: seal.KindPaper, Fingerprint: strings.ReplaceAll(n, " ", "-")})
 	}
 	var b bytes.Buffer
 	if _, err := seal.Seal(&b, strings.NewReader("s"), p, nil); err != nil {

@@ -63,6 +63,31 @@ type Drill struct {
 	Tapped []string  `json:"tapped,omitempty"`
 	Ticket string    `json:"ticket,omitempty"`
 	Lead   string    `json:"lead,omitempty"`
+	// A drill run: every custodian's result and the AWS check (AWSPass,
+	// AWSFail, or empty without --aws).
+	Run     bool              `json:"run,omitempty"`
+	Results []CustodianResult `json:"custodians,omitempty"`
+	AWS     string            `json:"aws,omitempty"`
+	// Current: the drill was of this version of the file (its header).
+	Current bool `json:"current"`
+	// BadDetails: the entry's custodian results could not be read.
+	BadDetails string `json:"bad_details,omitempty"`
+}
+
+// drillOf reads a drill entry.
+func drillOf(e *logbook.Entry, hh []byte) *Drill {
+	d := &Drill{Entry: e.Index, Time: e.Time, Result: e.Details[logbook.DetailResult],
+		Tapped: splitList(e.Details[logbook.DetailTapped]), Ticket: e.Ticket, Lead: e.Details[logbook.DetailOperator],
+		AWS: e.Details[DetailAWS], Current: string(e.HeaderHash) == string(hh)}
+	if e.Details[DetailMode] == ModeRun {
+		d.Run = true
+		rs, err := Results(e.Details)
+		if err != nil {
+			d.BadDetails = err.Error()
+		}
+		d.Results = rs
+	}
+	return d
 }
 
 // A Custodian is one custodian of a secret and when they were last seen.
@@ -81,6 +106,7 @@ type SecretStatus struct {
 	Threshold  string      `json:"threshold"`
 	LastDrill  *Drill      `json:"last_drill,omitempty"`
 	LastPassed *Drill      `json:"last_passed,omitempty"`
+	LastRun    *Drill      `json:"last_run,omitempty"` // the last drill run of this version of the file
 	Custodians []Custodian `json:"custodians"`
 	// Reachable: the custodians seen within the period meet the
 	// threshold (every group's, and enough groups).
@@ -166,13 +192,15 @@ func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Opt
 		}
 		switch e.Kind {
 		case logbook.KindDrill:
-			d := &Drill{Entry: e.Index, Time: e.Time, Result: e.Details[logbook.DetailResult],
-				Tapped: splitList(e.Details[logbook.DetailTapped]), Ticket: e.Ticket, Lead: e.Details[logbook.DetailOperator]}
+			d := drillOf(e, hh[:])
 			st.LastDrill = d
 			// A drill of an older version of the file proves the
 			// cards of that roster, not of this one.
-			if d.Result == logbook.DrillPass && string(e.HeaderHash) == string(hh[:]) {
+			if d.Result == logbook.DrillPass && d.Current {
 				st.LastPassed = d
+			}
+			if d.Run && d.Current {
+				st.LastRun = d
 			}
 		case logbook.KindSeal, logbook.KindReseal, logbook.KindRotate, logbook.KindRevoke:
 			id := e.Details[logbook.DetailKeyID]
@@ -218,6 +246,7 @@ func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Opt
 			fmt.Sprintf("the last drill (entry %d) did not pass: %s", d.Entry, d.Result),
 			"find out why (breakglass log show --secret " + h.Name + "), fix it, and drill again"})
 	}
+	st.Findings = append(st.Findings, runFindings(st.LastRun, s.File)...)
 	var stale []string
 	for _, c := range st.Custodians {
 		if c.Stale {
@@ -235,6 +264,53 @@ func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Opt
 			"drill with the others now; if they are gone, reseal to custodians who can tap: breakglass reseal " + s.File})
 	}
 	return st
+}
+
+// runFindings are the findings of a drill run: each custodian who failed
+// or was absent, tokens near PIN lockout, a failed AWS check.
+func runFindings(d *Drill, file string) []Finding {
+	if d == nil {
+		return nil
+	}
+	var out []Finding
+	at := fmt.Sprintf("in the drill of %s (entry %d)", d.Time.Format("2006-01-02"), d.Entry)
+	if d.BadDetails != "" {
+		out = append(out, Finding{Attention, "the drill entry's custodian results cannot be read: " + d.BadDetails,
+			"drill again: breakglass drill run " + file})
+	}
+	for _, r := range d.Results {
+		switch {
+		case r.Result == Failed:
+			problem := fmt.Sprintf("%s could not prove their share %s: %s", r.Name, at, r.Problem)
+			if r.Error != "" {
+				problem += " (" + r.Error + ")"
+			}
+			out = append(out, Finding{Attention, problem, r.Fix(file)})
+		case r.Result == Absent:
+			out = append(out, Finding{Notice, fmt.Sprintf("%s was absent %s", r.Name, at), r.Fix(file)})
+		case r.PINTries >= 0 && r.PINTries <= 1:
+			out = append(out, Finding{Attention, fmt.Sprintf("%s's token has %s left %s: breakglass will not spend the last one", r.Name, plural(r.PINTries, "PIN try"), at),
+				r.Name + " unblocks the PIN with the PUK (breakglass card pin unblock) before the next drill"})
+		case r.PINTries == 2:
+			out = append(out, Finding{Notice, fmt.Sprintf("%s's token has 2 PIN tries left %s", r.Name, at),
+				r.Name + " resets the retry counter with a correct PIN (breakglass card test)"})
+		}
+	}
+	if d.AWS == AWSFail {
+		out = append(out, Finding{Attention, "the AWS check failed " + at + ": the sealed key, its user or the role does not work",
+			"breakglass aws check " + file + ", then fix the account (breakglass aws provision) and drill again"})
+	}
+	return out
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // reachable reports whether the custodians in ok meet h's policy.
