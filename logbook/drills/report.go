@@ -53,9 +53,7 @@ func NewReport(entries []*logbook.Entry, secrets []Secret, since time.Time, o Op
 		if e.Kind != logbook.KindDrill || e.Time.Before(since) {
 			continue
 		}
-		d := ReportDrill{Secret: e.Secret, Error: e.Details["error"],
-			Drill: Drill{Entry: e.Index, Time: e.Time, Result: e.Details[logbook.DetailResult],
-				Tapped: splitList(e.Details[logbook.DetailTapped]), Ticket: e.Ticket, Lead: e.Details[logbook.DetailOperator]}}
+		d := ReportDrill{Secret: e.Secret, Error: e.Details["error"], Drill: *drillOf(e, nil)}
 		switch d.Result {
 		case logbook.DrillPass:
 			r.Passed++
@@ -123,6 +121,15 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 				d.Result, mdCell(strings.Join(d.Tapped, ", ")), mdCell(d.Lead), mdCell(d.Ticket))
 		}
 	}
+	if r.Runs() > 0 {
+		fmt.Fprintf(w, "\n## Results per custodian (drill runs)\n\n| entry | secret | custodian | result | problem | token | PIN tries left |\n|---|---|---|---|---|---|---|\n")
+		for _, d := range r.Drills {
+			for _, c := range d.Results {
+				fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s |\n", d.Entry, mdCell(d.Secret), mdCell(c.Name), c.Result,
+					mdCell(c.Problem), mdCell(c.Token), tries(c.PINTries))
+			}
+		}
+	}
 	fmt.Fprintf(w, "\n## Custodians\n\n| custodian | drills tapped | last seen |\n|---|---|---|\n")
 	for _, c := range r.Custodians {
 		seen := "never"
@@ -145,6 +152,25 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "\n## Checkpoint\n\nVerify with `breakglass log verify --checkpoint FILE`:\n\n```\n%s```\n", r.Checkpoint)
 }
 
+// Runs counts the drill runs of the report (drills with per-custodian
+// results).
+func (r *Report) Runs() int {
+	n := 0
+	for _, d := range r.Drills {
+		if d.Run {
+			n++
+		}
+	}
+	return n
+}
+
+func tries(n int) string {
+	if n < 0 {
+		return "-"
+	}
+	return fmt.Sprint(n)
+}
+
 func mdCell(s string) string { return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s) }
 
 // WriteHTML writes the report as one self-contained page (no scripts, no
@@ -158,6 +184,7 @@ var reportHTML = template.Must(template.New("report").Funcs(template.FuncMap{
 	"day":   func(t *time.Time) string { return t.UTC().Format("2006-01-02") },
 	"join":  func(s []string) string { return strings.Join(s, ", ") },
 	"total": func(r *Report) int { return len(r.Drills) },
+	"tries": tries,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -168,7 +195,7 @@ body { font-family: sans-serif; margin: 2em; color: #111; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #999; padding: 0.3em 0.6em; text-align: left; }
 th { background: #eee; }
-.pass { color: #060; } .fail { color: #a00; font-weight: bold; } .aborted { color: #a60; }
+.pass, .proved { color: #060; } .fail, .failed { color: #a00; font-weight: bold; } .aborted, .absent { color: #a60; }
 pre { background: #f6f6f6; padding: 0.8em; white-space: pre-wrap; }
 @media print { body { margin: 0; } tr { page-break-inside: avoid; } }
 </style>
@@ -184,6 +211,11 @@ pre { background: #f6f6f6; padding: 0.8em; white-space: pre-wrap; }
 <tr><th>entry</th><th>secret</th><th>date (UTC)</th><th>result</th><th>tapped</th><th>lead</th><th>ticket</th></tr>
 {{range .Drills}}<tr><td>{{.Entry}}</td><td>{{.Secret}}</td><td>{{date .Time}}</td><td class="{{.Result}}">{{.Result}}</td><td>{{join .Tapped}}</td><td>{{.Lead}}</td><td>{{.Ticket}}</td></tr>
 {{end}}</table>{{else}}<p>No drill.</p>{{end}}
+{{if .Runs}}<h2>Results per custodian (drill runs)</h2>
+<table id="results">
+<tr><th>entry</th><th>secret</th><th>custodian</th><th>result</th><th>problem</th><th>token</th><th>PIN tries left</th></tr>
+{{range .Drills}}{{$d := .}}{{range .Results}}<tr><td>{{$d.Entry}}</td><td>{{$d.Secret}}</td><td>{{.Name}}</td><td class="{{.Result}}">{{.Result}}</td><td>{{.Problem}}</td><td>{{.Token}}</td><td>{{tries .PINTries}}</td></tr>
+{{end}}{{end}}</table>{{end}}
 <h2>Custodians</h2>
 <table id="custodians">
 <tr><th>custodian</th><th>drills tapped</th><th>last seen</th></tr>

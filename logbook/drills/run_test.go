@@ -150,3 +150,25 @@ func TestStatusDrillRun(t *testing.T) {
 		t.Errorf("bad details: %+v", st.Findings)
 	}
 }
+
+func TestReportDrillRun(t *testing.T) {
+	prod := paperSecret(t, "prod", 2, "alice", "bob smith", "carol", "dave")
+	ph := prod.Hash()
+	d := map[string]string{logbook.DetailResult: logbook.DrillPass, logbook.DetailTapped: "alice,dave"}
+	SetDetails(d, sampleResults)
+	entries := []*logbook.Entry{{Index: 0, Kind: logbook.KindDrill, Secret: "prod", HeaderHash: ph[:], Time: t0, Details: d}}
+	r := NewReport(entries, []Secret{{File: "prod.glass", Header: prod}}, time.Time{}, Options{Now: t0})
+	var md, html strings.Builder
+	r.WriteMarkdown(&md)
+	if err := r.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 0 | prod | bob smith | failed | wrong-pin | piv 1 | 2 |", "| 0 | prod | carol | absent |  |  | - |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	if !strings.Contains(html.String(), `<td>bob smith</td><td class="failed">failed</td><td>wrong-pin</td>`) {
+		t.Errorf("html lacks bob's result:\n%s", html.String())
+	}
+}
