@@ -91,13 +91,9 @@ func runLogVerify(c *cli.Context) error {
 	if !cd.HasLog() {
 		return cd.noLogbook()
 	}
-	vs, err := cd.Verifiers()
+	l, err := cd.Verify(ckpts...)
 	if err != nil {
-		return err
-	}
-	l, err := logbook.Verify(cd.LogDir(), vs, ckpts...)
-	if err != nil {
-		return logError(err)
+		return logError(recordError(err))
 	}
 	if o := c.String("origin"); o != "" && l.Origin() != o {
 		return withHints(fmt.Errorf("the logbook of case %s is the one of %q, not %q", cd.Dir, l.Origin(), o),
@@ -114,6 +110,9 @@ func runLogVerify(c *cli.Context) error {
 	fmt.Fprintf(stdout(c), "logbook verified: %s, consistent with %s, tree head %d %s\n",
 		logPlural(l.Size(), "entry", "entries"), logPlural(int64(len(ckpts)), "checkpoint", "checkpoints"),
 		ck.N, base64.StdEncoding.EncodeToString(ck.Hash[:]))
+	if err := reportAdmission(stdout(c), cd); err != nil {
+		return err
+	}
 	if dir := c.String("recordings"); dir != "" {
 		if err := verifyRecordings(c, l, dir); err != nil {
 			return err
