@@ -254,7 +254,7 @@ func recordGenesis(c *cli.Context, cd *caseDir, l *logbook.Log, founders []*toke
 	if e.Reason == "" {
 		e.Reason = "the founding custodians of the case"
 		if g.Migration {
-			e.Reason = fmt.Sprintf("migration: the logbook's %s were signed by whoever had a record in the case; from here on it decides who signs", logPlural(l.Size(), "entry", "entries"))
+			e.Reason = fmt.Sprintf("migration: what came before (%s) was signed by whoever had a record in the case; from here on the logbook decides who signs", logPlural(l.Size(), "entry", "entries"))
 		}
 	}
 	for _, m := range g.Founders {
