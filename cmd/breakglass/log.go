@@ -26,7 +26,9 @@ witness), so a rewrite of history after the fact is caught by someone else.
 The logbook lives in CASE/logbook. The case is --case DIR, else
 $BREAKGLASS_CASE, else the current directory (docs/case.md). Signatures are
 checked against the case's enrollment records (*.card.json and
-custodians/*.card.json) and any --roster FILE.`
+custodians/*.card.json) and any --roster FILE; once the logbook has a
+genesis (log init records it), the logbook alone decides whose keys may
+sign: card admit, card retire.`
 
 func logCommand() *cli.Command {
 	return &cli.Command{

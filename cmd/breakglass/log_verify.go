@@ -42,6 +42,15 @@ that name records, and every recording a note records must be there. It
 names each file that was edited or cut, swapped with another session's,
 missing, or unknown to the logbook.
 
+A second line says who may sign. When the logbook has a genesis, it alone
+decides (see log genesis --help): "admission: 3 custodians admitted since
+the genesis (entry 0): alice, bob, carol; an admit needs 1", then one
+"not admitted: FILE (NAME, key F): never admitted, never trusted" line per
+enrollment record in the case whose key the logbook did not admit or has
+retired. An entry signed by a key that was not admitted at that point fails
+the verification, naming the entry. Without a genesis it says "admission:
+not admitted", and how to migrate.
+
 The exit status says it all: 0 and a one-line summary when everything holds;
 1 and a message naming the first bad entry and what is wrong with it
 otherwise; 2 for a wrong command line. An enrollment record that does not
