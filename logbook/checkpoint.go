@@ -100,27 +100,40 @@ func OpenCheckpoint(signed []byte, verifiers note.Verifiers) (Checkpoint, error)
 }
 
 // signedBy reports whether the signed note signed carries a verified
-// signature under the key name name.
-func signedBy(signed []byte, verifiers note.Verifiers, name string) bool {
+// signature under the key name name, by the key with fingerprint key when
+// the verifier can tell its fingerprint and key is not "".
+func signedBy(signed []byte, verifiers note.Verifiers, name, key string) bool {
 	n, err := openNote(signed, verifiers)
 	if err != nil {
 		return false
 	}
 	for _, s := range n.Sigs {
-		if s.Name == name {
-			return true
+		if s.Name != name {
+			continue
 		}
+		v, err := verifiers.Verifier(s.Name, s.Hash)
+		if err != nil {
+			continue
+		}
+		if fp, ok := v.(interface{ Fingerprint() string }); ok && key != "" && fp.Fingerprint() != key {
+			continue
+		}
+		return true
 	}
 	return false
 }
 
 // checkCheckpointSigner checks the rule that a checkpoint of size n > 0 is
 // signed by the actor of entry n-1, the last entry it covers (the person
-// whose append made it). Anyone else's signature on it (a witness, an
-// auditor) is welcome but does not count.
+// whose append made it), with the key that signed that entry (its key
+// line). Anyone else's signature on it (a witness, an auditor) is welcome
+// but does not count.
 func checkCheckpointSigner(signed []byte, verifiers note.Verifiers, n int64, last *Entry) error {
-	if n == 0 || last == nil || signedBy(signed, verifiers, last.Actor) {
+	if n == 0 || last == nil || signedBy(signed, verifiers, last.Actor, last.Key) {
 		return nil
+	}
+	if signedBy(signed, verifiers, last.Actor, "") {
+		return fmt.Errorf("is signed by another key of %s than the one that signed entry %d, the last entry it covers (key %s)", last.Actor, last.Index, last.Key)
 	}
 	return fmt.Errorf("is not signed by %s, the actor of the last entry it covers (entry %d)", last.Actor, last.Index)
 }
@@ -146,6 +159,7 @@ func signCheckpoint(c Checkpoint, s note.Signer) (Checkpoint, error) {
 // one signature, so a record or checkpoint would have several encodings.
 func openNote(msg []byte, verifiers note.Verifiers) (*note.Note, error) {
 	if split := bytes.LastIndex(msg, []byte("\n\n")); split >= 0 {
+		seen := map[string]bool{}
 		for _, line := range strings.Split(string(msg[split+2:]), "\n") {
 			rest, ok := strings.CutPrefix(line, "— ")
 			if !ok {
@@ -155,6 +169,16 @@ func openNote(msg []byte, verifiers note.Verifiers) (*note.Note, error) {
 			sig, err := base64.StdEncoding.DecodeString(b64)
 			if err == nil && base64.StdEncoding.EncodeToString(sig) != b64 {
 				return nil, &nonCanonicalSigError{name}
+			}
+			// note.Open checks only the first of several lines by one key
+			// and drops the others unchecked: one more way to spell a
+			// record. At most one line per key name and key ID.
+			if err == nil && len(sig) >= 4 {
+				k := name + "+" + string(sig[:4])
+				if seen[k] {
+					return nil, &duplicateSigError{name}
+				}
+				seen[k] = true
 			}
 		}
 	}
@@ -169,13 +193,24 @@ func (e *nonCanonicalSigError) Error() string {
 	return fmt.Sprintf("signature by %s is not in canonical base64", e.name)
 }
 
+// A duplicateSigError reports two signature lines with one key name and
+// key ID.
+type duplicateSigError struct{ name string }
+
+func (e *duplicateSigError) Error() string {
+	return fmt.Sprintf("two signature lines by one key of %s", e.name)
+}
+
 // describeNoteError turns an openNote error into a readable phrase that
 // follows the subject ("entry 4 ", "checkpoint ").
 func describeNoteError(err error) string {
 	var unverified *note.UnverifiedNoteError
 	var invalid *note.InvalidSignatureError
 	var nonCanonical *nonCanonicalSigError
+	var duplicate *duplicateSigError
 	switch {
+	case errors.As(err, &duplicate):
+		return fmt.Sprintf("has two signature lines by one key of %s (at most one per key)", duplicate.name)
 	case errors.As(err, &nonCanonical):
 		return fmt.Sprintf("has a signature by %s that is not in canonical base64 (non-zero padding bits)", nonCanonical.name)
 	case errors.As(err, &unverified):

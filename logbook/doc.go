@@ -33,6 +33,18 @@
 // person who appends signs both the entry and the new checkpoint (signing
 // keys are enrolled with touch policy "cached", so that is one touch).
 //
+// # Admission
+//
+// Three kinds decide who may sign (docs/format-logbook.md, "Admission"): a
+// genesis names the founding custodians and how many admitted custodians
+// must sign an admit ([GenesisEntry], [Entry.Genesis]), an admit lets an
+// enrolled token sign ([AdmitEntry]), a retire ends that ([RetireEntry]).
+// Their details have strict formats, checked by MarshalText and so by the
+// parser. A genesis or admit carries several signature lines: [Log.Append]
+// takes cosigners. This package checks signatures against the verifiers it
+// is given; replaying who was admitted when is package logbook/casedir's
+// job, which vets each append with [Log.SetAppendCheck].
+//
 // # Reading
 //
 // [Open] and [Verify] check everything (every signature against the roster's

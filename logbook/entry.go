@@ -34,11 +34,14 @@ const (
 	KindRevoke      Kind = "revoke"       // a released key was revoked
 	KindRotate      Kind = "rotate"       // a secret's underlying key was rotated
 	KindNote        Kind = "note"         // free text from a person, e.g. an auditor's remark
+	KindGenesis     Kind = "genesis"      // the founding custodians and the admission policy
+	KindAdmit       Kind = "admit"        // an enrolled token may sign from now on
+	KindRetire      Kind = "retire"       // an admitted token may no longer sign
 )
 
 // Kinds lists every kind this version knows, in the order of a secret's life.
 var Kinds = []Kind{KindEnroll, KindSeal, KindReseal, KindUnsealStart, KindTap, KindRelease,
-	KindDrill, KindRevoke, KindRotate, KindNote}
+	KindDrill, KindRevoke, KindRotate, KindNote, KindGenesis, KindAdmit, KindRetire}
 
 // Known reports whether k is a kind this version of breakglass understands.
 func (k Kind) Known() bool { return slices.Contains(Kinds, k) }
@@ -168,6 +171,9 @@ func (e *Entry) MarshalText() ([]byte, error) {
 			return nil, err
 		}
 		fmt.Fprintf(&b, "%s %s %s\n", kwDetail, name, e.Details[name])
+	}
+	if err := e.checkAdmission(); err != nil {
+		return nil, err
 	}
 	if e.Index > 0 {
 		fmt.Fprintf(&b, "%s %s\n", kwPrev, base64.StdEncoding.EncodeToString(e.Prev[:]))

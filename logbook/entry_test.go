@@ -142,6 +142,9 @@ func FuzzParseEntryText(f *testing.F) {
 			f.Add(text)
 		}
 	}
+	for _, text := range admissionTexts(f) {
+		f.Add(text)
+	}
 	f.Fuzz(func(t *testing.T, text []byte) {
 		e, err := ParseEntryText(text)
 		if err != nil {

@@ -74,6 +74,9 @@ type Log struct {
 	root    tlog.Hash
 	ckpt    Checkpoint
 
+	// appendCheck, if set, vets each signed entry before Append writes it.
+	appendCheck func(prior []*Entry, e *Entry) error
+
 	// testingOnlyAfterWrite, if set, runs after the new entry is written and
 	// synced but before the checkpoint commits it.
 	testingOnlyAfterWrite func()
@@ -205,7 +208,12 @@ func (l *Log) UnfinishedAppend() bool { return l.pending > 0 }
 // temporary file, syncs it and renames it over the old one, and syncs the
 // directory: a crash at any point leaves the logbook with or without the
 // new entry, never damaged.
-func (l *Log) Append(size int64, e Entry, s note.Signer) (Checkpoint, error) {
+//
+// cosigners also sign the entry (not the checkpoint), after s: the other
+// founders of a genesis, the other admitted custodians of an admit
+// (docs/format-logbook.md, "Admission"). Their signature lines follow the
+// actor's.
+func (l *Log) Append(size int64, e Entry, s note.Signer, cosigners ...note.Signer) (Checkpoint, error) {
 	if err := l.Refresh(); err != nil {
 		return Checkpoint{}, err
 	}
@@ -213,9 +221,14 @@ func (l *Log) Append(size int64, e Entry, s note.Signer) (Checkpoint, error) {
 		return Checkpoint{}, &ConflictError{Size: l.Size()}
 	}
 	prev := l.root
-	signed, ckpt, err := l.signAppend(size, &e, s)
+	signed, ckpt, err := l.signAppend(size, &e, s, cosigners)
 	if err != nil {
 		return Checkpoint{}, err
+	}
+	if l.appendCheck != nil {
+		if err := l.appendCheck(l.Entries(), &e); err != nil {
+			return Checkpoint{}, err
+		}
 	}
 
 	unlock, err := l.lock(true)
@@ -255,10 +268,16 @@ func (l *Log) Append(size int64, e Entry, s note.Signer) (Checkpoint, error) {
 	return ckpt, nil
 }
 
+// SetAppendCheck makes Append call check with the entries before it and
+// the signed entry (its Signed set) before it writes anything: an error
+// stops the append and is returned as is. A case uses it to refuse an entry
+// that breaks its admission rules (package logbook/casedir).
+func (l *Log) SetAppendCheck(check func(prior []*Entry, e *Entry) error) { l.appendCheck = check }
+
 // signAppend makes entry number size on top of l as it is (l.root), signs
 // it with s and checks it verifies, and signs the checkpoint of the log
 // with it. l is left as it was.
-func (l *Log) signAppend(size int64, e *Entry, s note.Signer) ([]byte, Checkpoint, error) {
+func (l *Log) signAppend(size int64, e *Entry, s note.Signer, cosigners []note.Signer) ([]byte, Checkpoint, error) {
 	e.Origin, e.Index, e.Prev, e.Signed = l.origin, size, tlog.Hash{}, nil
 	if size > 0 {
 		e.Prev = l.root
@@ -281,9 +300,14 @@ func (l *Log) signAppend(size int64, e *Entry, s note.Signer) ([]byte, Checkpoin
 	if err != nil {
 		return nil, Checkpoint{}, fmt.Errorf("logbook: entry %d: %v", size, err)
 	}
-	signed, err := note.Sign(&note.Note{Text: string(text)}, s)
+	for _, c := range cosigners {
+		if c.Name() == s.Name() && c.KeyHash() == s.KeyHash() {
+			return nil, Checkpoint{}, fmt.Errorf("logbook: entry %d: %s cosigns an entry it signs", size, c.Name())
+		}
+	}
+	signed, err := note.Sign(&note.Note{Text: string(text)}, append([]note.Signer{s}, cosigners...)...)
 	if err != nil {
-		return nil, Checkpoint{}, fmt.Errorf("logbook: signing entry %d as %s: %w", size, s.Name(), err)
+		return nil, Checkpoint{}, fmt.Errorf("logbook: signing entry %d: %w", size, err)
 	}
 	e.Signed = signed
 	if msg := checkEntrySignature(e, len(text), l.verifiers); msg != "" {

@@ -2,6 +2,7 @@ package logbook
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -148,17 +149,18 @@ type tamperCase struct {
 // independent verifier of vectors_test.go must reject each vector for the
 // reason it names, not for another one.
 const (
-	reasonBadSignature     = "bad-signature"     // a roster key's signature does not verify
-	reasonSequence         = "sequence"          // an entry number does not match its position
-	reasonTruncated        = "truncated"         // fewer entries than a checkpoint covers
-	reasonBeyondCheckpoint = "beyond-checkpoint" // more than one record after the checkpoint
-	reasonUnknownKey       = "unknown-key"       // signed only by keys not in the roster
-	reasonNotActor         = "not-actor"         // signed, but not by the entry's actor
-	reasonPublished        = "published"         // inconsistent with a published checkpoint
-	reasonOrigin           = "origin"            // from another logbook
-	reasonUnknownKind      = "unknown-kind"      // an entry kind this version does not know
-	reasonNonCanonical     = "non-canonical"     // base64 with non-zero padding bits
-	reasonCheckpointSigner = "checkpoint-signer" // the checkpoint is not signed by its last entry's actor
+	reasonBadSignature       = "bad-signature"       // a roster key's signature does not verify
+	reasonSequence           = "sequence"            // an entry number does not match its position
+	reasonTruncated          = "truncated"           // fewer entries than a checkpoint covers
+	reasonBeyondCheckpoint   = "beyond-checkpoint"   // more than one record after the checkpoint
+	reasonUnknownKey         = "unknown-key"         // signed only by keys not in the roster
+	reasonNotActor           = "not-actor"           // signed, but not by the entry's actor
+	reasonPublished          = "published"           // inconsistent with a published checkpoint
+	reasonOrigin             = "origin"              // from another logbook
+	reasonUnknownKind        = "unknown-kind"        // an entry kind this version does not know
+	reasonNonCanonical       = "non-canonical"       // base64 with non-zero padding bits
+	reasonCheckpointSigner   = "checkpoint-signer"   // the checkpoint is not signed by its last entry's actor
+	reasonDuplicateSignature = "duplicate-signature" // two signature lines by one key
 )
 
 // tamperCases returns a logbook of 6 entries and the ways to damage it, with
@@ -284,6 +286,17 @@ func tamperCases(t *testing.T) (dir0 string, cases []tamperCase) {
 				writeFile(t, dir, checkpointFile, ckpt)
 			}
 		}, nil, "logbook: entry 6 has a signature by bob that is not in canonical base64 (non-zero padding bits)", reasonNonCanonical},
+		// A second line by bob's key whose signature is garbage: note.Open
+		// checks only the first line by a key and drops the rest.
+		{"an entry with two signature lines by one key", func(t *testing.T, dir string) {
+			appendRawSigned(t, dir, nil, func(b []byte) []byte {
+				line := b[bytes.LastIndex(b[:len(b)-1], []byte("\n"))+1:]
+				name, b64, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(string(line), "— "), "\n"), " ")
+				raw, _ := base64.StdEncoding.DecodeString(b64)
+				raw[len(raw)-1] ^= 1
+				return append(b, []byte("— "+name+" "+base64.StdEncoding.EncodeToString(raw)+"\n")...)
+			}, Entry{Time: testT0, Kind: KindNote, Actor: "bob", Key: fingerprintOf(t, "bob"), Reason: "signed twice"}, testSigner(t, "bob"))
+		}, nil, "logbook: entry 6 has two signature lines by one key of bob (at most one per key)", reasonDuplicateSignature},
 		{"a checkpoint signature in non-canonical base64", func(t *testing.T, dir string) {
 			c, err := OpenCheckpoint(readFile(t, dir, checkpointFile), testRoster(t))
 			if err != nil {

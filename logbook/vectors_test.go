@@ -44,6 +44,31 @@ func vectorRecipes(t *testing.T) map[string]func(t *testing.T) vectorCase {
 			dir, ckpts := buildLog(t, testOrigin, len(sampleEntries()))
 			return vectorCase{dir: dir, published: [][]byte{ckpts[3]}}
 		},
+		// A genesis signed by each of its three founders (several
+		// signature lines on one entry), then a note.
+		"valid-genesis-signed-by-every-founder": func(t *testing.T) vectorCase {
+			dir := filepath.Join(t.TempDir(), "logbook")
+			if err := Create(dir, testOrigin); err != nil {
+				t.Fatal(err)
+			}
+			l, err := Open(dir, testRoster(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var founders []Member
+			for _, n := range vectorKeys {
+				founders = append(founders, Member{n, fingerprintOf(t, n)})
+			}
+			g := GenesisEntry(Genesis{Founders: founders, AdmitSigners: 2})
+			g.Time, g.Reason = testT0, "the founding custodians of the case"
+			if _, err := l.Append(0, g, testSigner(t, "alice"), testSigner(t, "bob"), testSigner(t, "carol")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Append(1, Entry{Time: testT0, Kind: KindNote, Reason: "hello"}, testSigner(t, "bob")); err != nil {
+				t.Fatal(err)
+			}
+			return vectorCase{dir: dir}
+		},
 		"unfinished-append": func(t *testing.T) vectorCase {
 			dir, _ := buildLog(t, testOrigin, 3)
 			dirX, _ := buildLog(t, testOrigin, 4)
@@ -255,11 +280,20 @@ func independentVerify(files map[string][]byte, vs note.Verifiers, keys map[stri
 	// at least one by a roster key, none by a roster key that fails.
 	openNote := func(what string, msg []byte) (*note.Note, error) {
 		if split := bytes.LastIndex(msg, []byte("\n\n")); split >= 0 {
+			seen := map[string]bool{}
 			for _, l := range strings.Split(string(msg[split+2:]), "\n") {
 				if f := strings.Fields(l); len(f) == 3 && f[0] == "—" {
 					raw, err := base64.StdEncoding.DecodeString(f[2])
 					if err == nil && base64.StdEncoding.EncodeToString(raw) != f[2] {
 						return nil, failFor(reasonNonCanonical, "%s: the signature by %s has non-zero padding bits", what, f[1])
+					}
+					// At most one line per key name and key ID.
+					if err == nil && len(raw) >= 4 {
+						if k := f[1] + "+" + string(raw[:4]); seen[k] {
+							return nil, failFor(reasonDuplicateSignature, "%s: two signature lines by one key of %s", what, f[1])
+						} else {
+							seen[k] = true
+						}
 					}
 				}
 			}
@@ -333,7 +367,7 @@ func independentVerify(files map[string][]byte, vs note.Verifiers, keys map[stri
 		return out, nil
 	})
 	known := map[string]bool{}
-	for _, k := range []string{"enroll", "seal", "reseal", "unseal-start", "tap", "release", "drill", "revoke", "rotate", "note"} {
+	for _, k := range []string{"enroll", "seal", "reseal", "unseal-start", "tap", "release", "drill", "revoke", "rotate", "note", "genesis", "admit", "retire"} {
 		known[k] = true
 	}
 	lastActor := "" // the actor of the last entry the checkpoint covers

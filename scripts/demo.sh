@@ -70,12 +70,14 @@ start_card bob 35966 10000002
 start_card carol 35967 10000003
 sleep 2
 run card list
-run log init --origin breakglass.example/demo/prod-aws
 for who in alice:2:0 bob:2:1 carol:3:0; do
 	name=${who%%:*} r=${who#*:}
 	BREAKGLASS_PIN=123456 run card enroll --name "$name" --team sre --piv \
 		--reader "$(reader "${r%:*}" "${r#*:}")"
 done
+# The logbook's genesis: alice, bob and carol found the case, each card signs.
+# From here on the logbook, not the *.card.json files, decides who may sign.
+run log init --origin breakglass.example/demo/prod-aws
 run card enroll --name dave --team security --paper --location "safe 2, HQ" --as alice
 run card verify --allow-virtual alice.card.json bob.card.json carol.card.json dave.card.json
 

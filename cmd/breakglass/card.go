@@ -9,6 +9,8 @@ func cardCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			cardListCommand(),
 			cardEnrollCommand(),
+			cardAdmitCommand(),
+			cardRetireCommand(),
 			cardVerifyCommand(),
 			cardCheckCommand(),
 			cardPINCommand(),

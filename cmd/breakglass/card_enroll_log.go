@@ -137,6 +137,11 @@ func (el *enrollLog) record(rec *token.Record, tok token.Token, out string) erro
 		return err
 	}
 	infof("signing the enroll entry with the new token; touch it if it blinks")
-	_, err = cd.record(e, rec, tok.SigningKey())
-	return err
+	if _, err = cd.record(e, rec, tok.SigningKey()); err != nil {
+		return err
+	}
+	if cd.CheckAdmitted(rec) != nil {
+		infof("the logbook decides who signs: %s signs nothing but this enroll entry until admitted: breakglass card admit %s --as ADMITTER", rec.Custodian.Name, rec.Custodian.Name)
+	}
+	return nil
 }

@@ -50,18 +50,23 @@ EXAMPLES
    breakglass card list --module /usr/lib/softhsm/libsofthsm2.so
    BREAKGLASS_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so breakglass card list
    BREAKGLASS_P11KIT_DIRS= breakglass card list      # PIV cards and --module only
-   breakglass card list --reader "Virtual PCD 00 00"     # one virtual card`
+   breakglass card list --reader "Virtual PCD 00 00"     # one virtual card
+
+In a case whose logbook decides who signs (it has a genesis; the case is
+--case DIR, $BREAKGLASS_CASE or the current directory), it also lists the
+case's enrollment records that the logbook has not admitted (or retired):
+copies that nothing trusts until breakglass card admit.`
 
 func cardListCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "list",
 		Usage:       "list connected tokens and their state",
 		Description: cardListHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"},
 			readerFlag,
 			&cli.StringSliceFlag{Name: "module", Usage: "also list the tokens of PKCS#11 module `PATH` (repeatable)"},
-		},
+		}, caseFlags()...),
 		Action: runCardList,
 	}
 }
@@ -105,10 +110,11 @@ func runCardList(c *cli.Context) error {
 	toks, warnings := listPKCS11(c.StringSlice("module"), reader, cards)
 	if c.Bool("json") {
 		out := struct {
-			PIV      []piv.Status    `json:"piv"`
-			PKCS11   []pkcs11Listing `json:"pkcs11"`
-			Warnings []string        `json:"warnings"`
-		}{cards, toks, warnings}
+			PIV         []piv.Status    `json:"piv"`
+			PKCS11      []pkcs11Listing `json:"pkcs11"`
+			Warnings    []string        `json:"warnings"`
+			NotAdmitted []string        `json:"not-admitted,omitempty"`
+		}{cards, toks, warnings, caseNotAdmitted(c)}
 		if out.PIV == nil {
 			out.PIV = []piv.Status{}
 		}
@@ -126,6 +132,11 @@ func runCardList(c *cli.Context) error {
 	for _, w := range warnings {
 		infof("warning: %s", w)
 	}
+	defer func() {
+		for _, n := range caseNotAdmitted(c) {
+			fmt.Printf("not admitted by the logbook of the case: %s\n", n)
+		}
+	}()
 	if len(cards) == 0 && len(toks) == 0 {
 		infof("no token found")
 		return nil
@@ -227,4 +238,30 @@ func listPKCS11(explicit []string, reader string, cards []piv.Status) ([]pkcs11L
 		}
 	}
 	return toks, warnings
+}
+
+// caseNotAdmitted lists the records of the command's case that its logbook
+// has not admitted, when the logbook decides who signs: "FILE (NAME, key
+// F): never admitted". A case that cannot be read adds a warning instead.
+func caseNotAdmitted(c *cli.Context) []string {
+	cd, err := openCase(c)
+	if err != nil || !cd.HasLog() {
+		return nil
+	}
+	bad, err := cd.NotAdmitted()
+	if err != nil {
+		infof("warning: the case %s: %v", cd.Dir, err)
+		return nil
+	}
+	a, _ := cd.Admission()
+	recs, _ := cd.Records()
+	var out []string
+	for _, i := range bad {
+		why := "never admitted"
+		if at, ok := a.RetiredAt(recs[i].Fingerprint()); ok {
+			why = fmt.Sprintf("retired in entry %d", at)
+		}
+		out = append(out, fmt.Sprintf("%s (%s, key %s): %s", cd.RecordPath(i), recs[i].Custodian.Name, recs[i].Fingerprint(), why))
+	}
+	return out
 }

@@ -192,6 +192,12 @@ func (cd *caseDir) noLogbook() error {
 // logError adds hints to an error from opening or verifying a logbook.
 func logError(err error) error {
 	var ve *logbook.VerifyError
+	var ae *casedir.AdmissionError
+	if errors.As(err, &ae) {
+		return withHints(err,
+			"the logbook decides who may sign, and this entry breaks its rules: do not append; compare the logbook with the case's history (git log -p logbook/) and ask who wrote the entry",
+			"breakglass log show --unverified shows what the files say (not evidence)")
+	}
 	if errors.As(err, &ve) {
 		return withHints(err,
 			"the logbook does not verify: do not append to it; compare it with the case's history (git log -p logbook/) and with published checkpoints",
@@ -229,10 +235,15 @@ const maxAppendTries = 8
 
 func (cd *caseDir) appendEntry(size int64, e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
 	// First the aborts of unseal sessions whose process ended without
-	// closing them (unseal_session.go).
-	added, err := cd.closeUnterminated(size, actor, signer)
-	if err != nil {
-		return logbook.Checkpoint{}, actorError(logError(recordError(err)))
+	// closing them (unseal_session.go); not by a token that is enrolling
+	// and not admitted yet (it may sign its enroll entry only).
+	admitted := e.Kind != logbook.KindEnroll || cd.CheckAdmitted(actor) == nil
+	var added int64
+	if admitted {
+		var err error
+		if added, err = cd.closeUnterminated(size, actor, signer); err != nil {
+			return logbook.Checkpoint{}, actorError(logError(recordError(err)))
+		}
 	}
 	if size >= 0 {
 		size += added
@@ -246,7 +257,9 @@ func (cd *caseDir) appendEntry(size int64, e logbook.Entry, actor *token.Record,
 		return ck, actorError(logError(recordError(err)))
 	}
 	if l, lerr := cd.Case.Log(); lerr == nil && l != nil {
-		cd.noteUnended(l, actor, signer)
+		if admitted {
+			cd.noteUnended(l, actor, signer)
+		}
 		cd.cosignAfterAppend(l)
 	}
 	return ck, nil
@@ -268,5 +281,5 @@ func actorError(err error) error {
 	case errors.As(err, &wt):
 		return withHints(err, "insert "+wt.Name+"'s own token")
 	}
-	return err
+	return notAdmittedHints(err)
 }

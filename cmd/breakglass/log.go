@@ -26,7 +26,9 @@ witness), so a rewrite of history after the fact is caught by someone else.
 The logbook lives in CASE/logbook. The case is --case DIR, else
 $BREAKGLASS_CASE, else the current directory (docs/case.md). Signatures are
 checked against the case's enrollment records (*.card.json and
-custodians/*.card.json) and any --roster FILE.`
+custodians/*.card.json) and any --roster FILE; once the logbook has a
+genesis (log init records it), the logbook alone decides whose keys may
+sign: card admit, card retire.`
 
 func logCommand() *cli.Command {
 	return &cli.Command{
@@ -35,6 +37,7 @@ func logCommand() *cli.Command {
 		Description: logHelp,
 		Subcommands: []*cli.Command{
 			logInitCommand(),
+			logGenesisCommand(),
 			logShowCommand(),
 			logVerifyCommand(),
 			logCheckpointCommand(),
@@ -54,6 +57,15 @@ checkpoint from another case is rejected. Use a name in your organisation's
 domain that says which secrets the case holds, such as
 breakglass.example.com/acme/prod-aws. It cannot be changed later.
 
+log init then records the genesis, entry 0: the founding custodians, whose
+tokens may sign from then on (--founder NAME, repeatable, else every
+enrollment record with a token in the case), each signing it with their
+token in turn (PIN, then touch), and how many admitted custodians must sign
+the admission of another (--admit-signers K, default 1). From then on the
+logbook decides who may sign, not the *.card.json files (card admit, card
+retire; see log genesis --help). Without any record in the case, log init
+creates the logbook alone: enroll the founders, then run log genesis.
+
 Once the logbook exists, every state-changing command (card enroll, seal,
 reseal, unseal, drill) appends its entry, and fails when it cannot. Commit
 the logbook to the case's git repository with everything else.
@@ -64,6 +76,10 @@ EXAMPLES
    # in the case's git repository
    breakglass log init --origin breakglass.example.com/acme/prod-aws
    git add logbook && git commit -m "start the logbook"
+
+   # two of the three custodians found it; admits need both of them
+   breakglass log init --origin breakglass.example.com/acme/prod-aws \
+     --founder alice --founder bob --admit-signers 2
 
    # another directory
    breakglass log init --case ~/cases/prod-aws --origin breakglass.example.com/acme/prod-aws`
@@ -76,7 +92,7 @@ func logInitCommand() *cli.Command {
 		Description: logInitHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "origin", Usage: "the logbook's `ORIGIN`, e.g. breakglass.example.com/acme/prod-aws"},
-		}, caseFlags()...),
+		}, genesisFlags()...),
 		Action: runLogInit,
 	}
 }
@@ -102,6 +118,21 @@ func runLogInit(c *cli.Context) error {
 		return nil
 	}
 	infof("created the logbook of %s in %s", origin, cd.LogDir())
+	founders, err := chooseFounders(c, cd)
+	if err != nil {
+		return err
+	}
+	if len(founders) == 0 {
+		infof("no enrollment record with a token in %s yet: enroll the founders (breakglass card enroll), then record the genesis with breakglass log genesis", cd.Dir)
+		return nil
+	}
+	l, err := cd.requireLog()
+	if err != nil {
+		return err
+	}
+	if err := recordGenesis(c, cd, l, founders); err != nil {
+		return withHints(err, "the logbook was created without its genesis: fix the problem, then record it with breakglass log genesis")
+	}
 	infof("commit it with the case (git add %s), and publish a checkpoint after each unseal (breakglass log checkpoint)", cd.LogDir())
 	return nil
 }

@@ -42,6 +42,15 @@ that name records, and every recording a note records must be there. It
 names each file that was edited or cut, swapped with another session's,
 missing, or unknown to the logbook.
 
+A second line says who may sign. When the logbook has a genesis, it alone
+decides (see log genesis --help): "admission: 3 custodians admitted since
+the genesis (entry 0): alice, bob, carol; an admit needs 1", then one
+"not admitted: FILE (NAME, key F): never admitted, never trusted" line per
+enrollment record in the case whose key the logbook did not admit or has
+retired. An entry signed by a key that was not admitted at that point fails
+the verification, naming the entry. Without a genesis it says "admission:
+not admitted", and how to migrate.
+
 The exit status says it all: 0 and a one-line summary when everything holds;
 1 and a message naming the first bad entry and what is wrong with it
 otherwise; 2 for a wrong command line. An enrollment record that does not
@@ -91,13 +100,9 @@ func runLogVerify(c *cli.Context) error {
 	if !cd.HasLog() {
 		return cd.noLogbook()
 	}
-	vs, err := cd.Verifiers()
+	l, err := cd.Verify(ckpts...)
 	if err != nil {
-		return err
-	}
-	l, err := logbook.Verify(cd.LogDir(), vs, ckpts...)
-	if err != nil {
-		return logError(err)
+		return logError(recordError(err))
 	}
 	if o := c.String("origin"); o != "" && l.Origin() != o {
 		return withHints(fmt.Errorf("the logbook of case %s is the one of %q, not %q", cd.Dir, l.Origin(), o),
@@ -114,6 +119,9 @@ func runLogVerify(c *cli.Context) error {
 	fmt.Fprintf(stdout(c), "logbook verified: %s, consistent with %s, tree head %d %s\n",
 		logPlural(l.Size(), "entry", "entries"), logPlural(int64(len(ckpts)), "checkpoint", "checkpoints"),
 		ck.N, base64.StdEncoding.EncodeToString(ck.Hash[:]))
+	if err := reportAdmission(stdout(c), cd); err != nil {
+		return err
+	}
 	if dir := c.String("recordings"); dir != "" {
 		if err := verifyRecordings(c, l, dir); err != nil {
 			return err

@@ -113,6 +113,9 @@ func rosterFromFlags(c *cli.Context, p *seal.Params) error {
 			if err != nil {
 				return nil, err
 			}
+			if err := checkRecordAdmitted(c, r, path); err != nil {
+				return nil, err
+			}
 			cu, err := seal.CustodianOf(r)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)

@@ -256,6 +256,11 @@ func sealScriptCmds(t *testing.T, byName map[string]*vcardtest.Card) map[string]
 		// glassforge: edit a .glass as someone with write access to the
 		// case would (forge_test.go).
 		"glassforge": glassForgeCmd,
+		// logsign, logresign, recordas: sign as someone with write access
+		// to the case and a token of their own (admission_script_test.go).
+		"logsign":   logSignCmd,
+		"logresign": logResignCmd,
+		"recordas":  recordAsCmd,
 		// vcard remove|insert NAME: pull a card out of its reader or put it back.
 		"vcard": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 2 || byName[args[1]] == nil {

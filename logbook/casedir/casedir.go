@@ -15,6 +15,19 @@
 // roster's records with keys are the logbook's signers ([Case.Verifiers]),
 // each under its [ActorName].
 //
+// # Admission
+//
+// When the logbook has a genesis entry, it alone decides who may sign
+// ([Replay], [Case.Admission]): the founders the genesis names, then each
+// token admitted by an admit entry (signed by as many admitted custodians
+// as the genesis's policy asks) until a retire entry or a replacing admit
+// retires it. [Case.CheckActor], [Case.Person] and [Case.CheckAdmitted]
+// use the admitted set; a record in the directory that the logbook never
+// admitted is reported ([Case.NotAdmitted]) and never trusted. A logbook
+// whose entry breaks the rules does not open (an *[AdmissionError] naming
+// the entry). Without a genesis (a logbook from before admission), every
+// record of the directory signs, as before.
+//
 // # Appending
 //
 // [Case.Append] appends an entry signed by an actor's token: the actor must
@@ -77,6 +90,7 @@ type Case struct {
 	verifiers note.Verifiers
 	log       *logbook.Log
 	loaded    bool // log (possibly nil) is loaded
+	admission *Admission
 }
 
 // ErrNotDir: the case path is not a directory.
@@ -267,8 +281,152 @@ func (c *Case) Log() (*logbook.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.log, c.loaded = l, true
-	return l, nil
+	return l, c.adopt(l)
+}
+
+// Verify is Log, with the logbook also checked for consistency with
+// published checkpoints (logbook.Verify).
+func (c *Case) Verify(checkpoints ...[]byte) (*logbook.Log, error) {
+	if !c.HasLog() {
+		return nil, nil
+	}
+	vs, err := c.Verifiers()
+	if err != nil {
+		return nil, err
+	}
+	l, err := logbook.Verify(c.LogDir(), vs, checkpoints...)
+	if err != nil {
+		return nil, err
+	}
+	return l, c.adopt(l)
+}
+
+// adopt replays l's admission (an *AdmissionError when an entry breaks its
+// rules) and makes l the case's logbook, whose appends are vetted by the
+// same rules.
+func (c *Case) adopt(l *logbook.Log) error {
+	recs, err := c.Records()
+	if err != nil {
+		return err
+	}
+	a, err := Replay(l.Entries(), recs)
+	if err != nil {
+		return err
+	}
+	keys := newKeyIndex(recs)
+	l.SetAppendCheck(func(prior []*logbook.Entry, e *logbook.Entry) error {
+		b, err := c.admissionAt(prior)
+		if err != nil {
+			return err
+		}
+		b = b.clone()
+		return b.apply(e, keys, append(prior[:len(prior):len(prior)], e))
+	})
+	c.log, c.loaded, c.admission = l, true, a
+	return nil
+}
+
+// admissionAt is the admission after entries (the case's logbook's
+// entries, possibly more than when it was last replayed).
+func (c *Case) admissionAt(entries []*logbook.Entry) (*Admission, error) {
+	if c.admission != nil && c.admission.Size == int64(len(entries)) {
+		return c.admission, nil
+	}
+	recs, err := c.Records()
+	if err != nil {
+		return nil, err
+	}
+	a, err := Replay(entries, recs)
+	if err != nil {
+		return nil, err
+	}
+	c.admission = a
+	return a, nil
+}
+
+// Admission returns who may sign the case's logbook (replayed from its
+// genesis), or nil when the case has no logbook. An Admission without
+// Genesis is a logbook from before admission: every record signs.
+func (c *Case) Admission() (*Admission, error) {
+	l, err := c.Log()
+	if err != nil || l == nil {
+		return nil, err
+	}
+	return c.admissionAt(l.Entries())
+}
+
+// Admitting reports whether the case's logbook decides who may sign (it
+// has a genesis).
+func (c *Case) Admitting() (bool, error) {
+	a, err := c.Admission()
+	return a != nil && a.Genesis != nil, err
+}
+
+// NotAdmitted returns the indexes (in Records) of the records with keys
+// that the logbook has not admitted, when it decides who signs: copies in
+// the directory that are never trusted.
+func (c *Case) NotAdmitted() ([]int, error) {
+	a, err := c.Admission()
+	if err != nil || a == nil || a.Genesis == nil {
+		return nil, err
+	}
+	recs, err := c.Records()
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for i, r := range recs {
+		if r.Keys == nil {
+			continue
+		}
+		name, err := ActorName(r)
+		if err != nil || !a.Admitted(name, r.Fingerprint()) {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+// A NotAdmittedError is a person whose key the case's logbook has not
+// admitted (or has retired), so they cannot sign or be sealed to.
+type NotAdmittedError struct {
+	Name, Fingerprint, Dir string
+	RetiredAt              int64 // the retire or admit entry that retired the key, or -1
+	Enrolled               bool  // their enroll entry is in the logbook
+}
+
+func (e *NotAdmittedError) Error() string {
+	if e.RetiredAt >= 0 {
+		return fmt.Sprintf("%s (key %s) was retired in entry %d of the logbook of %s", e.Name, e.Fingerprint, e.RetiredAt, e.Dir)
+	}
+	return fmt.Sprintf("%s (key %s) is not admitted by the logbook of %s", e.Name, e.Fingerprint, e.Dir)
+}
+
+// CheckAdmitted checks that r is admitted when the case's logbook decides
+// who signs (always true without a genesis or a logbook): for seal --to and
+// the like. Paper records are not checked (they sign nothing; their enroll
+// entry is signed by an admitted custodian).
+func (c *Case) CheckAdmitted(r *token.Record) error {
+	if r == nil || r.Keys == nil {
+		return nil
+	}
+	a, err := c.Admission()
+	if err != nil || a == nil || a.Genesis == nil {
+		return err
+	}
+	name, err := ActorName(r)
+	if err != nil {
+		return err
+	}
+	if a.Admitted(name, r.Fingerprint()) {
+		return nil
+	}
+	ne := &NotAdmittedError{Name: r.Custodian.Name, Fingerprint: r.Fingerprint(), Dir: c.Dir, RetiredAt: -1}
+	if i, ok := a.RetiredAt(r.Fingerprint()); ok {
+		ne.RetiredAt = i
+	}
+	_, ne.Enrolled = a.EnrollEntry(name, r.Fingerprint())
+	return ne
 }
 
 // ErrNoLogbook: the case has no logbook.
@@ -288,12 +446,29 @@ func (e *NotInRosterError) Error() string {
 var ErrNoSigner = errors.New("a logbook entry needs an actor with a signing key (paper custodians cannot sign)")
 
 // CheckActor checks that actor can sign logbook entries of this case: a
-// custodian with a signing key whose record is in the roster. Check it
-// before touching a token.
+// custodian with a signing key whose record is in the roster and, when the
+// logbook decides who signs, admitted (a *NotAdmittedError otherwise).
+// Check it before touching a token.
 func (c *Case) CheckActor(actor *token.Record) error {
+	return c.checkActorFor("", actor)
+}
+
+// checkActorFor is CheckActor for an entry of kind: a token's own enroll
+// entry needs no admission (it is the request to be admitted).
+func (c *Case) checkActorFor(kind logbook.Kind, actor *token.Record) error {
 	if actor == nil || actor.Keys == nil {
 		return ErrNoSigner
 	}
+	if err := c.inRoster(actor); err != nil {
+		return err
+	}
+	if kind == logbook.KindEnroll {
+		return nil
+	}
+	return c.CheckAdmitted(actor)
+}
+
+func (c *Case) inRoster(actor *token.Record) error {
 	recs, err := c.Records()
 	if err != nil {
 		return err
@@ -318,7 +493,11 @@ func (e *WrongTokenError) Error() string {
 // NoteSigner checks that actor is in the roster and that signer holds
 // actor's signing key, and returns the note signer for actor's entries.
 func (c *Case) NoteSigner(actor *token.Record, signer crypto.Signer) (note.Signer, error) {
-	if err := c.CheckActor(actor); err != nil {
+	return c.noteSignerFor("", actor, signer)
+}
+
+func (c *Case) noteSignerFor(kind logbook.Kind, actor *token.Record, signer crypto.Signer) (note.Signer, error) {
+	if err := c.checkActorFor(kind, actor); err != nil {
 		return nil, err
 	}
 	want, err := actor.SigningPublicKey()
@@ -347,6 +526,21 @@ const maxAppendTries = 8
 // another process appended first. Without a logbook it returns
 // ErrNoLogbook.
 func (c *Case) Append(size int64, e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
+	return c.AppendCosigned(size, e, actor, signer)
+}
+
+// A Cosigner is a custodian who signs an entry beside its actor: another
+// founder of a genesis, another admitted custodian of an admit.
+type Cosigner struct {
+	Record *token.Record
+	Signer crypto.Signer // the record's signing key (may open its token only when it signs)
+}
+
+// AppendCosigned is Append with cosigners, who sign the entry after the
+// actor (not the checkpoint). An entry that breaks the admission rules
+// (docs/format-logbook.md, "Admission") is refused with an
+// *AdmissionError before it is written.
+func (c *Case) AppendCosigned(size int64, e logbook.Entry, actor *token.Record, signer crypto.Signer, cosigners ...Cosigner) (logbook.Checkpoint, error) {
 	l, err := c.Log()
 	if err != nil {
 		return logbook.Checkpoint{}, err
@@ -354,9 +548,22 @@ func (c *Case) Append(size int64, e logbook.Entry, actor *token.Record, signer c
 	if l == nil {
 		return logbook.Checkpoint{}, ErrNoLogbook
 	}
-	ns, err := c.NoteSigner(actor, signer)
+	// A genesis admits its founders: before it, nobody is admitted.
+	kind := e.Kind
+	if kind == logbook.KindGenesis {
+		kind = logbook.KindEnroll
+	}
+	ns, err := c.noteSignerFor(kind, actor, signer)
 	if err != nil {
 		return logbook.Checkpoint{}, err
+	}
+	var cos []note.Signer
+	for _, co := range cosigners {
+		s, err := c.noteSignerFor(logbook.KindEnroll, co.Record, co.Signer)
+		if err != nil {
+			return logbook.Checkpoint{}, err
+		}
+		cos = append(cos, s)
 	}
 	e.Actor, e.Key = ns.Name(), actor.Fingerprint()
 	for try := 1; ; try++ {
@@ -364,13 +571,14 @@ func (c *Case) Append(size int64, e logbook.Entry, actor *token.Record, signer c
 		if n < 0 {
 			n = l.Size()
 		}
-		ckpt, err := l.Append(n, e, ns)
+		ckpt, err := l.Append(n, e, ns, cos...)
 		var ce *logbook.ConflictError
 		if errors.As(err, &ce) && size < 0 && try < maxAppendTries {
 			continue
 		}
 		if err != nil {
-			if errors.As(err, &ce) {
+			var ae *AdmissionError
+			if errors.As(err, &ce) || errors.As(err, &ae) {
 				return logbook.Checkpoint{}, err
 			}
 			return logbook.Checkpoint{}, fmt.Errorf("cannot append the %s to the logbook: %w", e.Kind, err)
@@ -394,7 +602,9 @@ func (e *NotEnrolledError) Error() string {
 // Person finds the enrolled record of name: an enrollment record file (a
 // path that exists or ends in .json), else a custodian in the roster, by
 // name or by its ActorName. Paper records do not count: a person who acts
-// signs with a token.
+// signs with a token. When the logbook decides who signs, the record of
+// name it admitted comes first; a record it did not admit is returned only
+// when there is no other, and CheckActor refuses it.
 func (c *Case) Person(name string) (*token.Record, error) {
 	if _, err := os.Stat(name); err == nil || strings.HasSuffix(name, ".json") {
 		return ReadRecord(name)
@@ -403,16 +613,35 @@ func (c *Case) Person(name string) (*token.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	a, err := c.Admission()
+	if err != nil {
+		return nil, err
+	}
+	admitting := a != nil && a.Genesis != nil
 	var names []string
+	var found *token.Record
 	for _, r := range recs {
 		if r.Keys == nil {
 			continue
 		}
 		n, _ := ActorName(r)
+		ok := admitting && a.Admitted(n, r.Fingerprint())
 		if r.Custodian.Name == name || n == name {
-			return r, nil
+			// When the logbook decides, its admitted record; else the
+			// first (CheckActor then says it is not admitted).
+			if !admitting || ok {
+				return r, nil
+			}
+			if found == nil {
+				found = r
+			}
 		}
-		names = append(names, r.Custodian.Name)
+		if !admitting || ok {
+			names = append(names, r.Custodian.Name)
+		}
+	}
+	if found != nil {
+		return found, nil
 	}
 	return nil, &NotEnrolledError{Name: name, Dir: c.Dir, Names: names}
 }
