@@ -74,7 +74,7 @@ type tapRecord struct {
 	Approval  string `json:"approval"`
 }
 
-func (cm *ceremony) tapRecords() []tapRecord {
+func (cm *tapCeremony) tapRecords() []tapRecord {
 	var out []tapRecord
 	for _, a := range cm.approvals {
 		out = append(out, tapRecord{Custodian: a.Custodian, Token: a.Token, Approval: a.Fingerprint()})
