@@ -39,7 +39,12 @@ type Options struct {
 
 	// CollectAll goes on past the policy until every custodian has
 	// tapped: shares past the policy are checked, then wiped (drills).
+	// Once the policy is met, the window running out ends the ceremony
+	// well: who has not tapped by then did not come (their Result says
+	// so). Absent names custodians known not to come: the ceremony does
+	// not wait for them.
 	CollectAll bool
+	Absent     []string
 
 	// Records are the enrollment records of the case, for naming the
 	// owner of a card that is no custodian and for PINMemory; it is called
@@ -70,6 +75,11 @@ type PINMemory interface {
 type Mnemonic struct {
 	From  string
 	Words []byte
+	// Custodian is whose share it claims to be ("custodian: NAME" in a
+	// --paper-out file), or "". With CollectAll, a claimed share that is
+	// refused (a typo) is that custodian's failure and the ceremony goes
+	// on; otherwise a refused share up front ends the ceremony.
+	Custodian string
 }
 
 // A Ceremony collects taps for one sealed file. It is used by one
@@ -206,6 +216,18 @@ func (e *RecordError) Error() string {
 
 func (e *RecordError) Unwrap() error { return e.Err }
 
+// A ReplacedError is a custodian who came with a card the secret was not
+// sealed to: their enrollment record in the case names them, but the roster
+// holds another key (the card was replaced since the seal).
+type ReplacedError struct {
+	Custodian string
+	Token     token.Info
+}
+
+func (e *ReplacedError) Error() string {
+	return fmt.Sprintf("%s's token %s is not the one the secret was sealed to (replaced since?)", e.Custodian, e.Token.Name())
+}
+
 // A MnemonicError is a paper share that was refused (Err wraps a seal
 // error: not a share of this secret, a share from before a reseal, …).
 type MnemonicError struct {
@@ -293,6 +315,9 @@ func (cm *Ceremony) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			if cm.opts.CollectAll && ctx.Err() == context.DeadlineExceeded && cm.u.Progress().Complete && !cm.interrupted {
+				return nil // the others did not come
+			}
 			return end()
 		case <-time.After(250 * time.Millisecond):
 		}
@@ -308,7 +333,7 @@ func (cm *Ceremony) done() bool {
 		return true
 	}
 	for _, r := range cm.results {
-		if !r.Tapped {
+		if !r.Tapped && !slices.Contains(cm.opts.Absent, r.Custodian) {
 			return false
 		}
 	}
@@ -324,7 +349,7 @@ func (cm *Ceremony) stillWaiting() string {
 	}
 	var who []string
 	for _, r := range cm.results {
-		if !r.Tapped {
+		if !r.Tapped && !slices.Contains(cm.opts.Absent, r.Custodian) {
 			who = append(who, r.Custodian)
 		}
 	}

@@ -381,8 +381,8 @@ func TestRunCollectAll(t *testing.T) {
 	if err := cm.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(cm.Approvals()) != 2 || onTap != 2 {
-		t.Errorf("%d approvals kept, %d recorded; want the 2 the policy uses", len(cm.Approvals()), onTap)
+	if len(cm.Approvals()) != 2 || onTap != 3 {
+		t.Errorf("%d approvals kept, %d recorded; want the 2 the policy uses kept and all 3 recorded", len(cm.Approvals()), onTap)
 	}
 	for _, r := range cm.Results() {
 		if !r.Tapped || r.Approval == nil || r.PINRetries != 3 {
@@ -413,5 +413,49 @@ func TestRunOnTapFails(t *testing.T) {
 	}
 	if _, err := cm.Unseal().Open(); !errors.Is(err, seal.ErrWiped) {
 		t.Errorf("not wiped: %v", err)
+	}
+}
+
+// TestRunCollectAllAbsent: a drill does not wait for a custodian known to
+// be absent, and once the policy is met the window's end finishes it
+// well, with who did not come untapped; before the policy is met it is a
+// StopError as ever.
+func TestRunCollectAllAbsent(t *testing.T) {
+	alice, bob, carol, dave := newFakeToken(t, "alice"), newFakeToken(t, "bob"), newFakeToken(t, "carol"), newFakeToken(t, "dave")
+	f := sealTo(t, 2, alice, bob, carol, dave)
+	cm := New(f, req, Options{Window: 5 * time.Second, CollectAll: true, Absent: []string{"carol", "dave"},
+		Finder:   &readers{cards: []Card{card(alice, "r1"), card(bob, "r2")}},
+		Prompter: &prompter{pins: []string{"123456"}}})
+	start := time.Now()
+	if err := cm.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Error("the ceremony waited for the absent custodians")
+	}
+	res := cm.Results()
+	if !res[0].Tapped || !res[1].Tapped || res[2].Tapped || res[3].Tapped {
+		t.Errorf("results %+v", res)
+	}
+	cm.Unseal().Wipe()
+
+	// dave does not come and nobody said so: the window ends the drill,
+	// which passes with the policy met.
+	cm = New(f, req, Options{Window: 800 * time.Millisecond, CollectAll: true, Absent: []string{"carol"},
+		Finder:   &readers{cards: []Card{card(alice, "r1"), card(bob, "r2")}},
+		Prompter: &prompter{pins: []string{"123456"}}})
+	if err := cm.Run(context.Background()); err != nil {
+		t.Fatalf("window after the policy: %v", err)
+	}
+	if err := cm.Unseal().Drill(); err != nil {
+		t.Errorf("drill: %v", err)
+	}
+
+	// Only alice comes: the policy is not met when the window ends.
+	cm = New(f, req, Options{Window: 800 * time.Millisecond, CollectAll: true,
+		Finder:   &readers{cards: []Card{card(alice, "r1")}},
+		Prompter: &prompter{pins: []string{"123456"}}})
+	if err := cm.Run(context.Background()); !errors.As(err, new(*StopError)) {
+		t.Fatalf("Run = %v, want a StopError", err)
 	}
 }

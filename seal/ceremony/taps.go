@@ -41,7 +41,12 @@ func (cm *Ceremony) Results() []Result { return append([]Result(nil), cm.results
 func (cm *Ceremony) paper() error {
 	for _, m := range cm.opts.Mnemonics {
 		if err := cm.addMnemonic(MnemonicFromText(m.Words), m.From); err != nil {
-			return err
+			idx := cm.custodianIndex(m.Custodian)
+			if !cm.opts.CollectAll || idx < 0 {
+				return err
+			}
+			cm.results[idx].Err = err
+			cm.event(Event{Kind: Failed, Via: ViaPaper, Token: m.From, Custodian: m.Custodian, Who: m.Custodian, Err: err})
 		}
 	}
 	if !cm.opts.Paper || cm.opts.Prompter == nil {
@@ -62,6 +67,30 @@ func (cm *Ceremony) paper() error {
 		}
 	}
 	return nil
+}
+
+// custodianIndex is the roster index of the custodian named name, or -1.
+func (cm *Ceremony) custodianIndex(name string) int {
+	if name == "" {
+		return -1
+	}
+	for i, r := range cm.results {
+		if r.Custodian == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// MnemonicCustodian reads the "custodian: NAME" line of a --paper-out
+// file ("" when there is none).
+func MnemonicCustodian(b []byte) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "custodian: "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // MnemonicFromText takes a mnemonic from a file: a "mnemonic: " line (a
@@ -236,6 +265,12 @@ func (cm *Ceremony) tapToken(tok token.Token, label string, pinLabel *string, re
 		if r := cm.enrolled(tok); r != nil {
 			e.Owner = r.Custodian.Name
 		}
+		// A drill learns that a custodian's card is not the one the
+		// secret was sealed to (replaced since).
+		if i := cm.custodianIndex(e.Owner); cm.opts.CollectAll && i >= 0 && !cm.results[i].Tapped {
+			cm.results[i].Err = &ReplacedError{Custodian: e.Owner, Token: tok.Info()}
+			cm.results[i].Token = tok.Info()
+		}
 		cm.event(e)
 		return
 	}
@@ -305,7 +340,7 @@ func (cm *Ceremony) tapToken(tok token.Token, label string, pinLabel *string, re
 	}
 	cm.event(Event{Kind: Tapped, Token: label, Custodian: cu.Name, Who: who,
 		Tap: cm.Tapped(), Of: cm.Tapped() + cm.TapsNeeded(), Approval: a, Extra: extra})
-	if cm.opts.OnTap != nil && !extra {
+	if cm.opts.OnTap != nil {
 		if err := cm.opts.OnTap(tok, a); err != nil {
 			cm.failed = &RecordError{Custodian: cu.Name, Err: err}
 		}
