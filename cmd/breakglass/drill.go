@@ -55,7 +55,7 @@ func drillCommand() *cli.Command {
 				&cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout"},
 			}, append(tapFlags(), caseFlags()...)...),
 			Action: runDrillVerify,
-		}, drillStatusCommand(), drillScheduleCommand(), drillReportCommand()},
+		}, drillRunCommand(), drillStatusCommand(), drillScheduleCommand(), drillReportCommand()},
 	}
 }
 

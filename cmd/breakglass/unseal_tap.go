@@ -45,6 +45,10 @@ type tapCeremony struct {
 
 	// onTap, when set, runs after each token tap (ceremony.Options.OnTap).
 	onTap func(token.Token, *approval.Approval) error
+	// collectAll and absent: a drill run (ceremony.Options.CollectAll).
+	collectAll bool
+	absent     []string
+	results    []ceremony.Result // after run: one per custodian
 
 	u         *seal.Unseal         // after run: the taps gathered
 	approvals []*approval.Approval // after run (also when it failed)
@@ -88,7 +92,7 @@ func (t *tapCeremony) run(ctx context.Context) error {
 			wipe()
 			return withHints(fmt.Errorf("--mnemonic-file: %v", unwrapPathError(err)), "check the path")
 		}
-		mnemonics = append(mnemonics, ceremony.Mnemonic{From: path, Words: b})
+		mnemonics = append(mnemonics, ceremony.Mnemonic{From: path, Words: b, Custodian: ceremony.MnemonicCustodian(b)})
 	}
 	rm, err := readResponses(c.String("request"), listValues(c, "response", false))
 	if err != nil {
@@ -112,13 +116,16 @@ func (t *tapCeremony) run(ctx context.Context) error {
 			}
 			return nil
 		},
-		PINMemory: commandPINs{},
-		OnTap:     t.onTap,
+		PINMemory:  commandPINs{},
+		OnTap:      t.onTap,
+		CollectAll: t.collectAll,
+		Absent:     t.absent,
 	})
 	obs.cm = cm
 	t.u = cm.Unseal()
 	err = cm.Run(ctx)
 	t.approvals = cm.Approvals()
+	t.results = cm.Results()
 	return explainCeremony(err)
 }
 

@@ -38,7 +38,8 @@ type Options struct {
 	Remote *Remote
 
 	// CollectAll goes on past the policy until every custodian has
-	// tapped: shares past the policy are checked, then wiped (drills).
+	// tapped or failed: shares past the policy are checked, then wiped
+	// (drills).
 	// Once the policy is met, the window running out ends the ceremony
 	// well: who has not tapped by then did not come (their Result says
 	// so). Absent names custodians known not to come: the ceremony does
@@ -178,10 +179,13 @@ func (cm *Ceremony) StillNeeded(except ...string) string {
 // [ErrInterrupted]). What was gathered was wiped.
 type StopError struct {
 	Interrupted bool
-	Window      time.Duration
-	Tapped      int    // taps made (and wiped)
-	Needed      int    // taps the policy needed in all
-	Still       string // who could still have tapped (StillNeeded)
+	// Exhausted: with CollectAll, every custodian tapped, failed or is
+	// absent, and the policy is still not met.
+	Exhausted bool
+	Window    time.Duration
+	Tapped    int    // taps made (and wiped)
+	Needed    int    // taps the policy needed in all
+	Still     string // who could still have tapped (StillNeeded)
 }
 
 func (e *StopError) Error() string {
@@ -191,6 +195,9 @@ func (e *StopError) Error() string {
 	}
 	if e.Interrupted {
 		return fmt.Sprintf("%v with %s of %d: %s", ErrInterrupted, plural(e.Tapped, "tap"), e.Needed, gathered)
+	}
+	if e.Exhausted {
+		return fmt.Sprintf("every custodian had their turn and the policy is not met (%s of %d): %s", plural(e.Tapped, "tap"), e.Needed, gathered)
 	}
 	return fmt.Sprintf("the unseal window of %s ran out with %s of %d: %s", e.Window, plural(e.Tapped, "tap"), e.Needed, gathered)
 }
@@ -269,7 +276,8 @@ func (cm *Ceremony) Run(ctx context.Context) error {
 	end := func() error {
 		e := &StopError{Window: cm.opts.Window, Tapped: cm.Tapped(), Still: cm.StillNeeded()}
 		e.Needed = e.Tapped + cm.TapsNeeded()
-		e.Interrupted = ctx.Err() != context.DeadlineExceeded
+		e.Interrupted = ctx.Err() != context.DeadlineExceeded && !cm.exhausted()
+		e.Exhausted = cm.exhausted()
 		cm.u.Wipe()
 		return e
 	}
@@ -313,6 +321,9 @@ func (cm *Ceremony) Run(ctx context.Context) error {
 		if cm.done() {
 			return nil
 		}
+		if cm.exhausted() {
+			return end()
+		}
 		select {
 		case <-ctx.Done():
 			if cm.opts.CollectAll && ctx.Err() == context.DeadlineExceeded && cm.u.Progress().Complete && !cm.interrupted {
@@ -333,11 +344,32 @@ func (cm *Ceremony) done() bool {
 		return true
 	}
 	for _, r := range cm.results {
-		if !r.Tapped && !slices.Contains(cm.opts.Absent, r.Custodian) {
+		if cm.awaited(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// exhausted reports whether, with CollectAll, no one is awaited any more
+// and the policy is not met.
+func (cm *Ceremony) exhausted() bool {
+	if !cm.opts.CollectAll || cm.u.Progress().Complete {
+		return false
+	}
+	for _, r := range cm.results {
+		if cm.awaited(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// awaited reports whether, with CollectAll, the ceremony still waits for
+// r: not tapped, not absent, and not failed (a custodian whose tap failed
+// had their turn; a retry still counts while the ceremony lasts).
+func (cm *Ceremony) awaited(r Result) bool {
+	return !r.Tapped && r.Err == nil && !slices.Contains(cm.opts.Absent, r.Custodian)
 }
 
 // stillWaiting is StillNeeded, and with CollectAll once the policy is
@@ -349,7 +381,7 @@ func (cm *Ceremony) stillWaiting() string {
 	}
 	var who []string
 	for _, r := range cm.results {
-		if !r.Tapped && !slices.Contains(cm.opts.Absent, r.Custodian) {
+		if cm.awaited(r) {
 			who = append(who, r.Custodian)
 		}
 	}

@@ -459,3 +459,24 @@ func TestRunCollectAllAbsent(t *testing.T) {
 		t.Fatalf("Run = %v, want a StopError", err)
 	}
 }
+
+// TestRunCollectAllExhausted: when every custodian had their turn and the
+// policy is not met, a drill ends at once, not when the window runs out.
+func TestRunCollectAllExhausted(t *testing.T) {
+	alice, bob := newFakeToken(t, "alice"), newFakeToken(t, "bob")
+	f := sealTo(t, 2, alice, bob)
+	cm := New(f, req, Options{Window: 30 * time.Second, CollectAll: true,
+		Finder:   &readers{cards: []Card{card(alice, "r1"), card(bob, "r2")}},
+		Prompter: &prompter{pins: []string{"123456", "000000"}}})
+	start := time.Now()
+	var se *StopError
+	if err := cm.Run(context.Background()); !errors.As(err, &se) || !se.Exhausted || se.Interrupted || errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Run = %v, want an exhausted StopError", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Error("the ceremony waited for the window")
+	}
+	if res := cm.Results(); !res[0].Tapped || res[1].Tapped || res[1].Err == nil || res[1].PINRetries != 2 {
+		t.Errorf("results %+v", res)
+	}
+}

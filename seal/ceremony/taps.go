@@ -334,7 +334,9 @@ func (cm *Ceremony) tapToken(tok token.Token, label string, pinLabel *string, re
 		Message: msg, Signature: s, At: now}
 	cm.accepted(idx, a, ViaToken, tok.Info(), extra)
 	if cm.opts.CollectAll {
-		if r, err := tok.PINRetries(); err == nil {
+		// A card that verified its PIN in this session cannot say
+		// (-2): the count read before the tap stands.
+		if r, err := tok.PINRetries(); err == nil && r >= 0 {
 			res.PINRetries = r
 		}
 	}
