@@ -235,11 +235,11 @@ func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Opt
 	switch {
 	case st.LastPassed == nil:
 		st.Findings = append(st.Findings, Finding{Attention, "never drilled successfully (this version of the file)",
-			"run a drill: breakglass drill verify " + s.File})
+			"run a drill: breakglass drill run " + s.File})
 	case o.Now.Sub(st.LastPassed.Time) > o.MaxAge:
 		st.Findings = append(st.Findings, Finding{Attention,
 			fmt.Sprintf("the last successful drill was %s ago (entry %d), longer than the period of %s", age(o.Now.Sub(st.LastPassed.Time)), st.LastPassed.Entry, age(o.MaxAge)),
-			"run a drill: breakglass drill verify " + s.File})
+			"run a drill: breakglass drill run " + s.File})
 	}
 	if d := st.LastDrill; d != nil && d.Result != logbook.DrillPass && (st.LastPassed == nil || d.Entry > st.LastPassed.Entry) {
 		st.Findings = append(st.Findings, Finding{Attention,

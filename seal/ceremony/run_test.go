@@ -8,6 +8,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"io"
 	"strings"
@@ -478,5 +480,48 @@ func TestRunCollectAllExhausted(t *testing.T) {
 	}
 	if res := cm.Results(); !res[0].Tapped || res[1].Tapped || res[1].Err == nil || res[1].PINRetries != 2 {
 		t.Errorf("results %+v", res)
+	}
+}
+
+// recordOf is an (unsigned) enrollment record of tok for name: enough for
+// the ceremony to name a card's owner.
+func recordOf(t *testing.T, name string, tok *fakeToken) *token.Record {
+	t.Helper()
+	kx, err := x509.MarshalPKIXPublicKey(tok.kx.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := x509.MarshalPKIXPublicKey(tok.sig.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &token.Record{Custodian: token.Custodian{Name: name}, Keys: &token.RecordKeys{
+		KeyAgreement: token.RecordKey{PublicKey: base64.StdEncoding.EncodeToString(kx)},
+		Signing:      token.RecordKey{PublicKey: base64.StdEncoding.EncodeToString(sig)}}}
+}
+
+// TestRunCollectAllReplacedCard: bob comes with a new card, enrolled in the
+// case but not the one the secret was sealed to: a drill records it as
+// bob's failure and does not wait for him.
+func TestRunCollectAllReplacedCard(t *testing.T) {
+	alice, bob, newBob := newFakeToken(t, "alice"), newFakeToken(t, "bob"), newFakeToken(t, "bob-new")
+	f := sealTo(t, 1, alice, bob)
+	var ev events
+	cm := New(f, req, Options{Window: 20 * time.Second, CollectAll: true, Observer: &ev,
+		Finder:   &readers{cards: []Card{card(alice, "r1"), card(newBob, "r2")}},
+		Prompter: &prompter{pins: []string{"123456"}},
+		Records:  func() []*token.Record { return []*token.Record{recordOf(t, "bob", newBob)} }})
+	if err := cm.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var re *ReplacedError
+	if res := cm.Results(); !res[0].Tapped || res[1].Tapped || !errors.As(res[1].Err, &re) || re.Custodian != "bob" {
+		t.Errorf("results %+v", res)
+	}
+	if nc := ev.of(NotCustodian); len(nc) != 1 || nc[0].Owner != "bob" {
+		t.Errorf("NotCustodian events %+v", nc)
+	}
+	if newBob.signs != 0 {
+		t.Error("the replaced card was asked for its PIN")
 	}
 }
