@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -238,29 +237,6 @@ func readRecord(path string) (*token.Record, error) {
 		return nil, explainToken(fmt.Errorf("%s: %w", path, err))
 	}
 	return r, nil
-}
-
-// ownerOf looks in dir for the enrollment record of the PIV card serial and
-// returns its custodian's name.
-func ownerOf(dir string, serial string) string {
-	return findOwner(dir, func(r *token.Record) bool { return r.Token.Kind == token.KindPIV && r.Token.Serial == serial })
-}
-
-// findOwner is the custodian of the first enrollment record in dir that
-// match accepts, or "". It only names people in messages: the records are
-// parsed, not verified.
-func findOwner(dir string, match func(*token.Record) bool) string {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.card.json"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if r, err := token.ParseRecord(b); err == nil && match(r) {
-			return r.Custodian.Name
-		}
-	}
-	return ""
 }
 
 // recordFileName is the default --out for a custodian.

@@ -112,7 +112,7 @@ func (t *tapCeremony) run(ctx context.Context) error {
 			}
 			return nil
 		},
-		PINMemory: commandPINs{},
+		PINMemory: tokenOpener(c),
 		OnTap:     t.onTap,
 	})
 	obs.cm = cm
@@ -210,15 +210,6 @@ func (p termPrompter) Mnemonic(ctx context.Context) ([]byte, error) {
 func (p termPrompter) ConfirmUnknownTries(info token.Info) bool {
 	return confirmUnknownTries(p.c)(info)
 }
-
-// commandPINs is the command's PIN memory (rememberedPIN) as the
-// ceremony's PINMemory.
-type commandPINs struct{}
-
-func (commandPINs) PIN(r *token.Record, src token.PINFunc) token.PINFunc {
-	return rememberedPIN(r, src)
-}
-func (commandPINs) Proven(r *token.Record) { provenPIN(r) }
 
 // tapObserver says on standard error what happens in a ceremony.
 type tapObserver struct {
