@@ -166,13 +166,12 @@ func explainToken(err error) error {
 		return nil
 	}
 	var (
-		he  *hintError
-		pe  *token.PINError
-		np  *token.NotPresentError
-		wt  *token.WrongTokenError
-		fe  *token.FieldError
-		ce  *piv.ChoiceError
-		msg = err.Error()
+		he *hintError
+		pe *token.PINError
+		np *token.NotPresentError
+		wt *token.WrongTokenError
+		fe *token.FieldError
+		ce *piv.ChoiceError
 	)
 	switch {
 	case errors.As(err, &he):
@@ -196,14 +195,14 @@ func explainToken(err error) error {
 	case errors.As(err, &pe):
 		return withHints(err, "check the PIN and try again; breakglass stops before the last try")
 	case errors.As(err, &np):
-		switch {
-		case strings.Contains(msg, "pcscd"):
+		switch token.WhyNotPresent(err) {
+		case token.NoDaemon:
 			return withHints(err, "start the PC/SC daemon: sudo systemctl start pcscd (or scripts/pcscd.sh start), then try again")
-		case strings.Contains(msg, "removed"), strings.Contains(msg, "was reset"):
+		case token.Removed:
 			return withHints(err, "put the card back and run the command again; an interrupted operation changes nothing")
-		case strings.Contains(msg, "another program"):
+		case token.InUse:
 			return withHints(err, "close the other program using the card (ykman, a browser, gpg-agent) and try again")
-		case strings.Contains(msg, "PKCS#11"):
+		case token.NoSuchToken:
 			return withHints(err, "check the module path and the token URI; list tokens with breakglass card list (--module PATH for a module p11-kit does not know)")
 		}
 		return withHints(err, "plug in the card, then check with: breakglass card list")

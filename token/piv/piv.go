@@ -541,18 +541,21 @@ func (t *Token) translate(err error, touch bool) error {
 }
 
 // pcscProblems maps piv-go's PC/SC messages to what the user should hear.
-var pcscProblems = []struct{ msg, what string }{
-	{"resource manager is not running", "the PC/SC daemon (pcscd) is not running"},
-	{"cannot find a smart card reader", "no smart card reader"},
-	{"has been removed", "the card was removed"},
-	{"no Smart Card is currently in the device", "no card in the reader"},
-	{"not currently available for use", "the reader is not available"},
-	{"power has been removed", "the card was removed"},
-	{"has been reset", "the card was reset (removed and put back?)"},
-	{"reader name is not recognized", "the reader went away"},
-	{"other connections outstanding", "another program is using the card"},
-	{"reader driver does not meet", "the reader went away"},
-	{"scard response too short: 0", "the card was removed"},
+var pcscProblems = []struct {
+	msg, what string
+	reason    token.NotPresentReason
+}{
+	{"resource manager is not running", "the PC/SC daemon (pcscd) is not running", token.NoDaemon},
+	{"cannot find a smart card reader", "no smart card reader", token.NotPresentUnknown},
+	{"has been removed", "the card was removed", token.Removed},
+	{"no Smart Card is currently in the device", "no card in the reader", token.NotPresentUnknown},
+	{"not currently available for use", "the reader is not available", token.NotPresentUnknown},
+	{"power has been removed", "the card was removed", token.Removed},
+	{"has been reset", "the card was reset (removed and put back?)", token.Removed},
+	{"reader name is not recognized", "the reader went away", token.NotPresentUnknown},
+	{"other connections outstanding", "another program is using the card", token.InUse},
+	{"reader driver does not meet", "the reader went away", token.NotPresentUnknown},
+	{"scard response too short: 0", "the card was removed", token.Removed},
 }
 
 // translate turns piv-go errors into token errors.
@@ -566,7 +569,7 @@ func translate(name string, err error) error {
 	msg := err.Error()
 	for _, p := range pcscProblems {
 		if strings.Contains(msg, p.msg) {
-			return &token.NotPresentError{What: name + ": " + p.what, Cause: err}
+			return &token.NotPresentError{What: name + ": " + p.what, Cause: err, Reason: p.reason}
 		}
 	}
 	var auth piv.AuthErr

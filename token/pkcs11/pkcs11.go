@@ -157,7 +157,7 @@ func Tokens(modulePath string) ([]Slot, error) {
 	defer m.release()
 	ids, err := m.ctx.GetSlotList(true)
 	if err != nil {
-		return nil, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err}
+		return nil, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err, Reason: token.NoSuchToken}
 	}
 	var out []Slot
 	for _, id := range ids {
@@ -191,7 +191,7 @@ func trimInfo(ti p11.TokenInfo) p11.TokenInfo {
 func selectSlot(m *module, u *token.URI) (uint, p11.TokenInfo, error) {
 	ids, err := m.ctx.GetSlotList(true)
 	if err != nil {
-		return 0, p11.TokenInfo{}, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err}
+		return 0, p11.TokenInfo{}, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err, Reason: token.NoSuchToken}
 	}
 	var found, present []Slot
 	for _, id := range ids {
@@ -674,7 +674,7 @@ func translate(name string, err error) error {
 	case isRV(err, p11.CKR_DEVICE_REMOVED), isRV(err, p11.CKR_TOKEN_NOT_PRESENT),
 		isRV(err, p11.CKR_SESSION_HANDLE_INVALID), isRV(err, p11.CKR_SESSION_CLOSED),
 		isRV(err, p11.CKR_DEVICE_ERROR), isRV(err, p11.CKR_TOKEN_NOT_RECOGNIZED):
-		return &token.NotPresentError{What: name + " was removed or cannot be reached", Cause: err}
+		return &token.NotPresentError{What: name + " was removed or cannot be reached", Cause: err, Reason: token.Removed}
 	case isRV(err, p11.CKR_PIN_LOCKED):
 		return &token.PINError{Token: name, Retries: 0}
 	case isRV(err, p11.CKR_USER_NOT_LOGGED_IN):
