@@ -235,13 +235,6 @@ func (e *NotPresentError) Error() string {
 func (e *NotPresentError) Is(target error) bool { return target == ErrNotPresent }
 func (e *NotPresentError) Unwrap() error        { return e.Cause }
 
-// WipeBytes overwrites b with zeros.
-func WipeBytes(b []byte) {
-	for i := range b {
-		b[i] = 0
-	}
-}
-
 // ParsePolicy normalises a PIN or touch policy name ("never", "once",
 // "always", "cached") and reports whether it is one of allowed.
 func ParsePolicy(s string, allowed ...string) (string, bool) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
@@ -77,7 +78,7 @@ func secretSourceContext(ctx context.Context, c *cli.Context, fileFlag, env, wha
 			return nil, fmt.Errorf("--%s: %v", fileFlag, unwrapPathError(err))
 		}
 		p := bytes.Clone(bytes.TrimRight(b, "\r\n"))
-		token.WipeBytes(b)
+		secret.Wipe(b)
 		rememberTokenSecret(p) // kept out of --exec children (execEnviron)
 		return p, nil
 	}
@@ -109,7 +110,7 @@ func newSecretSource(c *cli.Context, fileFlag, env, what string, check func([]by
 			return b, err
 		}
 		if err := check(b); err != nil {
-			token.WipeBytes(b)
+			secret.Wipe(b)
 			from := env
 			if os.Getenv(env) == "" {
 				from = "--" + fileFlag
@@ -129,21 +130,21 @@ func newSecretSource(c *cli.Context, fileFlag, env, what string, check func([]by
 		}
 		if check != nil {
 			if last = check(a); last != nil {
-				token.WipeBytes(a)
+				secret.Wipe(a)
 				continue
 			}
 		}
 		b, err := term.ReadSecret("new " + what + " again: ")
 		if err != nil {
-			token.WipeBytes(a)
+			secret.Wipe(a)
 			return nil, ttySecretErr(err, fileFlag, env, what)
 		}
 		same := bytes.Equal(a, b)
-		token.WipeBytes(b)
+		secret.Wipe(b)
 		if same {
 			return a, nil
 		}
-		token.WipeBytes(a)
+		secret.Wipe(a)
 		last = fmt.Errorf("the two %ss differ", what)
 	}
 	return nil, withHints(fmt.Errorf("%v, %d times; nothing was changed on the card", last, newSecretTries),

@@ -30,7 +30,18 @@ func (e *CreateError) Unwrap() error { return e.Err }
 // then the directory is synced.
 // On any error nothing is left behind. The buffer that held what was
 // written is wiped: it may have been a secret.
-func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) error) (err error) {
+func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) error) error {
+	return writeFile(path, mode, replace, write, nil)
+}
+
+// Replace writes data to path, replacing what is there (Write with
+// replace). beforeRename, when not nil, runs once the temporary file is
+// synced, just before the rename: tests simulate a crash there.
+func Replace(path string, mode os.FileMode, data []byte, beforeRename func()) error {
+	return writeFile(path, mode, true, func(w io.Writer) error { _, err := w.Write(data); return err }, beforeRename)
+}
+
+func writeFile(path string, mode os.FileMode, replace bool, write func(io.Writer) error, beforeRename func()) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return &CreateError{Err: unwrap(err)}
@@ -61,6 +72,9 @@ func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) er
 		return fail(err)
 	}
 	f = nil
+	if beforeRename != nil {
+		beforeRename()
+	}
 	if replace {
 		if err := os.Rename(tmp, path); err != nil {
 			return fail(err)

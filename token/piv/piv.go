@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/breakglass/breakglass/token"
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/token"
 )
 
 // Default slots: the retired key-management slots 82–95 (NIST SP 800-73-4
@@ -378,7 +380,7 @@ func (t *Token) login(policy piv.PINPolicy) (string, error) {
 		return string(t.pin), nil // piv-go verifies right before the operation
 	}
 	if err := t.yk.VerifyPIN(string(t.pin)); err != nil {
-		token.WipeBytes(t.pin)
+		secret.Wipe(t.pin)
 		t.pin = nil
 		return "", t.translate(err, false)
 	}
@@ -411,11 +413,11 @@ func (t *Token) askPIN() ([]byte, error) {
 	}
 	r, err := t.retries()
 	if err != nil {
-		token.WipeBytes(p)
+		secret.Wipe(p)
 		return nil, err
 	}
 	if r >= 0 && !token.SafeToTry(r) {
-		token.WipeBytes(p)
+		secret.Wipe(p)
 		return nil, &token.PINError{Token: t.info.Name(), Retries: r}
 	}
 	return p, nil
@@ -515,7 +517,7 @@ func (t *Token) Close() error {
 		return nil
 	}
 	t.closed = true
-	token.WipeBytes(t.pin)
+	secret.Wipe(t.pin)
 	t.pin = nil
 	if t.yk == nil {
 		return nil

@@ -18,10 +18,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/breakglass/breakglass/token"
 	p11 "github.com/miekg/pkcs11"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/token"
 )
 
 // Labels of the two keys breakglass generates on a PKCS#11 token.
@@ -307,7 +309,7 @@ func PINFromSource(src string) token.PINFunc {
 		}
 		p := bytes.TrimRight(b, "\r\n")
 		out := bytes.Clone(p)
-		token.WipeBytes(b)
+		secret.Wipe(b)
 		return out, nil
 	}
 }
@@ -520,7 +522,7 @@ func (t *Token) login() error {
 		return err
 	}
 	err = t.mod.ctx.Login(t.session, p11.CKU_USER, string(pin))
-	token.WipeBytes(pin)
+	secret.Wipe(pin)
 	switch {
 	case err == nil, isRV(err, p11.CKR_USER_ALREADY_LOGGED_IN):
 		t.loggedIn = true
@@ -603,7 +605,7 @@ func (k kx) ECDH(peer *ecdh.PublicKey) ([]byte, error) {
 	}
 	v := attrs[0].Value
 	if len(v) != 32 {
-		token.WipeBytes(v)
+		secret.Wipe(v)
 		return nil, fmt.Errorf("%s: ECDH returned %d bytes, want 32", t.info.Name(), len(v))
 	}
 	return v, nil
