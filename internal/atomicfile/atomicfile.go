@@ -17,8 +17,30 @@ import (
 // replace never overwrites).
 var ErrExists = errors.New("the file appeared while it was being written; nothing was written")
 
+// ErrAlreadyExists: CheckNew found the file there already.
+var ErrAlreadyExists = errors.New("the file already exists")
+
+// CheckNew reports whether a new file can be written at path, before
+// anything is produced: an error wrapping ErrAlreadyExists when path
+// exists, a *CreateError when its directory cannot take a new file.
+func CheckNew(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: %w", path, ErrAlreadyExists)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking %s: %v", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".breakglass-check-*")
+	if err != nil {
+		return &CreateError{Err: unwrap(err)}
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
 // A CreateError: the temporary file next to path could not be created (the
-// directory is not writable, say).
+// directory is not writable, say). Write and CheckNew return it.
 type CreateError struct{ Err error }
 
 func (e *CreateError) Error() string { return e.Err.Error() }

@@ -67,3 +67,24 @@ func TestReplace(t *testing.T) {
 		t.Errorf("files left behind: %v", es)
 	}
 }
+
+func TestCheckNew(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out")
+	if err := CheckNew(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckNew(path); !errors.Is(err, ErrAlreadyExists) {
+		t.Errorf("CheckNew(existing) = %v", err)
+	}
+	var ce *CreateError
+	if err := CheckNew(filepath.Join(dir, "no", "such", "dir", "out")); !errors.As(err, &ce) {
+		t.Errorf("CheckNew(in a missing directory) = %v", err)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 1 {
+		t.Errorf("CheckNew left files: %v", es)
+	}
+}
