@@ -46,8 +46,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/logbook/casedir"
-	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
 )
@@ -171,7 +171,7 @@ func (ub *unsealBench) ecdhRoundTrip(tb testing.TB) time.Duration {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		token.WipeBytes(z)
+		secret.Wipe(z)
 		if i > 0 {
 			times = append(times, d)
 		}

@@ -116,7 +116,7 @@ func (t *tapCeremony) run(ctx context.Context) error {
 			}
 			return nil
 		},
-		PINMemory:  commandPINs{},
+		PINMemory:  tokenOpener(c),
 		OnTap:      t.onTap,
 		CollectAll: t.collectAll,
 		Absent:     t.absent,
@@ -218,15 +218,6 @@ func (p termPrompter) ConfirmUnknownTries(info token.Info) bool {
 	return confirmUnknownTries(p.c)(info)
 }
 
-// commandPINs is the command's PIN memory (rememberedPIN) as the
-// ceremony's PINMemory.
-type commandPINs struct{}
-
-func (commandPINs) PIN(r *token.Record, src token.PINFunc) token.PINFunc {
-	return rememberedPIN(r, src)
-}
-func (commandPINs) Proven(r *token.Record) { provenPIN(r) }
-
 // tapObserver says on standard error what happens in a ceremony.
 type tapObserver struct {
 	cm     *ceremony.Ceremony
@@ -290,8 +281,7 @@ func (o *tapObserver) Event(e ceremony.Event) {
 
 // failed says why a tap failed and what to do.
 func (o *tapObserver) failed(e ceremony.Event) {
-	who, err := e.Who, e.Err
-	first := strings.SplitN(who, " ", 2)[0]
+	who, err, name := e.Who, e.Err, e.Custodian
 	var (
 		pe *token.PINError
 		me *ceremony.MnemonicError
@@ -301,30 +291,30 @@ func (o *tapObserver) failed(e ceremony.Event) {
 	case errors.As(err, &me):
 		reportError(os.Stderr, explainCeremony(err))
 	case errors.As(err, &pe) && (!pe.Tried || pe.Retries <= 1):
-		o.refusePIN(who, pe)
+		o.refusePIN(who, name, pe)
 	case errors.As(err, &pe):
 		reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, pe), "remove and reinsert the card to try again"))
 	case errors.Is(err, token.ErrNotPresent):
 		reportError(os.Stderr, withHints(fmt.Errorf("%s was removed before the tap completed", who),
-			tapsKept(o.cm.Tapped())+"reinsert "+first+"'s card to tap again"))
+			tapsKept(o.cm.Tapped())+"reinsert "+name+"'s card to tap again"))
 	case errors.Is(err, token.ErrTouchTimeout):
 		reportError(os.Stderr, withHints(fmt.Errorf("%s was not touched in time", who), "remove and reinsert the card, and touch it when it blinks"))
 	case errors.Is(err, token.ErrCancelled):
 		reportError(os.Stderr, withHints(fmt.Errorf("%s: PIN entry cancelled", who), "remove and reinsert the card to try again"))
 	case errors.As(err, &se):
 		reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, se.Err),
-			"this share cannot be used; another custodian may tap instead: "+o.cm.StillNeeded(first)))
+			"this share cannot be used; another custodian may tap instead: "+o.cm.StillNeeded(name)))
 	default:
 		reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, err), "remove and reinsert the card to try again"))
 	}
 }
 
-func (o *tapObserver) refusePIN(who string, pe *token.PINError) {
+func (o *tapObserver) refusePIN(who, name string, pe *token.PINError) {
 	hints := []string{"unblock the PIN with the PUK (breakglass card pin unblock, or ykman piv access unblock-pin)"}
 	if pe.Retries < 0 {
 		hints = unknownTriesHints(pe)
 	}
-	if n := o.cm.StillNeeded(strings.SplitN(who, " ", 2)[0]); n != "" {
+	if n := o.cm.StillNeeded(name); n != "" {
 		hints = append(hints, "or let another custodian tap: "+n)
 	}
 	reportError(os.Stderr, withHints(fmt.Errorf("%s: %w", who, pe), hints...))

@@ -156,13 +156,10 @@ func (cm *Ceremony) look(w *Watch) {
 		return
 	}
 	p, _ := cm.opts.Finder.(*Poller)
-	if !errors.Is(err, token.ErrNotPresent) || (p != nil && len(p.PKCS11) == 0 && noDaemon(err)) {
+	if !errors.Is(err, token.ErrNotPresent) || (p != nil && len(p.PKCS11) == 0 && token.WhyNotPresent(err) == token.NoDaemon) {
 		cm.once("pcsc", Event{Kind: CannotLook, Err: err})
 	}
 }
-
-// noDaemon reports whether err says that pcscd is not running.
-func noDaemon(err error) bool { return strings.Contains(err.Error(), "pcscd") }
 
 // pinFor is the PIN source of a tap: none once the ceremony is ending, else
 // the Prompter's, labelled *who. Once *rec names the card's enrollment
