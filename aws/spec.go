@@ -84,51 +84,60 @@ func (s Spec) maxSession() time.Duration {
 	return s.MaxSession
 }
 
-// Validate reports the first problem with s.
+// Validate reports the first problem with s, as a *SpecError.
 func (s Spec) Validate() error {
 	if !specNameRE.MatchString(s.Name) {
-		return fmt.Errorf("aws: name %q must be 1 to 48 letters, digits or +=,.@_-", s.Name)
+		return specErr("name %q must be 1 to 48 letters, digits or +=,.@_-", s.Name)
 	}
 	if s.AccountID != "" && !regexp.MustCompile(`^\d{12}$`).MatchString(s.AccountID) {
-		return fmt.Errorf("aws: account id %q is not 12 digits", s.AccountID)
+		return specErr("account id %q is not 12 digits", s.AccountID)
 	}
 	if (s.RolePolicyARN == "") == (len(s.RolePolicy) == 0) {
-		return fmt.Errorf("aws: give the role exactly one of a policy ARN or a policy document")
+		return specErr("give the role exactly one of a policy ARN or a policy document")
 	}
 	if s.RolePolicyARN != "" && !strings.HasPrefix(s.RolePolicyARN, "arn:aws") {
-		return fmt.Errorf("aws: role policy %q is not an ARN", s.RolePolicyARN)
+		return specErr("role policy %q is not an ARN", s.RolePolicyARN)
 	}
 	if len(s.RolePolicy) > 0 {
 		if _, err := CanonicalPolicy(s.RolePolicy); err != nil {
-			return fmt.Errorf("aws: role policy: %w", err)
+			return specErr("role policy: %w", err)
 		}
 	}
 	if m := s.maxSession(); m < time.Hour || m > 12*time.Hour || m%time.Second != 0 {
-		return fmt.Errorf("aws: maximum session %s must be between 1h and 12h", m)
+		return specErr("maximum session %s must be between 1h and 12h", m)
 	}
 	if s.Owner == "" {
-		return fmt.Errorf("aws: an owner team is required (it is tagged on the user and the role)")
+		return specErr("an owner team is required (it is tagged on the user and the role)")
 	}
 	if len(s.Alerts) > 0 {
 		if !alertNameRE.MatchString(s.AlertRuleName()) || len(s.AlertRuleName()) > 64 {
-			return fmt.Errorf("aws: name %q is too long or has characters an EventBridge rule name cannot take, for alerts (letters, digits, ._- and at most 47 characters)", s.Name)
+			return specErr("name %q is too long or has characters an EventBridge rule name cannot take, for alerts (letters, digits, ._- and at most 47 characters)", s.Name)
 		}
 		if s.AlertRegion != "" && !regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`).MatchString(s.AlertRegion) {
-			return fmt.Errorf("aws: alert region %q is not an AWS region", s.AlertRegion)
+			return specErr("alert region %q is not an AWS region", s.AlertRegion)
 		}
 		seen := map[Alert]bool{}
 		for _, a := range s.Alerts {
 			if b, err := ParseAlert(a.String()); err != nil || b != a {
-				return fmt.Errorf("aws: alert %q is not valid", a.String())
+				return specErr("alert %q is not valid", a.String())
 			}
 			if seen[a] {
-				return fmt.Errorf("aws: alert %s is given twice", a)
+				return specErr("alert %s is given twice", a)
 			}
 			seen[a] = true
 		}
 	}
 	return nil
 }
+
+// A SpecError is a problem Validate found with a Spec. Err says what,
+// without the "aws: " of Error.
+type SpecError struct{ Err error }
+
+func (e *SpecError) Error() string { return "aws: " + e.Err.Error() }
+func (e *SpecError) Unwrap() error { return e.Err }
+
+func specErr(format string, args ...any) error { return &SpecError{Err: fmt.Errorf(format, args...)} }
 
 // alertNameRE: what both an SNS topic name and an EventBridge rule name
 // can take.

@@ -18,9 +18,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/breakglass/breakglass/internal/ecdsabatch"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/breakglass/breakglass/internal/atomicfile"
+	"github.com/breakglass/breakglass/internal/ecdsabatch"
 )
 
 // Files in a logbook directory.
@@ -101,7 +103,10 @@ func Create(dir, origin string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return writeFileAtomic(dir, originFile, []byte(origin+"\n"))
+	if err := atomicfile.Replace(filepath.Join(dir, originFile), 0o644, []byte(origin+"\n"), nil); err != nil {
+		return fmt.Errorf("logbook: %v", err)
+	}
+	return nil
 }
 
 func readOrigin(dir string) (string, error) {
@@ -255,10 +260,10 @@ func (l *Log) Append(size int64, e Entry, s note.Signer, cosigners ...note.Signe
 	if l.testingOnlyAfterWrite != nil {
 		l.testingOnlyAfterWrite()
 	}
-	if err := writeFileAtomic(l.dir, checkpointFile, ckpt.Signed); err != nil {
+	if err := atomicfile.Replace(filepath.Join(l.dir, checkpointFile), 0o644, ckpt.Signed, nil); err != nil {
 		// The rename may or may not have happened; the next sync finds out.
 		rollback()
-		return Checkpoint{}, err
+		return Checkpoint{}, fmt.Errorf("logbook: %v", err)
 	}
 	l.entries = append(l.entries, &e)
 	l.offset += int64(len(signed))
@@ -354,34 +359,6 @@ func (l *Log) writeEntry(signed []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("logbook: writing entry: %v", err)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces dir/name with data: write a temporary file, sync
-// it, rename it into place, sync the directory. Callers hold the lock.
-func writeFileAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("logbook: %v", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("logbook: writing %s: %v", name, err)
 	}
 	return nil
 }

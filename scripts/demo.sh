@@ -14,6 +14,9 @@
 #  1b. two witnesses, run by "other teams" on loopback, cosign the logbook's
 #      checkpoints (C2SP tlog-witness); every later append is cosigned
 #   5. the logbook: show, checkpoint, and verify with the witnesses' quorum
+#   6. the quarterly drill: a drill run of the AWS key (every custodian taps,
+#      the key proves itself with a deny-all session), drill status, and the
+#      drill calendar
 set -eu
 
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -173,8 +176,13 @@ run log show
 run log checkpoint
 run log verify --witnessed
 
-step "6. drills: status and the calendar"
-# demo was drilled above; prod (the AWS key) was just re-sealed by the
-# revoke and has not been drilled yet, so status names it (exit 3).
-run drill status || echo "(drill status exits 3: prod needs a drill)"
+step "6. the quarterly drill: every custodian of prod taps, the key proves itself to AWS"
+# prod (the AWS key) was just re-sealed by the revoke: its drill run has
+# all three cards and dave's new paper share prove themselves, and the key
+# a deny-all STS session (nothing is released, nothing to revoke).
+# shellcheck disable=SC2086
+run drill run prod.glass --aws --operator alice --ticket DRILL-DEMO \
+	--reader "$(reader 2 0)" --reader "$(reader 2 1)" --reader "$(reader 3 0)" \
+	--mnemonic-file "$work/paper-aws2/prod-dave.paper.txt" $aws
+run drill status
 run drill schedule --every 3mo --from 2027-01-15 --out "$work/drills.ics"

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/breakglass/breakglass/internal/secret"
 )
 
 // RecordFormat is the value of the "format" field of version 1 records.
@@ -544,12 +546,12 @@ func (r *Record) Challenge(tok Token) error {
 	if err != nil {
 		return err
 	}
-	defer WipeBytes(want)
+	defer secret.Wipe(want)
 	got, err := tok.KeyAgreementKey().ECDH(eph.PublicKey())
 	if err != nil {
 		return fmt.Errorf("key agreement on the token: %w", err)
 	}
-	defer WipeBytes(got)
+	defer secret.Wipe(got)
 	if !bytes.Equal(got, want) {
 		return &WrongTokenError{Token: tok.Info().Name(), Expected: r.Custodian.Name, Reason: "ECDH on the token gave a different secret"}
 	}

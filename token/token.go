@@ -178,6 +178,51 @@ func (e *WrongTokenError) Unwrap() error { return ErrWrongToken }
 type NotPresentError struct {
 	What  string // "no reader", "pcscd is not running", "card removed", …
 	Cause error
+	// Reason classifies What for advice (see [WhyNotPresent]); zero when
+	// nothing more is known.
+	Reason NotPresentReason
+}
+
+// NotPresentReason says why a token cannot be reached, so that a caller
+// can advise without reading the message.
+type NotPresentReason int
+
+// Why a token cannot be reached. A lower value is the more basic problem:
+// [WhyNotPresent] reports the lowest it finds.
+const (
+	NotPresentUnknown NotPresentReason = iota
+	NoDaemon                           // the PC/SC daemon (pcscd) is not running
+	Removed                            // the card was removed or reset, or a PKCS#11 token went away
+	InUse                              // another program holds the card
+	NoSuchToken                        // a PKCS#11 module has no such token (or no slot at all)
+)
+
+// WhyNotPresent is the most basic reason that err, or an error it wraps,
+// gives for a token that cannot be reached: NotPresentUnknown when err is
+// no *NotPresentError or none says why.
+func WhyNotPresent(err error) NotPresentReason {
+	best := NotPresentUnknown
+	var walk func(error)
+	walk = func(e error) {
+		for e != nil {
+			if np, ok := e.(*NotPresentError); ok && np.Reason != NotPresentUnknown && (best == NotPresentUnknown || np.Reason < best) {
+				best = np.Reason
+			}
+			switch u := e.(type) {
+			case interface{ Unwrap() []error }:
+				for _, x := range u.Unwrap() {
+					walk(x)
+				}
+				return
+			case interface{ Unwrap() error }:
+				e = u.Unwrap()
+			default:
+				return
+			}
+		}
+	}
+	walk(err)
+	return best
 }
 
 func (e *NotPresentError) Error() string {
@@ -189,13 +234,6 @@ func (e *NotPresentError) Error() string {
 
 func (e *NotPresentError) Is(target error) bool { return target == ErrNotPresent }
 func (e *NotPresentError) Unwrap() error        { return e.Cause }
-
-// WipeBytes overwrites b with zeros.
-func WipeBytes(b []byte) {
-	for i := range b {
-		b[i] = 0
-	}
-}
 
 // ParsePolicy normalises a PIN or touch policy name ("never", "once",
 // "always", "cached") and reports whether it is one of allowed.

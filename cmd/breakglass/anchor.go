@@ -34,13 +34,14 @@ import (
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/piv"
 )
 
 // anchorHeader checks that something other than the file itself vouches
 // for the header of f (read from path) before a command acts on it without
 // taps. l is the case's logbook (nil: none). The error says that nothing
 // was changed.
-func (cd *caseDir) anchorHeader(l *logbook.Log, f *seal.File, path string, t attestTrust) error {
+func (cd *caseDir) anchorHeader(l *logbook.Log, f *seal.File, path string, t piv.Trust) error {
 	if l != nil {
 		return checkLoggedHeaderThen(l, f, path, false, "nothing was changed")
 	}
@@ -53,7 +54,7 @@ func (cd *caseDir) anchorHeader(l *logbook.Log, f *seal.File, path string, t att
 
 // checkEnrolledRoster is casedir.Case.CheckEnrolledRoster, attestation
 // included, with the refusal in the command's voice.
-func (cd *caseDir) checkEnrolledRoster(h *seal.Header, path string, t attestTrust) error {
+func (cd *caseDir) checkEnrolledRoster(h *seal.Header, path string, t piv.Trust) error {
 	err := cd.CheckEnrolledRoster(h, func(r *token.Record, rpath string) error { return checkAttestation(r, rpath, t) })
 	var re *casedir.RosterError
 	if !errors.As(err, &re) {

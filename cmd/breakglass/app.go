@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/breakglass/breakglass/token/enrolled"
 )
 
 // newApp builds the command tree. Each command has its own file and
@@ -42,9 +44,11 @@ See docs/ for the runbooks: the operator at 4 am, custodians, drills, auditors.`
 
 // run executes the CLI and returns the process exit status.
 func run(args []string) int {
-	defer forgetTokenMemory()
 	defer forgetTokenSecrets()
 	app := newApp()
+	opener := &enrolled.Opener{}
+	defer opener.Forget()
+	app.Metadata = map[string]any{openerKey: opener}
 	if err := app.Run(flagsAnywhere(app, args)); err != nil {
 		return reportError(app.ErrWriter, err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -148,7 +149,11 @@ func awsSpecFromFlags(c *cli.Context) (aws.Spec, error) {
 		return spec, usageError("--alert-region goes with --alert")
 	}
 	if err := spec.Validate(); err != nil {
-		return spec, usageError("%v", strings.TrimPrefix(err.Error(), "aws: "))
+		var se *aws.SpecError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return spec, usageError("%v", err)
 	}
 	return spec, nil
 }

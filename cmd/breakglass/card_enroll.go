@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/token"
@@ -230,7 +231,7 @@ func enrollPIV(c *cli.Context, cust token.Custodian, el *enrollLog, out string) 
 		if pukDefault {
 			p, err := newSecretSource(c, "new-puk-file", "BREAKGLASS_NEW_PUK", "PUK", piv.CheckNewPUK)
 			if err != nil {
-				token.WipeBytes(pin)
+				secret.Wipe(pin)
 				return nil, nil, err
 			}
 			puk = p

@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/token/piv"
 )
 
@@ -60,12 +60,12 @@ func runCardPINChange(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	defer token.WipeBytes(old)
+	defer secret.Wipe(old)
 	next, err := newSecretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", piv.CheckNewPIN)
 	if err != nil {
 		return err
 	}
-	defer token.WipeBytes(next)
+	defer secret.Wipe(next)
 	if err := piv.ChangePIN(sel, old, next); err != nil {
 		return explainToken(err)
 	}
@@ -85,12 +85,12 @@ func runCardPINUnblock(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	defer token.WipeBytes(puk)
+	defer secret.Wipe(puk)
 	next, err := newSecretSource(c, "new-pin-file", "BREAKGLASS_NEW_PIN", "PIN", piv.CheckNewPIN)
 	if err != nil {
 		return err
 	}
-	defer token.WipeBytes(next)
+	defer secret.Wipe(next)
 	if err := piv.Unblock(sel, puk, next); err != nil {
 		return explainToken(err)
 	}

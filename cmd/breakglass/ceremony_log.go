@@ -32,6 +32,7 @@ import (
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/enrolled"
 )
 
 // concurrentReleaseFlag is the override of the one-person-at-a-time rule,
@@ -81,9 +82,9 @@ func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Re
 	defer tok.Close()
 	// The PIN first (its prompt says what it is for), then the touch.
 	if err := token.VerifyPIN(tok); err != nil {
-		return logbook.Checkpoint{}, fmt.Errorf("%s %s: %w", recordTokenLabel(actor), purpose, err)
+		return logbook.Checkpoint{}, fmt.Errorf("%s %s: %w", enrolled.Label(actor), purpose, err)
 	}
-	provenPIN(actor)
+	tokenOpener(c).Proven(actor)
 	touchNote(actor, purpose)
 	var ck logbook.Checkpoint
 	if size >= 0 {

@@ -55,7 +55,7 @@ func drillCommand() *cli.Command {
 				&cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout"},
 			}, append(tapFlags(), caseFlags()...)...),
 			Action: runDrillVerify,
-		}, drillStatusCommand(), drillScheduleCommand(), drillReportCommand()},
+		}, drillRunCommand(), drillStatusCommand(), drillScheduleCommand(), drillReportCommand()},
 	}
 }
 
@@ -74,7 +74,7 @@ type tapRecord struct {
 	Approval  string `json:"approval"`
 }
 
-func (cm *ceremony) tapRecords() []tapRecord {
+func (cm *tapCeremony) tapRecords() []tapRecord {
 	var out []tapRecord
 	for _, a := range cm.approvals {
 		out = append(out, tapRecord{Custodian: a.Custodian, Token: a.Token, Approval: a.Fingerprint()})

@@ -88,7 +88,11 @@ func runDrillSchedule(c *cli.Context) error {
 			continue
 		}
 		p.Secrets = append(p.Secrets, s.File)
-		fmt.Fprintf(&desc, "  breakglass drill verify %s --operator LEAD --ticket DRILL-ID   (%s, %s)\n", s.File, s.Header.Name, policyString(s.Header))
+		awsFlag := ""
+		if s.Header.KeyID != "" && strings.Contains(s.Header.Scope, ":role/") {
+			awsFlag = " --aws"
+		}
+		fmt.Fprintf(&desc, "  breakglass drill run %s%s --operator LEAD --ticket DRILL-ID   (%s, %s; every custodian)\n", s.File, awsFlag, s.Header.Name, policyString(s.Header))
 		for _, cu := range s.Header.Custodians() {
 			if !invited[cu.Name] {
 				invited[cu.Name] = true

@@ -82,7 +82,7 @@ func (cd *caseDir) holdSigner(c *cli.Context, actor *token.Record, what string) 
 		}
 		return nil, fmt.Errorf("%s's token: %w; nothing was changed", actor.Custodian.Name, err)
 	}
-	provenPIN(actor)
+	tokenOpener(c).Proven(actor)
 	return &heldSigner{cd: cd, actor: actor, tok: tok}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/seal/ceremony"
 )
 
 const recoverHelp = `recover is the emergency path for when most of the tooling is gone. It
@@ -81,7 +82,7 @@ func runRecover(c *cli.Context) error {
 		if err != nil {
 			return withHints(fmt.Errorf("--mnemonic-file: %v", unwrapPathError(err)), "check the path")
 		}
-		ms = append(ms, mnemonicFromText(b))
+		ms = append(ms, ceremony.MnemonicFromText(b))
 		secret.Wipe(b)
 	}
 	for _, path := range listValues(c, "share", false) {

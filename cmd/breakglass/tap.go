@@ -11,10 +11,9 @@ import (
 
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
+	"github.com/breakglass/breakglass/seal/ceremony"
 	"github.com/breakglass/breakglass/seal/remote"
 	"github.com/breakglass/breakglass/token"
-	"github.com/breakglass/breakglass/token/piv"
-	"github.com/breakglass/breakglass/token/pkcs11"
 )
 
 const tapHelp = `tap answers an operator's unseal request from a custodian's own machine. It
@@ -167,59 +166,48 @@ func runTap(c *cli.Context) error {
 }
 
 // findTapToken waits for a card that is in the roster; purpose says in the
-// PIN prompt what the PIN is for.
+// PIN prompt what the PIN is for. It looks at the readers as the ceremony
+// does (package ceremony's Watch): a card is opened once while it stays in
+// its reader.
 func findTapToken(c *cli.Context, f *seal.File, purpose string) (token.Token, int, error) {
 	deadline := time.Now().Add(c.Duration("wait"))
 	readers := listValues(c, "reader", false)
 	uris := listValues(c, "pkcs11", false)
-	told := map[string]bool{}
+	w := &ceremony.Watch{Finder: &ceremony.Poller{Readers: readers, AllReaders: len(readers) == 0 && len(uris) == 0, PKCS11: uris}}
 	var who string
 	pin := func() ([]byte, error) { return pinSource(c, withPurpose(who, purpose))() }
-	try := func(tok token.Token) (token.Token, int, bool) {
-		idx, err := f.Custodian(tok.KeyAgreementKey().PublicKey())
-		if err != nil {
-			if !told[tok.Info().Name()] {
-				infof("%s is not in the roster of %s; ignored", tok.Info().Name(), f.Header.Name)
-				told[tok.Info().Name()] = true
-			}
-			tok.Close()
-			return nil, 0, false
-		}
-		who = f.Header.Custodians()[idx].Name + " (" + tok.Info().Name() + ")"
-		return tok, idx, true
-	}
+	var (
+		found    token.Token
+		idx      int
+		told     bool
+		waitSaid bool
+	)
 	for {
-		for _, u := range uris {
-			if tok, err := pkcs11.Open(u, pkcs11.Options{PIN: pin, ConfirmUnknownTries: confirmUnknownTries(c)}); err == nil {
-				if t, idx, ok := try(tok); ok {
-					return t, idx, nil
-				}
-			}
-		}
-		var found []piv.Found
-		if len(readers) == 0 && len(uris) == 0 {
-			found, _ = piv.Find(piv.Selector{})
-		}
-		for _, r := range readers {
-			if fs, err := piv.Find(piv.Selector{Reader: r}); err == nil {
-				found = append(found, fs...)
-			}
-		}
-		for _, fc := range found {
-			tok, err := piv.Open(piv.Options{Selector: piv.Selector{Serial: fc.Serial, Reader: fc.Reader}, PIN: pin})
+		_ = w.Look(func(card ceremony.Card) (handled, stop bool) {
+			tok, err := card.Open(pin, confirmUnknownTries(c))
 			if err != nil {
-				continue
+				return false, false // look again
 			}
-			if t, idx, ok := try(tok); ok {
-				return t, idx, nil
+			i, err := f.Custodian(tok.KeyAgreementKey().PublicKey())
+			if err != nil {
+				infof("%s is not in the roster of %s; ignored", tok.Info().Name(), f.Header.Name)
+				told = true
+				tok.Close()
+				return true, false
 			}
+			who = f.Header.Custodians()[i].Name + " (" + tok.Info().Name() + ")"
+			found, idx = tok, i
+			return true, true
+		})
+		if found != nil {
+			return found, idx, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, 0, withHints(fmt.Errorf("no card of a custodian of %s appeared within %s", f.Header.Name, c.Duration("wait")),
 				"insert your card (or give --pkcs11 URI) and run tap again")
 		}
-		if len(told) == 0 && !told["waiting"] {
-			told["waiting"] = true
+		if !told && !waitSaid {
+			waitSaid = true
 			infof("waiting for your card…")
 		}
 		time.Sleep(250 * time.Millisecond)

@@ -23,7 +23,6 @@ import (
 
 	"github.com/breakglass/breakglass/internal/qrtext"
 	"github.com/breakglass/breakglass/internal/secret"
-	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/remote"
 )
 
@@ -158,76 +157,6 @@ func loadRequestKey(path string) (*remote.Request, *age.X25519Identity, error) {
 		return nil, nil, fmt.Errorf("%s.key does not belong to %s", path, path)
 	}
 	return req, id, nil
-}
-
-// addResponses adds --response files to the ceremony. It checks each
-// against the request, the sealed file and the roster before its share is
-// used.
-func (cm *ceremony) addResponses(reqPath string, paths []string) error {
-	if len(paths) == 0 {
-		return nil
-	}
-	if reqPath == "" {
-		return usageError("--response needs --request REQ.txt (the request the responses answer)")
-	}
-	req, id, err := loadRequestKey(reqPath)
-	if err != nil {
-		return err
-	}
-	if err := req.CheckFile(cm.f); err != nil {
-		return withHints(fmt.Errorf("request %s is for another sealed secret (or an older version of it): %w", req.Short(), err),
-			"write a new request for this file")
-	}
-	if req.Expired(time.Now()) {
-		return withHints(fmt.Errorf("request %s expired at %s", req.Short(), req.ExpiresAt.Format(time.RFC3339)), "write a new request")
-	}
-	if req.Operator != cm.req.Operator {
-		return withHints(fmt.Errorf("request %s was made for the operator %s, but this unseal is run by %s: the custodians approved %s, nothing was tapped",
-			req.Short(), req.Operator, cm.req.Operator, req.Operator),
-			"the operator who wrote the request runs the unseal (--operator "+req.Operator+"), or writes a new request for the custodians to tap")
-	}
-	if req.Reason != cm.req.Reason || req.Ticket != cm.req.Ticket || req.UseCase != cm.req.UseCase {
-		return withHints(errors.New("--reason, --ticket and --use-case differ from the request's"),
-			"the remote custodians approved the request: unseal with the same reason, ticket and use case")
-	}
-	for _, p := range paths {
-		if err := cm.addResponse(req, id, p); err != nil {
-			return err
-		}
-	}
-	// The key has done its job: no later unseal can use these responses.
-	os.Remove(reqPath + ".key")
-	return nil
-}
-
-func (cm *ceremony) addResponse(req *remote.Request, id *age.X25519Identity, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return withHints(fmt.Errorf("--response: %v", unwrapPathError(err)), "check the path")
-	}
-	resp, err := remote.ParseResponse(scannedText(b))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	m, a, err := resp.Open(cm.f, req, id)
-	if err != nil {
-		return withHints(fmt.Errorf("response %s rejected: %w", path, err), "ask the custodian to tap the current request again")
-	}
-	defer secret.Wipe(m)
-	got, err := cm.u.AddMnemonic(string(m))
-	if err != nil {
-		if errors.Is(err, seal.ErrAlreadyTapped) {
-			infof("%s: %s has already tapped; skipped", path, resp.Custodian)
-			return nil
-		}
-		return withHints(fmt.Errorf("response %s rejected: %w", path, err), "ask the custodian to tap the current request again")
-	}
-	if got != a.Index {
-		return withHints(fmt.Errorf("response %s rejected: the share is another custodian's", path), "ask the custodian to tap the current request again")
-	}
-	cm.approvals = append(cm.approvals, a)
-	infof("tap %d of %d: %s (remote, %s) … ok (approval %s)", cm.tapped(), cm.tapped()+tapsNeeded(cm.u.Progress()), resp.Custodian, path, a.Fingerprint())
-	return nil
 }
 
 // Remote requests and responses as QR codes: --qr shows one on standard

@@ -29,10 +29,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/seal/ceremony"
 	"github.com/breakglass/breakglass/token"
 )
 
@@ -44,23 +44,15 @@ const unterminatedReason = "unterminated: the process ended without closing it"
 // of the session it closes.
 const detailUnsealStart = "unseal-start"
 
-// A windowError is a ceremony that ended because its window ran out.
-type windowError struct {
-	window time.Duration
-	msg    string
-}
-
-func (e *windowError) Error() string { return e.msg }
-
 // abortReason says in an abort entry why a session ended without a
 // release.
 func abortReason(err error) string {
-	var we *windowError
+	var se *ceremony.StopError
 	switch {
 	case errors.Is(err, term.ErrInterrupted):
 		return "interrupted: the operator stopped the unseal (Ctrl-C)"
-	case errors.As(err, &we):
-		return fmt.Sprintf("timed out: the unseal window of %s ran out", we.window)
+	case errors.As(err, &se):
+		return fmt.Sprintf("timed out: the unseal window of %s ran out", se.Window)
 	case err == nil:
 		return "ended without a release"
 	}

@@ -17,8 +17,30 @@ import (
 // replace never overwrites).
 var ErrExists = errors.New("the file appeared while it was being written; nothing was written")
 
+// ErrAlreadyExists: CheckNew found the file there already.
+var ErrAlreadyExists = errors.New("the file already exists")
+
+// CheckNew reports whether a new file can be written at path, before
+// anything is produced: an error wrapping ErrAlreadyExists when path
+// exists, a *CreateError when its directory cannot take a new file.
+func CheckNew(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: %w", path, ErrAlreadyExists)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking %s: %v", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".breakglass-check-*")
+	if err != nil {
+		return &CreateError{Err: unwrap(err)}
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
 // A CreateError: the temporary file next to path could not be created (the
-// directory is not writable, say).
+// directory is not writable, say). Write and CheckNew return it.
 type CreateError struct{ Err error }
 
 func (e *CreateError) Error() string { return e.Err.Error() }
@@ -30,7 +52,18 @@ func (e *CreateError) Unwrap() error { return e.Err }
 // then the directory is synced.
 // On any error nothing is left behind. The buffer that held what was
 // written is wiped: it may have been a secret.
-func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) error) (err error) {
+func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) error) error {
+	return writeFile(path, mode, replace, write, nil)
+}
+
+// Replace writes data to path, replacing what is there (Write with
+// replace). beforeRename, when not nil, runs once the temporary file is
+// synced, just before the rename: tests simulate a crash there.
+func Replace(path string, mode os.FileMode, data []byte, beforeRename func()) error {
+	return writeFile(path, mode, true, func(w io.Writer) error { _, err := w.Write(data); return err }, beforeRename)
+}
+
+func writeFile(path string, mode os.FileMode, replace bool, write func(io.Writer) error, beforeRename func()) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return &CreateError{Err: unwrap(err)}
@@ -61,6 +94,9 @@ func Write(path string, mode os.FileMode, replace bool, write func(io.Writer) er
 		return fail(err)
 	}
 	f = nil
+	if beforeRename != nil {
+		beforeRename()
+	}
 	if replace {
 		if err := os.Rename(tmp, path); err != nil {
 			return fail(err)

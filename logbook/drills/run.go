@@ -72,8 +72,9 @@ type CustodianResult struct {
 	Error    string `json:"error,omitempty"`   // the error as the custodian saw it
 	Token    string `json:"token,omitempty"`   // e.g. "piv 15102349", "pkcs11 SoftHSM ops", "paper"
 	Firmware string `json:"firmware,omitempty"`
-	// PINTries is the PIN retries left after the drill; -1 when not known
-	// or not applicable (paper).
+	// PINTries is the PIN retries the token had left when the custodian
+	// came (after a failed try: after it); -1 when not known or not
+	// applicable (paper). A PIN that works resets the count.
 	PINTries int       `json:"pin_tries"`
 	Enrolled time.Time `json:"enrolled,omitzero"` // when the token's key was enrolled (its age)
 }

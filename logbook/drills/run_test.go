@@ -120,7 +120,7 @@ func TestStatusDrillRun(t *testing.T) {
 	ph := prod.Hash()
 	d := map[string]string{logbook.DetailResult: logbook.DrillPass, logbook.DetailTapped: "alice,dave", DetailAWS: AWSFail}
 	results := append([]CustodianResult(nil), sampleResults...)
-	results[0].PINTries = 1
+	results[1].PINTries = 1
 	SetDetails(d, results)
 	entries := []*logbook.Entry{
 		{Index: 0, Kind: logbook.KindSeal, Secret: "prod", HeaderHash: ph[:], Time: t0.Add(-20 * 24 * time.Hour)},
@@ -135,8 +135,8 @@ func TestStatusDrillRun(t *testing.T) {
 		text string
 	}{
 		{Attention, "bob smith could not prove their share in the drill of 2026-11-30 (entry 1): wrong-pin (the PIN was wrong (2 tries left))"},
+		{Attention, "bob smith's token has 1 PIN try left"},
 		{Notice, "carol was absent"},
-		{Attention, "alice's token has 1 PIN try left"},
 		{Attention, "the AWS check failed"},
 	} {
 		if !hasFinding(st, want.sev, want.text) {

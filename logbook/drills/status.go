@@ -235,18 +235,18 @@ func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Opt
 	switch {
 	case st.LastPassed == nil:
 		st.Findings = append(st.Findings, Finding{Attention, "never drilled successfully (this version of the file)",
-			"run a drill: breakglass drill verify " + s.File})
+			"run a drill: breakglass drill run " + s.File})
 	case o.Now.Sub(st.LastPassed.Time) > o.MaxAge:
 		st.Findings = append(st.Findings, Finding{Attention,
 			fmt.Sprintf("the last successful drill was %s ago (entry %d), longer than the period of %s", age(o.Now.Sub(st.LastPassed.Time)), st.LastPassed.Entry, age(o.MaxAge)),
-			"run a drill: breakglass drill verify " + s.File})
+			"run a drill: breakglass drill run " + s.File})
 	}
 	if d := st.LastDrill; d != nil && d.Result != logbook.DrillPass && (st.LastPassed == nil || d.Entry > st.LastPassed.Entry) {
 		st.Findings = append(st.Findings, Finding{Attention,
 			fmt.Sprintf("the last drill (entry %d) did not pass: %s", d.Entry, d.Result),
 			"find out why (breakglass log show --secret " + h.Name + "), fix it, and drill again"})
 	}
-	st.Findings = append(st.Findings, runFindings(st.LastRun, s.File)...)
+	st.Findings = append(st.Findings, RunFindings(st.LastRun, s.File)...)
 	var stale []string
 	for _, c := range st.Custodians {
 		if c.Stale {
@@ -266,9 +266,9 @@ func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Opt
 	return st
 }
 
-// runFindings are the findings of a drill run: each custodian who failed
+// RunFindings are the findings of a drill run: each custodian who failed
 // or was absent, tokens near PIN lockout, a failed AWS check.
-func runFindings(d *Drill, file string) []Finding {
+func RunFindings(d *Drill, file string) []Finding {
 	if d == nil {
 		return nil
 	}
@@ -279,21 +279,21 @@ func runFindings(d *Drill, file string) []Finding {
 			"drill again: breakglass drill run " + file})
 	}
 	for _, r := range d.Results {
-		switch {
-		case r.Result == Failed:
+		switch r.Result {
+		case Failed:
 			problem := fmt.Sprintf("%s could not prove their share %s: %s", r.Name, at, r.Problem)
 			if r.Error != "" {
 				problem += " (" + r.Error + ")"
 			}
 			out = append(out, Finding{Attention, problem, r.Fix(file)})
-		case r.Result == Absent:
+		case Absent:
 			out = append(out, Finding{Notice, fmt.Sprintf("%s was absent %s", r.Name, at), r.Fix(file)})
-		case r.PINTries >= 0 && r.PINTries <= 1:
+		}
+		// A PIN that works resets the count: only a token that did not
+		// prove itself can be left near lockout.
+		if r.Result != Proved && r.Problem != ProblemLocked && r.PINTries >= 0 && r.PINTries <= 1 {
 			out = append(out, Finding{Attention, fmt.Sprintf("%s's token has %s left %s: breakglass will not spend the last one", r.Name, plural(r.PINTries, "PIN try"), at),
 				r.Name + " unblocks the PIN with the PUK (breakglass card pin unblock) before the next drill"})
-		case r.PINTries == 2:
-			out = append(out, Finding{Notice, fmt.Sprintf("%s's token has 2 PIN tries left %s", r.Name, at),
-				r.Name + " resets the retry counter with a correct PIN (breakglass card test)"})
 		}
 	}
 	if d.AWS == AWSFail {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 )
 
@@ -210,7 +211,7 @@ func Store(logDir string, signed []byte, cosigs []byte) error {
 	for _, n := range notes {
 		b.Write(n.bytes())
 	}
-	return writeFileAtomic(logDir, CosignedFile, b.Bytes(), 0o644)
+	return writeFile(filepath.Join(logDir, CosignedFile), 0o644, b.Bytes(), nil)
 }
 
 func cmpInt(a, b int64) int {
@@ -246,48 +247,11 @@ func flock(f *os.File, how int) error {
 	}
 }
 
-// writeFileAtomic replaces dir/name with data: write a temporary file, fsync
-// it, rename it into place, fsync the directory. beforeRename, if not nil,
-// runs between the fsync and the rename (tests simulate a crash there).
-func writeFileAtomic(dir, name string, data []byte, perm os.FileMode, beforeRename ...func()) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
+// writeFile replaces path with data (package atomicfile), with the
+// package's prefix on errors. beforeRename: see atomicfile.Replace.
+func writeFile(path string, perm os.FileMode, data []byte, beforeRename func()) error {
+	if err := atomicfile.Replace(path, perm, data, beforeRename); err != nil {
 		return fmt.Errorf("witness: %v", err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		for _, h := range beforeRename {
-			if h != nil {
-				h()
-			}
-		}
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("witness: writing %s: %v", filepath.Join(dir, name), err)
-	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/breakglass/breakglass/token"
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/breakglass/breakglass/token"
 )
 
 // Proof is what a verified PIV attestation proves about an enrollment.
@@ -18,6 +19,28 @@ type Proof struct {
 	FormFactor string
 	// KeyAgreement and Signing hold each key's attested slot and policies.
 	KeyAgreement, Signing *piv.Attestation
+}
+
+// Trust is what a verifier accepts as the maker of a PIV card.
+type Trust struct {
+	// Roots are the attestation roots (nil: Yubico's PIV roots).
+	Roots *x509.CertPool
+	// Virtual, when not nil, gives the virtual card's test CA, accepted
+	// too (tests and rehearsals only). It is called only for a card that
+	// does not chain to Roots.
+	Virtual func() (*x509.CertPool, error)
+}
+
+// Verify is VerifyAttestation against what t trusts.
+func (t Trust) Verify(r *token.Record) (*Proof, error) {
+	p, err := VerifyAttestation(r, t.Roots)
+	if err != nil && t.Virtual != nil {
+		var vroots *x509.CertPool
+		if vroots, err = t.Virtual(); err == nil {
+			p, err = VerifyAttestation(r, vroots)
+		}
+	}
+	return p, err
 }
 
 // VerifyAttestation checks the attestation chain of a PIV enrollment record:

@@ -14,8 +14,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/breakglass/breakglass/token"
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/token"
 )
 
 // Subject common names of the label certificates enrollment stores in the
@@ -145,8 +147,8 @@ type enrollment struct {
 }
 
 func (e *enrollment) wipe() {
-	token.WipeBytes(e.pin)
-	token.WipeBytes(e.mgmt)
+	secret.Wipe(e.pin)
+	secret.Wipe(e.mgmt)
 }
 
 func (e *enrollment) open() error {
@@ -234,7 +236,7 @@ func (e *enrollment) credentials() error {
 		if err != nil {
 			return err
 		}
-		defer token.WipeBytes(puk)
+		defer secret.Wipe(puk)
 		var bad error
 		if c.PUKDefault {
 			bad = checkSecret("PUK", puk, piv.DefaultPUK)
@@ -243,23 +245,23 @@ func (e *enrollment) credentials() error {
 			bad = checkSecret("PIN", pin, piv.DefaultPIN)
 		}
 		if bad != nil {
-			token.WipeBytes(pin)
+			secret.Wipe(pin)
 			return bad
 		}
 		if c.PUKDefault {
 			if err := e.yk.SetPUK(piv.DefaultPUK, string(puk)); err != nil {
-				token.WipeBytes(pin)
+				secret.Wipe(pin)
 				return translate(e.name+": changing the PUK", err)
 			}
 		}
 		if c.PINDefault {
 			if err := e.yk.SetPIN(piv.DefaultPIN, string(pin)); err != nil {
-				token.WipeBytes(pin)
+				secret.Wipe(pin)
 				return translate(e.name+": changing the PIN", err)
 			}
 			e.pin = pin
 		} else {
-			token.WipeBytes(pin)
+			secret.Wipe(pin)
 		}
 	}
 	if e.pin == nil {
@@ -322,7 +324,7 @@ func (e *enrollment) verifyPIN() error {
 		e.pin = p
 	}
 	if err := e.yk.VerifyPIN(string(e.pin)); err != nil {
-		token.WipeBytes(e.pin)
+		secret.Wipe(e.pin)
 		e.pin = nil
 		var auth piv.AuthErr
 		if errors.As(err, &auth) {

@@ -88,11 +88,24 @@ func translatePCSC(name string, err error) (error, bool) {
 	if !errors.As(err, &pe) {
 		return nil, false
 	}
-	what := pcsc.Message(pe.RC)
+	what, reason := pcsc.Message(pe.RC), notPresentReason(pe.RC)
 	if what == "PC/SC error" {
-		what = "the card did not answer (removed, or not ready yet)"
+		what, reason = "the card did not answer (removed, or not ready yet)", token.Removed
 	}
-	return &token.NotPresentError{What: name + ": " + what, Cause: err}, true
+	return &token.NotPresentError{What: name + ": " + what, Cause: err, Reason: reason}, true
+}
+
+// notPresentReason classifies a PC/SC return code for advice.
+func notPresentReason(rc uint32) token.NotPresentReason {
+	switch rc {
+	case pcsc.NoService:
+		return token.NoDaemon
+	case pcsc.RemovedCard, pcsc.ResetCard:
+		return token.Removed
+	case pcsc.SharingViol:
+		return token.InUse
+	}
+	return token.NotPresentUnknown
 }
 
 // settleTime is how long a card that does not answer as it should is given

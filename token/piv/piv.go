@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/breakglass/breakglass/token"
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/token"
 )
 
 // Default slots: the retired key-management slots 82–95 (NIST SP 800-73-4
@@ -378,7 +380,7 @@ func (t *Token) login(policy piv.PINPolicy) (string, error) {
 		return string(t.pin), nil // piv-go verifies right before the operation
 	}
 	if err := t.yk.VerifyPIN(string(t.pin)); err != nil {
-		token.WipeBytes(t.pin)
+		secret.Wipe(t.pin)
 		t.pin = nil
 		return "", t.translate(err, false)
 	}
@@ -411,11 +413,11 @@ func (t *Token) askPIN() ([]byte, error) {
 	}
 	r, err := t.retries()
 	if err != nil {
-		token.WipeBytes(p)
+		secret.Wipe(p)
 		return nil, err
 	}
 	if r >= 0 && !token.SafeToTry(r) {
-		token.WipeBytes(p)
+		secret.Wipe(p)
 		return nil, &token.PINError{Token: t.info.Name(), Retries: r}
 	}
 	return p, nil
@@ -515,7 +517,7 @@ func (t *Token) Close() error {
 		return nil
 	}
 	t.closed = true
-	token.WipeBytes(t.pin)
+	secret.Wipe(t.pin)
 	t.pin = nil
 	if t.yk == nil {
 		return nil
@@ -541,18 +543,21 @@ func (t *Token) translate(err error, touch bool) error {
 }
 
 // pcscProblems maps piv-go's PC/SC messages to what the user should hear.
-var pcscProblems = []struct{ msg, what string }{
-	{"resource manager is not running", "the PC/SC daemon (pcscd) is not running"},
-	{"cannot find a smart card reader", "no smart card reader"},
-	{"has been removed", "the card was removed"},
-	{"no Smart Card is currently in the device", "no card in the reader"},
-	{"not currently available for use", "the reader is not available"},
-	{"power has been removed", "the card was removed"},
-	{"has been reset", "the card was reset (removed and put back?)"},
-	{"reader name is not recognized", "the reader went away"},
-	{"other connections outstanding", "another program is using the card"},
-	{"reader driver does not meet", "the reader went away"},
-	{"scard response too short: 0", "the card was removed"},
+var pcscProblems = []struct {
+	msg, what string
+	reason    token.NotPresentReason
+}{
+	{"resource manager is not running", "the PC/SC daemon (pcscd) is not running", token.NoDaemon},
+	{"cannot find a smart card reader", "no smart card reader", token.NotPresentUnknown},
+	{"has been removed", "the card was removed", token.Removed},
+	{"no Smart Card is currently in the device", "no card in the reader", token.NotPresentUnknown},
+	{"not currently available for use", "the reader is not available", token.NotPresentUnknown},
+	{"power has been removed", "the card was removed", token.Removed},
+	{"has been reset", "the card was reset (removed and put back?)", token.Removed},
+	{"reader name is not recognized", "the reader went away", token.NotPresentUnknown},
+	{"other connections outstanding", "another program is using the card", token.InUse},
+	{"reader driver does not meet", "the reader went away", token.NotPresentUnknown},
+	{"scard response too short: 0", "the card was removed", token.Removed},
 }
 
 // translate turns piv-go errors into token errors.
@@ -566,7 +571,7 @@ func translate(name string, err error) error {
 	msg := err.Error()
 	for _, p := range pcscProblems {
 		if strings.Contains(msg, p.msg) {
-			return &token.NotPresentError{What: name + ": " + p.what, Cause: err}
+			return &token.NotPresentError{What: name + ": " + p.what, Cause: err, Reason: p.reason}
 		}
 	}
 	var auth piv.AuthErr

@@ -50,7 +50,7 @@ func rawConnect(reader string) (*pcsc.Conn, error) {
 	if err != nil {
 		var pe *pcsc.Error
 		if errors.As(err, &pe) {
-			return nil, &token.NotPresentError{What: fmt.Sprintf("reader %q: %s", reader, pcsc.Message(pe.RC)), Cause: err}
+			return nil, &token.NotPresentError{What: fmt.Sprintf("reader %q: %s", reader, pcsc.Message(pe.RC)), Cause: err, Reason: notPresentReason(pe.RC)}
 		}
 		return nil, err
 	}

@@ -22,7 +22,9 @@ func (e *NoMatchError) Error() string {
 }
 
 // Unwrap gives the error as a *token.NotPresentError.
-func (e *NoMatchError) Unwrap() error { return &token.NotPresentError{What: e.Error()} }
+func (e *NoMatchError) Unwrap() error {
+	return &token.NotPresentError{What: e.Error(), Reason: token.NoSuchToken}
+}
 
 // Name is how the token in the slot is named to people, as
 // token.Info.Name names an open token: "pkcs11 SERIAL", or "pkcs11 LABEL"

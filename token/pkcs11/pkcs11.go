@@ -18,10 +18,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/breakglass/breakglass/token"
 	p11 "github.com/miekg/pkcs11"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/breakglass/breakglass/internal/secret"
+	"github.com/breakglass/breakglass/token"
 )
 
 // Labels of the two keys breakglass generates on a PKCS#11 token.
@@ -157,7 +159,7 @@ func Tokens(modulePath string) ([]Slot, error) {
 	defer m.release()
 	ids, err := m.ctx.GetSlotList(true)
 	if err != nil {
-		return nil, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err}
+		return nil, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err, Reason: token.NoSuchToken}
 	}
 	var out []Slot
 	for _, id := range ids {
@@ -191,7 +193,7 @@ func trimInfo(ti p11.TokenInfo) p11.TokenInfo {
 func selectSlot(m *module, u *token.URI) (uint, p11.TokenInfo, error) {
 	ids, err := m.ctx.GetSlotList(true)
 	if err != nil {
-		return 0, p11.TokenInfo{}, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err}
+		return 0, p11.TokenInfo{}, &token.NotPresentError{What: "PKCS#11 module lists no slots", Cause: err, Reason: token.NoSuchToken}
 	}
 	var found, present []Slot
 	for _, id := range ids {
@@ -307,7 +309,7 @@ func PINFromSource(src string) token.PINFunc {
 		}
 		p := bytes.TrimRight(b, "\r\n")
 		out := bytes.Clone(p)
-		token.WipeBytes(b)
+		secret.Wipe(b)
 		return out, nil
 	}
 }
@@ -520,7 +522,7 @@ func (t *Token) login() error {
 		return err
 	}
 	err = t.mod.ctx.Login(t.session, p11.CKU_USER, string(pin))
-	token.WipeBytes(pin)
+	secret.Wipe(pin)
 	switch {
 	case err == nil, isRV(err, p11.CKR_USER_ALREADY_LOGGED_IN):
 		t.loggedIn = true
@@ -603,7 +605,7 @@ func (k kx) ECDH(peer *ecdh.PublicKey) ([]byte, error) {
 	}
 	v := attrs[0].Value
 	if len(v) != 32 {
-		token.WipeBytes(v)
+		secret.Wipe(v)
 		return nil, fmt.Errorf("%s: ECDH returned %d bytes, want 32", t.info.Name(), len(v))
 	}
 	return v, nil
@@ -674,7 +676,7 @@ func translate(name string, err error) error {
 	case isRV(err, p11.CKR_DEVICE_REMOVED), isRV(err, p11.CKR_TOKEN_NOT_PRESENT),
 		isRV(err, p11.CKR_SESSION_HANDLE_INVALID), isRV(err, p11.CKR_SESSION_CLOSED),
 		isRV(err, p11.CKR_DEVICE_ERROR), isRV(err, p11.CKR_TOKEN_NOT_RECOGNIZED):
-		return &token.NotPresentError{What: name + " was removed or cannot be reached", Cause: err}
+		return &token.NotPresentError{What: name + " was removed or cannot be reached", Cause: err, Reason: token.Removed}
 	case isRV(err, p11.CKR_PIN_LOCKED):
 		return &token.PINError{Token: name, Retries: 0}
 	case isRV(err, p11.CKR_USER_NOT_LOGGED_IN):

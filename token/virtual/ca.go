@@ -9,12 +9,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/secret"
 )
 
@@ -53,6 +55,41 @@ func DefaultCADir() (string, error) {
 		return "", fmt.Errorf("locating the virtual test CA: %v (set XDG_CONFIG_HOME or pass a CA directory)", err)
 	}
 	return filepath.Join(home, ".config", "breakglass", "virtual-ca"), nil
+}
+
+// TestRoots loads the test CA's certificate from dir (DefaultCADir when
+// empty) as a pool, without creating the CA: for a verifier that accepts
+// virtual cards (tests and rehearsals only).
+func TestRoots(dir string) (*x509.CertPool, error) {
+	if dir == "" {
+		d, err := DefaultCADir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("no virtual test CA: %v", err)
+	}
+	pool := x509.NewCertPool()
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("virtual test CA: %v", err)
+		}
+		pool.AddCert(c)
+	}
+	return pool, nil
 }
 
 // TestCA loads the test CA in dir (DefaultCADir if empty), creating it on
@@ -158,40 +195,14 @@ func createCA(dir string) (*CA, error) {
 	defer secret.Wipe(p8)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8})
 	defer secret.Wipe(keyPEM)
-	if err := writeFileAtomic(filepath.Join(dir, "ca.key"), keyPEM, 0o600); err != nil {
+	if err := atomicfile.Replace(filepath.Join(dir, "ca.key"), 0o600, keyPEM, nil); err != nil {
 		return nil, fmt.Errorf("virtual test CA: %v", err)
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := writeFileAtomic(filepath.Join(dir, "ca.pem"), certPEM, 0o644); err != nil {
+	if err := atomicfile.Replace(filepath.Join(dir, "ca.pem"), 0o644, certPEM, nil); err != nil {
 		return nil, fmt.Errorf("virtual test CA: %v", err)
 	}
 	return &CA{Cert: cert, Dir: dir, key: key}, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file, fsync and rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // randomSerial returns a random positive 128-bit certificate serial number.

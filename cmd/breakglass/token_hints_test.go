@@ -20,8 +20,13 @@ func TestExplainToken(t *testing.T) {
 		{&token.PINError{Token: "piv 1", Retries: 0, Tried: true}, "hint: unblock it with the PUK: breakglass card pin unblock"},
 		{&token.PINError{Token: "piv 1", Retries: 2, Tried: true}, "hint: check the PIN"},
 		{&token.PINError{Token: "piv 1", Retries: 1, PUK: true}, "hint: one more wrong PUK would block the card"},
-		{&token.NotPresentError{What: "PC/SC: the PC/SC daemon (pcscd) is not running"}, "hint: start the PC/SC daemon"},
-		{&token.NotPresentError{What: "card 1: the card was removed"}, "hint: put the card back"},
+		{&token.NotPresentError{What: "PC/SC: the PC/SC daemon (pcscd) is not running", Reason: token.NoDaemon}, "hint: start the PC/SC daemon"},
+		{&token.NotPresentError{What: "card 1: the card was removed", Reason: token.Removed}, "hint: put the card back"},
+		{fmt.Errorf("alice: %w", &token.NotPresentError{What: "piv 1 is no longer in reader", Cause: &token.NotPresentError{What: "removed", Reason: token.Removed}}), "hint: put the card back"},
+		{&token.NotPresentError{What: "card 1: another program is using the card", Reason: token.InUse}, "hint: close the other program"},
+		{&token.NotPresentError{What: "no PKCS#11 token matches", Reason: token.NoSuchToken}, "hint: check the module path"},
+		// The reason counts, not the words.
+		{&token.NotPresentError{What: "the card was removed (pcscd)"}, "hint: plug in the card"},
 		{&token.NotPresentError{What: "no smart card reader"}, "hint: plug in the card"},
 		{&token.WrongTokenError{Token: "piv 2", Expected: "alice"}, "hint: hand the card back to its owner and use alice's card"},
 		{fmt.Errorf("x: %w", token.ErrTouchTimeout), "hint: touch the card when it blinks"},
@@ -39,19 +44,5 @@ func TestExplainToken(t *testing.T) {
 	plain := errors.New("plain")
 	if explainToken(plain) != plain {
 		t.Error("explainToken changed an unrelated error")
-	}
-}
-
-func TestRecordFileName(t *testing.T) {
-	for in, want := range map[string]string{
-		"alice":        "alice.card.json",
-		"Dave Smith":   "dave-smith.card.json",
-		"../../etc/x":  "....etcx.card.json",
-		"":             "custodian.card.json",
-		"Zoë O'Connor": "zo-oconnor.card.json",
-	} {
-		if got := recordFileName(in); got != want {
-			t.Errorf("recordFileName(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
