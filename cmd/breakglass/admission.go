@@ -19,6 +19,7 @@ import (
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/enrolled"
 )
 
 // A tapSigner is the signing key of an enrolled person's token that opens
@@ -44,16 +45,16 @@ func newTapSigner(c *cli.Context, r *token.Record, dir, purpose string) (*tapSig
 func (s *tapSigner) Public() crypto.PublicKey { return s.pub }
 
 func (s *tapSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	infof("%s %s: enter the PIN and touch the token if asked", recordTokenLabel(s.r), s.purpose)
+	infof("%s %s: enter the PIN and touch the token if asked", enrolled.Label(s.r), s.purpose)
 	tok, err := openRecordToken(s.c, s.r, s.dir, s.purpose)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s's token %s: %w", s.r.Custodian.Name, s.purpose, explainToken(err))
 	}
 	defer tok.Close()
 	if err := token.VerifyPIN(tok); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", recordTokenLabel(s.r), s.purpose, err)
+		return nil, fmt.Errorf("%s %s: %w", enrolled.Label(s.r), s.purpose, err)
 	}
-	provenPIN(s.r)
+	tokenOpener(s.c).Proven(s.r)
 	touchNote(s.r, s.purpose)
 	return tok.SigningKey().Sign(rand, digest, opts)
 }
@@ -70,7 +71,7 @@ func (cd *caseDir) recordCosigned(c *cli.Context, e logbook.Entry, actor *token.
 		}
 		cos = append(cos, casedir.Cosigner{Record: r, Signer: s})
 	}
-	infof("%s %s: enter the PIN and touch the token if asked", recordTokenLabel(actor), purpose)
+	infof("%s %s: enter the PIN and touch the token if asked", enrolled.Label(actor), purpose)
 	tok, err := openRecordToken(c, actor, cd.Dir, purpose)
 	if err != nil {
 		return logbook.Checkpoint{}, withHints(fmt.Errorf("cannot open %s's token to sign the %s entry: %w", actor.Custodian.Name, e.Kind, err),
@@ -78,9 +79,9 @@ func (cd *caseDir) recordCosigned(c *cli.Context, e logbook.Entry, actor *token.
 	}
 	defer tok.Close()
 	if err := token.VerifyPIN(tok); err != nil {
-		return logbook.Checkpoint{}, fmt.Errorf("%s %s: %w", recordTokenLabel(actor), purpose, err)
+		return logbook.Checkpoint{}, fmt.Errorf("%s %s: %w", enrolled.Label(actor), purpose, err)
 	}
-	provenPIN(actor)
+	tokenOpener(c).Proven(actor)
 	touchNote(actor, purpose)
 	ck, err := cd.AppendCosigned(-1, e, actor, tok.SigningKey(), cos...)
 	if err != nil {
