@@ -153,6 +153,9 @@ func runDrillStatus(c *cli.Context) error {
 				if c.LastSeen != nil {
 					seen = "seen " + c.LastSeen.UTC().Format("2006-01-02")
 				}
+				if c.Retired {
+					seen += ", retired"
+				}
 				cs = append(cs, fmt.Sprintf("%s (%s)", c.Name, seen))
 			}
 			fmt.Fprintf(w, "  custodians: %s\n", strings.Join(cs, ", "))

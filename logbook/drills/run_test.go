@@ -1,6 +1,9 @@
 package drills
 
 import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
 	"maps"
 	"reflect"
 	"slices"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/seal"
 )
 
 var sampleResults = []CustodianResult{
@@ -170,5 +174,56 @@ func TestReportDrillRun(t *testing.T) {
 	}
 	if !strings.Contains(html.String(), `<td>bob smith</td><td class="failed">failed</td><td>wrong-pin</td>`) {
 		t.Errorf("html lacks bob's result:\n%s", html.String())
+	}
+}
+
+// TestStatusRetired: custodians whose tokens the logbook retired cannot
+// tap; with two of three retired a 2-of-3 secret is out of reach, named,
+// with the fix to reseal.
+func TestStatusRetired(t *testing.T) {
+	var roster []seal.Custodian
+	fps := []string{"1111222233334444", "5555666677778888", "9999aaaabbbbcccc"}
+	for i, n := range []string{"alice", "bob", "carol"} {
+		k, err := ecdh.P256().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := seal.TagRecipient(k.PublicKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		roster = append(roster, seal.Custodian{Name: n, Kind: seal.KindPIV, Recipient: r.String(), Fingerprint: fps[i]})
+	}
+	var b bytes.Buffer
+	if _, err := seal.Seal(&b, strings.NewReader("s"), seal.Params{Name: "prod", SealedBy: "t", Threshold: 2, Custodians: roster}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := seal.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.Header
+	hh := h.Hash()
+	day := 24 * time.Hour
+	pass := map[string]string{logbook.DetailResult: logbook.DrillPass, logbook.DetailTapped: "alice,bob,carol"}
+	entries := []*logbook.Entry{
+		{Index: 0, Kind: logbook.KindSeal, Secret: "prod", HeaderHash: hh[:], Time: t0.Add(-10 * day)},
+		{Index: 1, Kind: logbook.KindDrill, Secret: "prod", HeaderHash: hh[:], Time: t0.Add(-5 * day), Details: pass},
+	}
+	st := Status(entries, []Secret{{File: "prod.glass", Header: h}}, Options{Now: t0})[0]
+	if st.NeedsAttention() || !st.Reachable {
+		t.Fatalf("before the retires: %+v", st)
+	}
+	entries = append(entries,
+		&logbook.Entry{Index: 2, Kind: logbook.KindRetire, Time: t0.Add(-2 * day), Details: map[string]string{"custodian": "alice", "fingerprint": "1111 2222 3333 4444"}},
+		&logbook.Entry{Index: 3, Kind: logbook.KindAdmit, Time: t0.Add(-day), Details: map[string]string{"custodian": "bob", "fingerprint": "0000 0000 0000 0001", "enroll": "2", "replaces": "5555 6666 7777 8888"}})
+	st = Status(entries, []Secret{{File: "prod.glass", Header: h}}, Options{Now: t0})[0]
+	if st.Reachable || !st.Custodians[0].Retired || !st.Custodians[1].Retired || st.Custodians[2].Retired {
+		t.Errorf("after the retires: %+v", st)
+	}
+	for _, want := range []string{"alice's token was retired", "bob's token was retired", "cannot reach the threshold"} {
+		if !hasFinding(st, Attention, want) {
+			t.Errorf("no finding %q in %+v", want, st.Findings)
+		}
 	}
 }

@@ -96,6 +96,10 @@ type Custodian struct {
 	Kind     string     `json:"kind"`
 	LastSeen *time.Time `json:"last_seen,omitempty"`
 	Stale    bool       `json:"stale"` // not seen within the period
+	// Retired: the logbook retired the token the secret is sealed to
+	// (a lost card, a person who left): they can no longer sign, and
+	// count as out of reach.
+	Retired bool `json:"retired,omitempty"`
 }
 
 // SecretStatus is the status of one secret.
@@ -138,9 +142,10 @@ func Status(entries []*logbook.Entry, secrets []Secret, o Options) []SecretStatu
 		o.MaxAge = DefaultMaxAge
 	}
 	seen := lastSeen(entries)
+	retired := retiredKeys(entries)
 	var out []SecretStatus
 	for _, s := range secrets {
-		out = append(out, status(entries, seen, s, o))
+		out = append(out, status(entries, seen, retired, s, o))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].Secret < out[j].Secret || out[i].Secret == out[j].Secret && out[i].File < out[j].File
@@ -172,6 +177,26 @@ func lastSeen(entries []*logbook.Entry) map[string]time.Time {
 	return seen
 }
 
+// retiredKeys are the signing keys (compact fingerprints, as a header
+// names them) the logbook retired: by a retire entry, or replaced by an
+// admit entry.
+func retiredKeys(entries []*logbook.Entry) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range entries {
+		switch e.Kind {
+		case logbook.KindRetire:
+			if m, err := e.Retired(); err == nil {
+				out[strings.ReplaceAll(m.Fingerprint, " ", "")] = true
+			}
+		case logbook.KindAdmit:
+			if a, err := e.Admit(); err == nil && a.Replaces != "" {
+				out[strings.ReplaceAll(a.Replaces, " ", "")] = true
+			}
+		}
+	}
+	return out
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -182,7 +207,7 @@ func splitList(s string) []string {
 	return out
 }
 
-func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Options) SecretStatus {
+func status(entries []*logbook.Entry, seen map[string]time.Time, retired map[string]bool, s Secret, o Options) SecretStatus {
 	h := s.Header
 	st := SecretStatus{Secret: h.Name, File: s.File, Owner: s.Owner, Threshold: thresholdString(h), Findings: []Finding{}}
 	hh := h.Hash()
@@ -226,6 +251,12 @@ func status(entries []*logbook.Entry, seen map[string]time.Time, s Secret, o Opt
 			t := t
 			cs.LastSeen = &t
 			fresh[c.Name] = o.Now.Sub(t) <= o.MaxAge
+		}
+		if !c.Paper() && retired[c.Fingerprint] {
+			cs.Retired, fresh[c.Name] = true, false
+			st.Findings = append(st.Findings, Finding{Attention,
+				fmt.Sprintf("%s's token was retired since the seal: their share cannot be used", c.Name),
+				"reseal to the custodians who can tap (with " + c.Name + "'s new card, if admitted): breakglass reseal " + s.File})
 		}
 		cs.Stale = !fresh[c.Name]
 		st.Custodians = append(st.Custodians, cs)
