@@ -230,13 +230,16 @@ func (t *TrailLogs) readObject(ctx context.Context, client *s3.Client, key strin
 	}
 	t.read = append(t.read, key)
 	if other > 0 {
-		t.ignored = append(t.ignored, fmt.Sprintf("%s: %d records of another account", key, other))
+		what := "records"
+		if other == 1 {
+			what = "record"
+		}
+		t.ignored = append(t.ignored, fmt.Sprintf("%s: %d %s of another account", key, other, what))
 	}
 	return nil
 }
 
-// Objects are the log files read; Ignored the objects (or records) left
-// out and why; Days how many days of folders were listed per region.
+// Objects are the log files read.
 func (t *TrailLogs) Objects() []string { return slices.Clone(t.read) }
 
 // Ignored are the objects (or their records) that were left out, and why.

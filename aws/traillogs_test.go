@@ -149,7 +149,7 @@ func TestTrailLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ig := strings.Join(tl.Ignored(), "\n"); !strings.Contains(ig, "_OTHER.json.gz: not a log file name of account "+srv.AccountID()) ||
-		!strings.Contains(ig, "_MIXED.json.gz: 1 records of another account") {
+		!strings.Contains(ig, "_MIXED.json.gz: 1 record of another account") {
 		t.Errorf("ignored:\n%s", ig)
 	}
 	if evs, _ := tl.EventsOfResource(ctx, "arn:aws:iam::111122223333:role/breakglass/breakglass-prod"); len(evs) != 0 {
