@@ -145,11 +145,12 @@ func (t *TrailLogs) Location() string { return "s3://" + t.bucket + "/" + t.fold
 
 // Read lists and reads the log files of the days the windows touch (a
 // window's folders run to its end plus TrailDeliveryDelay), in every
-// region. A file that is not gzip or not a CloudTrail log file stops it
+// region, in place of what an earlier Read read. A file that is not gzip or not a CloudTrail log file stops it
 // with an error naming the object. Objects whose names are not those of
 // this account's log files (CloudTrail_REGION_…), and records of another
 // account, are left out (Ignored).
 func (t *TrailLogs) Read(ctx context.Context, windows []TrailWindow) error {
+	t.events, t.read, t.ignored = nil, nil, nil
 	days := map[string]bool{}
 	for _, w := range windows {
 		for d := w.From.UTC().Truncate(24 * time.Hour); !d.After(w.To.Add(TrailDeliveryDelay)); d = d.Add(24 * time.Hour) {
