@@ -72,6 +72,7 @@ func awsAuditCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-cloudtrail", Usage: "do not read CloudTrail (the logbook and IAM only)"},
 			&cli.StringFlag{Name: "trail-bucket", Usage: "also read the trail's log files in the S3 `BUCKET` (the days of the releases' sessions)"},
 			&cli.StringFlag{Name: "trail-prefix", Usage: "the trail's S3 key `PREFIX` in --trail-bucket (before AWSLogs/)"},
+			&cli.StringFlag{Name: "trail-bucket-region", Usage: "the `REGION` --trail-bucket is in (default: the configured region)"},
 			&cli.BoolFlag{Name: "no-lookup-events", Usage: "with --trail-bucket: read only the trail's log files, not LookupEvents"},
 		}, append(awsConnFlags(), caseFlags()...)...),
 		Action: runAWSAudit,
@@ -123,15 +124,19 @@ func runAWSAudit(c *cli.Context) error {
 	switch {
 	case c.Bool("no-cloudtrail") && (len(listValues(c, "cloudtrail-region", false)) > 0 || bucket != ""):
 		return usageError("--no-cloudtrail does not go with --cloudtrail-region or --trail-bucket")
-	case bucket == "" && (c.IsSet("trail-prefix") || c.Bool("no-lookup-events")):
-		return usageError("--trail-prefix and --no-lookup-events need --trail-bucket")
+	case bucket == "" && (c.IsSet("trail-prefix") || c.Bool("no-lookup-events") || c.IsSet("trail-bucket-region")):
+		return usageError("--trail-prefix, --trail-bucket-region and --no-lookup-events need --trail-bucket")
 	}
 	if !c.Bool("no-cloudtrail") {
 		regions := listValues(c, "cloudtrail-region", false)
 		ct := aws.NewCloudTrail(cfg, regions, since)
 		var trail audit.Trail = ct
 		if bucket != "" {
-			tr, read, err := readTrailLogs(ctx, cfg, entries, rep, bucket, c.String("trail-prefix"), ct.Regions())
+			s3cfg := cfg.Copy()
+			if r := c.String("trail-bucket-region"); r != "" {
+				s3cfg.Region = r
+			}
+			tr, read, err := readTrailLogs(ctx, s3cfg, entries, rep, bucket, c.String("trail-prefix"), ct.Regions())
 			if err != nil {
 				return err
 			}
@@ -195,7 +200,8 @@ func readTrailLogs(ctx context.Context, cfg awssdk.Config, entries []*logbook.En
 		}
 		if err := tl.Read(ctx, audit.Windows(rep)); err != nil {
 			return nil, nil, withHints(awsErr("reading the trail's log files", err),
-				"the audit needs s3:ListBucket and s3:GetObject on "+bucket+"; a damaged log file is evidence: keep it and ask who can write to the bucket")
+				"the audit needs s3:ListBucket and s3:GetObject on "+bucket+" (in another region than the configured one: --trail-bucket-region)",
+				"a damaged log file is evidence: keep it, and ask who can write to the bucket")
 		}
 		where = append(where, tl.Location())
 		read.Days = tl.Days()
