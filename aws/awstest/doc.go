@@ -114,6 +114,10 @@
 // policy decides only whether EventBridge may publish); event buses other
 // than the default, schedules, and targets other than SNS topics are not
 // served; CloudTrail needs no trail and delivers to EventBridge at once.
+// S3 serves only trail buckets, read-only (ListObjectsV2 without a
+// delimiter, GetObject), path-style; the trail delivers its log files at
+// once and keeps no more events than LookupEvents has, and writes no
+// digest files.
 //
 // One difference is deliberate: real STS is reported to ignore
 // X-Amz-Expires and accept a presigned request for 15 minutes after its
