@@ -76,6 +76,7 @@ type Report struct {
 	// CloudTrail (AddTrail): the regions read, and the AssumeRoles and
 	// long-term key calls that no release explains.
 	TrailRegions     []string       `json:"cloudtrail_regions,omitempty"`
+	TrailLogs        *TrailLogsRead `json:"cloudtrail_logs,omitempty"` // the trail's log files read, if any
 	TrailFindings    []TrailFinding `json:"cloudtrail_findings,omitempty"`
 	UnexplainedCalls int            `json:"unexplained_calls"`
 }
@@ -293,6 +294,19 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 // events, then the findings.
 func (rep *Report) writeTrail(w io.Writer) {
 	fmt.Fprintf(w, "\n## CloudTrail (%s)\n\n", strings.Join(rep.TrailRegions, ", "))
+	if l := rep.TrailLogs; l != nil {
+		src := "the trail's log files"
+		if l.LookupEvents {
+			src = "LookupEvents (the last 90 days) and the trail's log files"
+		}
+		fmt.Fprintf(w, "From %s: %s read from %s, the days of the releases' sessions (%s per region).\n\n", src, plural(l.Objects, "log file"), l.Location, plural(l.Days, "day"))
+		for _, ig := range l.Ignored {
+			fmt.Fprintf(w, "- left out: %s\n", mdCell(ig))
+		}
+		if len(l.Ignored) > 0 {
+			fmt.Fprintln(w)
+		}
+	}
 	if len(rep.Releases) > 0 {
 		fmt.Fprintf(w, "| entry | operator | AssumeRole (UTC) | session keys | events | first | last | calls that changed something | errors |\n")
 		fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|\n")

@@ -23,6 +23,72 @@ type Trail interface {
 	EventsOfResource(ctx context.Context, name string) ([]aws.TrailEvent, error)
 }
 
+// Trails reads several sources of CloudTrail events as one (LookupEvents
+// and a trail's log files, say): an event that more than one has is
+// returned once (by event id), oldest first.
+func Trails(sources ...Trail) Trail { return trails(sources) }
+
+type trails []Trail
+
+func (ts trails) EventsOfKey(ctx context.Context, keyID string) ([]aws.TrailEvent, error) {
+	return ts.merge(func(t Trail) ([]aws.TrailEvent, error) { return t.EventsOfKey(ctx, keyID) })
+}
+
+func (ts trails) EventsOfResource(ctx context.Context, name string) ([]aws.TrailEvent, error) {
+	return ts.merge(func(t Trail) ([]aws.TrailEvent, error) { return t.EventsOfResource(ctx, name) })
+}
+
+func (ts trails) merge(get func(Trail) ([]aws.TrailEvent, error)) ([]aws.TrailEvent, error) {
+	var out []aws.TrailEvent
+	seen := map[string]bool{}
+	for _, t := range ts {
+		evs, err := get(t)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if !seen[ev.ID] {
+				seen[ev.ID] = true
+				out = append(out, ev)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b aws.TrailEvent) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+// MaxSession is the longest a release's session can last (STS's limit
+// for a role session), for the window of a release whose expiry the
+// logbook does not give.
+const MaxSession = 12 * time.Hour
+
+// Windows are the spans of time in which the releases' sessions can have
+// made calls: from a little before each release (clocks differ) to its
+// session's expiry, or MaxSession later when the logbook does not say (a
+// presigned release: its request's validity and then a session).
+func Windows(rep *Report) []aws.TrailWindow {
+	var out []aws.TrailWindow
+	for _, r := range rep.Releases {
+		from := r.Time.Add(-presignWindow)
+		to := r.Time.Add(presignWindow + MaxSession)
+		if t, err := time.Parse(time.RFC3339, r.Expires); err == nil && r.Output != "presign" && t.After(r.Time) && t.Before(to) {
+			to = t
+		}
+		out = append(out, aws.TrailWindow{From: from, To: to})
+	}
+	return out
+}
+
+// TrailLogsRead says which of a trail's log files the audit read.
+type TrailLogsRead struct {
+	Location string   `json:"location"`          // s3://BUCKET/PREFIX/AWSLogs/ACCOUNT/CloudTrail/
+	Days     int      `json:"days"`              // days of folders listed per region
+	Objects  int      `json:"objects"`           // log files read
+	Ignored  []string `json:"ignored,omitempty"` // objects or records left out, and why
+	// LookupEvents is whether LookupEvents was read too.
+	LookupEvents bool `json:"lookup_events"`
+}
+
 // SessionTrail is what CloudTrail says about one release: the AssumeRole
 // events it explains, and the calls of the sessions they made.
 type SessionTrail struct {
@@ -198,8 +264,10 @@ func AddTrail(ctx context.Context, rep *Report, entries []*logbook.Entry, since,
 			}
 		}
 		switch {
-		case now.Sub(r.Time) > CloudTrailRetention:
-			st.Note = "older than CloudTrail's 90 days of event history: read the trail's log files"
+		case now.Sub(r.Time) > CloudTrailRetention && rep.TrailLogs == nil:
+			st.Note = "older than CloudTrail's 90 days of event history: read the trail's log files (--trail-bucket)"
+		case len(st.AssumeRoles) == 0 && now.Sub(r.Time) > CloudTrailRetention:
+			st.Note = "no AssumeRole in the trail's log files read (in the regions read), and older than LookupEvents' 90 days"
 		case len(st.AssumeRoles) == 0 && r.Output == "presign":
 			st.Note = "no AssumeRole in CloudTrail: the presigned request was not redeemed (in the regions read)"
 		case len(st.AssumeRoles) == 0:

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func TestAddTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	srv.AddTrailBucket("trail", "")
 	ac := srv.AdminCredentials()
 	admin := awssdk.Config{Region: "us-east-1", BaseEndpoint: awssdk.String(srv.URL()),
 		Credentials: credentials.NewStaticCredentialsProvider(ac.AccessKeyID, ac.SecretAccessKey, ""),
@@ -150,5 +152,65 @@ func TestAddTrail(t *testing.T) {
 	})
 	if err := AddTrail(ctx, rep2, entries, srv.Now().Add(time.Minute), srv.Now(), ct, ct.Regions()); err != nil || len(rep2.TrailFindings) != 0 {
 		t.Errorf("since later: %v %+v", err, rep2.TrailFindings)
+	}
+
+	// The trail's log files, alone and with LookupEvents (each event
+	// counted once), tell the same.
+	logs, err := aws.NewTrailLogs(admin, "trail", "", srv.AccountID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := logs.Read(ctx, Windows(rep)); err != nil {
+		t.Fatal(err)
+	}
+	summary := func(rep *Report) string {
+		var b strings.Builder
+		for _, r := range rep.Releases {
+			st := r.Trail
+			fmt.Fprintf(&b, "%d: %d AssumeRoles, keys %v, %d events, %d errors, writes %v\n", r.Entry, len(st.AssumeRoles), st.SessionKeys, st.Events, st.Errors, st.Writes)
+		}
+		for _, f := range rep.TrailFindings {
+			fmt.Fprintf(&b, "finding %s %s\n", f.Event.ID, f.Problem)
+		}
+		return b.String()
+	}
+	for name, tr := range map[string]Trail{"log files": logs, "both": Trails(ct, logs)} {
+		rep3, err := Build(ctx, entries, time.Time{}, func(ctx context.Context, secret, keyID string) (*aws.KeyState, error) {
+			return aws.KeyStatus(ctx, admin, "breakglass-"+secret, keyID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep3.TrailLogs = &TrailLogsRead{Location: logs.Location(), Objects: len(logs.Objects()), Days: logs.Days(), LookupEvents: name == "both"}
+		if err := AddTrail(ctx, rep3, entries, time.Time{}, srv.Now(), tr, ct.Regions()); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := summary(rep3), summary(rep); got != want {
+			t.Errorf("%s:\n%s\nwant (LookupEvents)\n%s", name, got, want)
+		}
+		for _, r := range rep3.Releases {
+			if r.Entry == 4 && !strings.Contains(r.Trail.Note, "no AssumeRole in the trail's log files read") {
+				t.Errorf("%s: release 4 (old): %q", name, r.Trail.Note)
+			}
+		}
+		var b strings.Builder
+		rep3.WriteMarkdown(&b)
+		if !strings.Contains(b.String(), "read from s3://trail/AWSLogs/"+srv.AccountID()+"/CloudTrail/, the days of the releases' sessions") {
+			t.Errorf("%s: markdown:\n%s", name, b.String())
+		}
+	}
+}
+
+func TestWindows(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 23, 50, 0, 0, time.UTC)
+	rep := &Report{Releases: []Release{
+		{Time: t0, Expires: t0.Add(time.Hour).Format(time.RFC3339), Output: "exec"},
+		{Time: t0, Expires: "", Output: "json"},
+		{Time: t0, Expires: t0.Add(time.Hour).Format(time.RFC3339), Output: "presign"},
+	}}
+	w := Windows(rep)
+	if len(w) != 3 || !w[0].From.Equal(t0.Add(-15*time.Minute)) || !w[0].To.Equal(t0.Add(time.Hour)) ||
+		!w[1].To.Equal(t0.Add(12*time.Hour+15*time.Minute)) || !w[2].To.Equal(w[1].To) {
+		t.Errorf("windows %+v", w)
 	}
 }

@@ -72,6 +72,12 @@
 //     events.amazonaws.com do so ([Server.RuleInvocations] counts
 //     invocations and failures). Read-only calls reach only rules in state
 //     ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, as in AWS.
+//   - S3, for a trail's log files (s3.go): [Server.AddTrailBucket] makes a
+//     bucket a trail delivers the recorded events to, as gzip log files
+//     per region and five minutes under AWSLogs/ACCOUNT/CloudTrail/, read
+//     with ListObjectsV2 and GetObject in path-style addressing.
+//     [Server.PutTrailObject] adds or replaces an object (another
+//     account's file, a tampered one).
 //   - The console federation endpoint lives at /federation
 //     (getSigninToken and login); /console stands in for the console.
 //
@@ -108,6 +114,10 @@
 // policy decides only whether EventBridge may publish); event buses other
 // than the default, schedules, and targets other than SNS topics are not
 // served; CloudTrail needs no trail and delivers to EventBridge at once.
+// S3 serves only trail buckets, read-only (ListObjectsV2 without a
+// delimiter, GetObject), path-style; the trail delivers its log files at
+// once and keeps no more events than LookupEvents has, and writes no
+// digest files.
 //
 // One difference is deliberate: real STS is reported to ignore
 // X-Amz-Expires and accept a presigned request for 15 minutes after its

@@ -90,6 +90,7 @@ type state struct {
 	Deliveries    []Delivery               `json:"deliveries,omitempty"`    // oldest first, at most maxDeliveries
 	Rules         map[string]*rule         `json:"rules,omitempty"`         // by ARN
 	Events        []*trailEvent            `json:"events,omitempty"`        // oldest first, at most maxEvents
+	TrailBuckets  map[string]*trailBucket  `json:"trailBuckets,omitempty"`  // S3 buckets trails deliver to, by name
 }
 
 type user struct {
@@ -444,8 +445,8 @@ func (c *call) get(name string) string { return c.params.Get(name) }
 const deliveriesPath = "/_awstest/deliveries"
 
 // ServeHTTP implements http.Handler: the query and JSON APIs on "/", the
-// federation endpoint on "/federation", and the delivery log on
-// /_awstest/deliveries.
+// federation endpoint on "/federation", the delivery log on
+// /_awstest/deliveries, and S3 (path-style) on any other path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/federation":
@@ -456,6 +457,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case deliveriesPath:
 		s.serveDeliveries(w, r)
+		return
+	}
+	if r.URL.Path != "/" && r.URL.Path != "" {
+		s.serveS3(w, r) // path-style: /BUCKET, /BUCKET/KEY
 		return
 	}
 	requestID := newRequestID()

@@ -114,6 +114,15 @@ func (e *apiError) forService(service string) *apiError {
 		if e.Code == "AccessDenied" {
 			code = "AuthorizationError"
 		}
+	case "s3":
+		switch e.Code {
+		case "InvalidClientTokenId":
+			code, status = "InvalidAccessKeyId", http.StatusForbidden
+		case "MissingAuthenticationToken":
+			code, status = "AccessDenied", http.StatusForbidden
+		case "IncompleteSignature":
+			code = "AuthorizationHeaderMalformed"
+		}
 	}
 	if code == "" {
 		return e

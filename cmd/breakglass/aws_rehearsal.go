@@ -19,7 +19,9 @@ breakglass uses: the query protocol, SigV4 signatures checked against the keys i
 issued (presigned requests too), identity and trust policies, SourceIdentity,
 session durations, access-key last use and the console federation endpoint; and
 for alerts and evidence, SNS topics and subscriptions, EventBridge rules that fire
-on the calls it records, and CloudTrail LookupEvents over those calls. It sends no
+on the calls it records, CloudTrail LookupEvents over those calls and, with
+--trail-bucket, a trail's log files of them in an S3 bucket (ListObjectsV2 and
+GetObject, path-style, for aws audit --trail-bucket). It sends no
 mail and calls no URL: what an alert would deliver is listed, as JSON, at
 ENDPOINT/_awstest/deliveries, and fetching a confirmation's SubscribeURL
 confirms that subscription. With it the whole procedure —
@@ -54,6 +56,8 @@ func awsRehearsalServerCommand() *cli.Command {
 			&cli.StringFlag{Name: "account", Usage: "12-digit account `ID` of the fake account"},
 			&cli.BoolFlag{Name: "json", Usage: "print the endpoint as JSON on stdout"},
 			&cli.BoolFlag{Name: "verbose", Usage: "log one line per request on stderr (never secrets)"},
+			&cli.StringFlag{Name: "trail-bucket", Usage: "serve a trail's log files of the recorded calls in the S3 `BUCKET`"},
+			&cli.StringFlag{Name: "trail-prefix", Usage: "the trail's key `PREFIX` in --trail-bucket"},
 		},
 		Action: runAWSRehearsalServer,
 	}
@@ -72,6 +76,9 @@ func runAWSRehearsalServer(c *cli.Context) error {
 		return withHints(fmt.Errorf("--addr %q is not a loopback address", addr),
 			"the rehearsal server holds fake secrets and listens on loopback only, e.g. --addr 127.0.0.1:4599")
 	}
+	if c.IsSet("trail-prefix") && c.String("trail-bucket") == "" {
+		return usageError("--trail-prefix needs --trail-bucket")
+	}
 	opts := awstest.Options{Addr: addr, StatePath: c.String("state"), AccountID: c.String("account")}
 	if c.Bool("verbose") {
 		opts.Logf = func(format string, args ...any) { infof("aws: "+format, args...) }
@@ -81,6 +88,9 @@ func runAWSRehearsalServer(c *cli.Context) error {
 		return err
 	}
 	defer srv.Close()
+	if b := c.String("trail-bucket"); b != "" {
+		srv.AddTrailBucket(b, c.String("trail-prefix"))
+	}
 	credPath := c.String("admin-credentials")
 	if err := srv.WriteCredentialsFile(credPath); err != nil {
 		return withHints(err, "choose a writable path for --admin-credentials")

@@ -53,8 +53,23 @@ package main
 //	                          the session's ARN, or with ! the error on
 //	                          stderr
 //	awssts whoami CREDS       sts:GetCallerIdentity; prints the ARN
+//
+// and for a trail's log files in S3 (the server's trail delivers its
+// recorded calls to the bucket):
+//
+//	awstrail bucket NAME [PREFIX]
+//	                          make the trail's bucket
+//	awstrail env NAME REGION  set $TRAILDIR (the folder of today's log
+//	                          files, by the server's clock), $TRAILSTAMP
+//	                          (YYYYMMDDTHHMMZ, now) and $TRAILKEY (the log
+//	                          file the calls made now are in)
+//	awstrail put [-gzip] NAME KEY FILE
+//	                          put FILE (gzipped with -gzip) into the bucket
+//	                          as KEY, beside or in place of a log file
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,6 +157,7 @@ var awsScriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []
 		awsServerOf(ts).AdvanceSigningClock(d)
 	},
 	"awssts":   awsSTSCmd,
+	"awstrail": awsTrailCmd,
 	"awssns":   awsSNSCmd,
 	"awsalert": awsAlertCmd,
 	"awsiam": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -467,4 +483,48 @@ func awsScriptEnv(e *testscript.Env, bin, recs string) {
 	e.Setenv("USER", "operator")
 	e.Setenv("HOME", e.WorkDir)
 	e.Setenv("SHELL", "/bin/sh")
+}
+
+func awsTrailCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: awstrail bucket NAME [PREFIX] | env NAME REGION | put [-gzip] NAME KEY FILE")
+	}
+	srv := awsServerOf(ts)
+	switch args[0] {
+	case "bucket":
+		prefix := ""
+		if len(args) > 2 {
+			prefix = args[2]
+		}
+		srv.AddTrailBucket(args[1], prefix)
+	case "env":
+		if len(args) != 3 {
+			ts.Fatalf("usage: awstrail env NAME REGION")
+		}
+		now := srv.Now().UTC()
+		key := srv.TrailLogKey(args[1], args[2], now)
+		ts.Setenv("TRAILKEY", key)
+		ts.Setenv("TRAILDIR", key[:strings.LastIndex(key, "/")+1])
+		ts.Setenv("TRAILSTAMP", now.Format("20060102T1504Z"))
+	case "put":
+		gz := len(args) > 1 && args[1] == "-gzip"
+		if gz {
+			args = args[1:]
+		}
+		if len(args) != 4 {
+			ts.Fatalf("usage: awstrail put [-gzip] NAME KEY FILE")
+		}
+		b, err := os.ReadFile(ts.MkAbs(args[3]))
+		ts.Check(err)
+		if gz {
+			var z bytes.Buffer
+			w := gzip.NewWriter(&z)
+			w.Write(b)
+			ts.Check(w.Close())
+			b = z.Bytes()
+		}
+		ts.Check(srv.PutTrailObject(args[1], args[2], b))
+	default:
+		ts.Fatalf("awstrail: unknown %q", args[0])
+	}
 }

@@ -40,11 +40,14 @@ package asciicast
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -182,53 +185,86 @@ func (w *Writer) event(t time.Duration, typ string, data []byte) error {
 	return err
 }
 
-// AppendString appends p as a JSON string: quotes, backslashes and control
-// characters escaped, UTF-8 kept as is, each byte that is not UTF-8 written
-// as U+FFFD.
+// AppendString appends p as a JSON string, byte for byte what
+// encoding/json writes for string(p) with HTML escaping off
+// (json.Encoder.SetEscapeHTML(false)): quotes, backslashes and control
+// characters escaped (\b \f \n \r \t, others \u00XX), U+2028 and U+2029
+// escaped, other UTF-8 kept as is, and each byte that is not UTF-8 written
+// as \ufffd. It skips runs of plain ASCII eight bytes at a time; terminal
+// output is mostly that.
 func AppendString(dst, p []byte) []byte {
 	const hex = "0123456789abcdef"
+	dst = slices.Grow(dst, len(p)+len(p)/16+2)
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(p); {
-		c := p[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
+		if i+8 <= len(p) {
+			m := special8(binary.LittleEndian.Uint64(p[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8 // the first byte to look at
 		}
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRune(p[i:])
-			if r != utf8.RuneError || n != 1 {
-				i += n
+		c := p[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
 				continue
 			}
 			dst = append(dst, p[start:i]...)
-			dst = append(dst, "\ufffd"...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
 			i++
 			start = i
 			continue
 		}
-		dst = append(dst, p[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
+		r, n := utf8.DecodeRune(p[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			dst = append(dst, p[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, p[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
 		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			i += n
+			continue
 		}
-		i++
+		i += n
 		start = i
 	}
 	dst = append(dst, p[start:]...)
 	return append(dst, '"')
+}
+
+// special8 finds, in the eight bytes in x (little-endian), those that a
+// JSON string cannot hold as is: 0x80 and above (to check as UTF-8),
+// below 0x20, a quote or a backslash. It returns 0 when there is none;
+// else the lowest bit set is the high bit of the first such byte (higher
+// bits may be set for bytes that are not special).
+func special8(x uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs } // a zero byte
+	ctl := (x - 0x20*ones) & ^x & highs                              // a byte below 0x20
+	return x&highs | ctl | zero(x^'"'*ones) | zero(x^'\\'*ones)
 }
 
 // ErrTruncated: the recording ends in the middle of a line.

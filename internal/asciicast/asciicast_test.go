@@ -86,14 +86,55 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestAppendStringMatchesJSON(t *testing.T) {
-	for _, s := range []string{"", "plain", "\x00\x01\x1f\x7f", "\"\\/", "\u2028\u2029", "\xff\xfe", "a\xc3", "\xed\xa0\x80", "日本語", "\xf0\x9f\x98\x80"} {
-		var got string
-		if err := json.Unmarshal(AppendString(nil, []byte(s)), &got); err != nil {
+	for _, s := range []string{"", "plain", "\x00\x01\x1f\x7f", "\"\\/", "\u2028\u2029", "\xff\xfe", "a\xc3", "\xed\xa0\x80", "日本語", "\xf0\x9f\x98\x80",
+		"<a href=\"x\">&amp;</a>", "\b\f\n\r\t\x1b[0m", "0123456789abcdef\r\n0123456789abcdef", "01234567\"01234567\\0123456\x80"} {
+		got := AppendString([]byte("prefix"), []byte(s))
+		if want := "prefix" + jsonString(s); string(got) != want {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+		var dec string
+		if err := json.Unmarshal(got[len("prefix"):], &dec); err != nil {
 			t.Fatalf("%q: %v", s, err)
 		}
-		if want := validUTF8(s); got != want {
-			t.Errorf("%q: decoded %q, want %q", s, got, want)
+		if want := validUTF8(s); dec != want {
+			t.Errorf("%q: decoded %q, want %q", s, dec, want)
 		}
+	}
+}
+
+// jsonString is s as encoding/json writes it, HTML escaping off.
+func jsonString(s string) string {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(s); err != nil {
+		panic(err)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// FuzzAppendString: the hand-written escaper writes exactly what
+// encoding/json writes, for any bytes (valid UTF-8 or not), at any
+// alignment.
+func FuzzAppendString(f *testing.F) {
+	f.Add([]byte("caf\xc3\xa9 \xe2\x82\xac\u2028\r\n"), uint8(0))
+	f.Add([]byte("\xff\x00\"\\\xf0\x9f\x98 0123456789abcdef\x7f\x1f"), uint8(3))
+	f.Add([]byte("\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf"), uint8(7))
+	f.Fuzz(func(t *testing.T, p []byte, skip uint8) {
+		p = p[min(int(skip%8), len(p)):] // the 8-byte steps at every alignment
+		if got, want := string(AppendString(nil, p)), jsonString(string(p)); got != want {
+			t.Fatalf("%q: got %s, want %s", p, got, want)
+		}
+	})
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	line := strings.Repeat("0123456789abcdef ", 5)[:79] + "\r\n"
+	p := []byte(strings.Repeat(line, 4096/len(line)+1)[:4096])
+	var dst []byte
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		dst = AppendString(dst[:0], p)
 	}
 }
 

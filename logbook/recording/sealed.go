@@ -41,8 +41,7 @@ type Writer struct {
 	sum   hash.Hash // of what f accepted
 	size  int64     // bytes f accepted
 	rcpt  age.Recipient
-	bw    *bufio.Writer
-	arm   io.WriteCloser
+	arm   *armorWriter // into countWriter
 	enc   io.WriteCloser
 	plain int // plaintext bytes in the open segment
 
@@ -78,7 +77,7 @@ func NewWriter(f File, recipients ...age.Recipient) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{f: f, sum: sha256.New(), rcpt: key.Recipient()}
-	w.bw = bufio.NewWriterSize(countWriter{w}, 64<<10)
+	w.arm = newArmorWriter(countWriter{w})
 	if err := w.open(recipients...); err != nil {
 		return nil, err
 	}
@@ -95,7 +94,9 @@ func NewWriter(f File, recipients ...age.Recipient) (*Writer, error) {
 }
 
 func (w *Writer) open(recipients ...age.Recipient) error {
-	w.arm = armor.NewWriter(w.bw)
+	if err := w.arm.begin(); err != nil {
+		return err
+	}
 	enc, err := age.Encrypt(w.arm, recipients...)
 	if err != nil {
 		return err
@@ -108,13 +109,10 @@ func (w *Writer) closeSegment() error {
 	if err := w.enc.Close(); err != nil {
 		return err
 	}
-	if err := w.arm.Close(); err != nil {
+	if err := w.arm.end(); err != nil {
 		return err
 	}
-	if err := w.bw.Flush(); err != nil {
-		return err
-	}
-	w.enc, w.arm = nil, nil
+	w.enc = nil
 	w.good, w.segments = w.size, w.segments+1
 	st, err := w.sum.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {

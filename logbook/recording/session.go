@@ -433,6 +433,7 @@ type recorder struct {
 	space  *sync.Cond // the queue has room again
 	queue  []event
 	queued int  // bytes in queue
+	held   int  // memory the queue holds: its events' buffers
 	closed bool // close was called: no more events
 	wake   chan struct{}
 	done   chan struct{}
@@ -459,7 +460,8 @@ func newRecorder(w *Writer, h asciicast.Header, opts Options) (*recorder, error)
 	return rec, nil
 }
 
-// maxQueued bounds the bytes waiting for the recorder: past it the
+// maxQueued bounds the memory waiting for the recorder (the buffers the
+// queued events hold; a pty read fills a few KiB of one): past it the
 // terminal waits (nothing is dropped).
 const maxQueued = 16 << 20
 
@@ -479,11 +481,12 @@ const drainInterval = 20 * time.Millisecond
 // per batch, not a wake-up per read.
 func (rec *recorder) send(e event) {
 	rec.qmu.Lock()
-	for rec.queued > maxQueued && !rec.closed {
+	for rec.held > maxQueued && !rec.closed {
 		rec.space.Wait()
 	}
 	rec.queue = append(rec.queue, e)
 	rec.queued += len(e.data)
+	rec.held += cap(e.data)
 	wake := rec.queued >= wakeQueued
 	rec.qmu.Unlock()
 	if wake {
@@ -511,7 +514,7 @@ func (rec *recorder) run() {
 		}
 		rec.qmu.Lock()
 		batch, rec.queue = rec.queue, batch[:0]
-		rec.queued = 0
+		rec.queued, rec.held = 0, 0
 		closed := rec.closed
 		rec.space.Broadcast()
 		rec.qmu.Unlock()
