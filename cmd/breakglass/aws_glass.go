@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
 )
@@ -20,7 +21,7 @@ func loadAWSRecord(glass string, h *seal.Header) (*aws.Record, aws.Spec, error) 
 	path := aws.RecordPath(glass)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, aws.Spec{}, withHints(fmt.Errorf("cannot read the provisioning record: %v", unwrapPathError(err)),
+		return nil, aws.Spec{}, withHints(fmt.Errorf("cannot read the provisioning record: %v", atomicfile.UnwrapPath(err)),
 			fmt.Sprintf("breakglass aws provision writes %s next to %s; restore it from git", path, glass))
 	}
 	r, err := aws.ParseRecord(b)

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
 )
@@ -121,7 +122,7 @@ func awsSpecFromFlags(c *cli.Context) (aws.Spec, error) {
 	} else {
 		b, err := os.ReadFile(rp)
 		if err != nil {
-			return spec, withHints(fmt.Errorf("--role-policy: %v", unwrapPathError(err)),
+			return spec, withHints(fmt.Errorf("--role-policy: %v", atomicfile.UnwrapPath(err)),
 				"give a managed policy ARN (arn:aws:iam::aws:policy/…) or a JSON policy file")
 		}
 		spec.RolePolicy = b

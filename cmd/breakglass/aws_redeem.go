@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/internal/atomicfile"
 )
 
 // awsHandOver shows a presigned request: on standard output or in --out
@@ -142,7 +143,7 @@ func readPresigned(path string) (*aws.Presigned, error) {
 		b, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return nil, withHints(fmt.Errorf("reading the request: %v", unwrapPathError(err)), "give the file aws session --presign wrote, or - to read standard input")
+		return nil, withHints(fmt.Errorf("reading the request: %v", atomicfile.UnwrapPath(err)), "give the file aws session --presign wrote, or - to read standard input")
 	}
 	p, err := aws.ParsePresigned(string(b))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 )
 
@@ -242,7 +243,7 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 func checkWritableDir(path string) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".breakglass-check-*")
 	if err != nil {
-		return withHints(fmt.Errorf("cannot write next to %s: %v", path, unwrapPathError(err)),
+		return withHints(fmt.Errorf("cannot write next to %s: %v", path, atomicfile.UnwrapPath(err)),
 			"run the command where the case's files can be written; nothing was changed")
 	}
 	name := f.Name()

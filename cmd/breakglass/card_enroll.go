@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/logbook/casedir"
@@ -150,7 +151,7 @@ func runCardEnroll(c *cli.Context) error {
 	}
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return withHints(fmt.Errorf("writing the record: %v", unwrapPathError(err)), again)
+		return withHints(fmt.Errorf("writing the record: %v", atomicfile.UnwrapPath(err)), again)
 	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()

@@ -27,6 +27,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/token"
@@ -95,7 +96,7 @@ func openCase(c *cli.Context) (*caseDir, error) {
 		return nil, withHints(fmt.Errorf("case %s is not a directory", dir),
 			"pass the case directory with --case DIR (or set BREAKGLASS_CASE)")
 	case err != nil:
-		return nil, withHints(fmt.Errorf("case directory %s: %v", dir, unwrapPathError(err)),
+		return nil, withHints(fmt.Errorf("case directory %s: %v", dir, atomicfile.UnwrapPath(err)),
 			"pass the case directory with --case DIR (or set BREAKGLASS_CASE)")
 	}
 	return &caseDir{Case: cs, warnf: infof}, nil

@@ -28,6 +28,7 @@ import (
 	"filippo.io/age/plugin"
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/recording"
@@ -117,7 +118,7 @@ func prepareExec(c *cli.Context, cl *ceremonyLog, action string) (*execSession, 
 	}
 	name, file, err := cd.NewRecording(cl.base.Secret, cl.session, time.Now())
 	if err != nil {
-		return nil, withHints(fmt.Errorf("cannot create the recording in %s: %v; nothing was tapped", cd.Dir, unwrapPathError(err)),
+		return nil, withHints(fmt.Errorf("cannot create the recording in %s: %v; nothing was tapped", cd.Dir, atomicfile.UnwrapPath(err)),
 			`make the case writable, or run it unrecorded: --no-recording "REASON"`)
 	}
 	title := fmt.Sprintf("breakglass %s: %s by %s", action, cl.base.Secret, cl.name)
@@ -127,7 +128,7 @@ func prepareExec(c *cli.Context, cl *ceremonyLog, action string) (*execSession, 
 	es.rec, err = recording.Create(file, recording.Options{Recipients: rs, Title: title, NoInput: es.noInput,
 		OnError: recordingStopped})
 	if err != nil {
-		return nil, withHints(fmt.Errorf("cannot start the recording %s: %v; nothing was tapped", file, unwrapPathError(err)),
+		return nil, withHints(fmt.Errorf("cannot start the recording %s: %v; nothing was tapped", file, atomicfile.UnwrapPath(err)),
 			"check the auditors' recipients in "+cd.AuditorsPath()+" (a plugin recipient needs its age-plugin-NAME on $PATH)",
 			`or run it unrecorded: --no-recording "REASON" (recorded in the logbook)`)
 	}
@@ -140,7 +141,7 @@ func prepareExec(c *cli.Context, cl *ceremonyLog, action string) (*execSession, 
 func recordingStopped(err error, at time.Duration) {
 	fmt.Fprintf(os.Stderr, "\r\nbreakglass: error: the recording stopped %s s into the session: %v\r\n"+
 		"breakglass: hint: the session goes on UNRECORDED from here; the logbook will say where the recording stopped\r\n"+
-		"breakglass: hint: free space where the case is, or end the session (exit) and start a new one\r\n", seconds(at), unwrapPathError(err))
+		"breakglass: hint: free space where the case is, or end the session (exit) and start a new one\r\n", seconds(at), atomicfile.UnwrapPath(err))
 }
 
 // releaseDetails adds what the release entry says about the recording to
@@ -206,7 +207,7 @@ func (es *execSession) recordEnd(res *recording.Result) {
 		d["exit-status"] = strconv.Itoa(res.ExitCode)
 	}
 	if res.Err != nil {
-		d["recording-error"] = logSafe(unwrapPathError(res.Err).Error())
+		d["recording-error"] = logSafe(atomicfile.UnwrapPath(res.Err).Error())
 		d["recording-complete-until"] = seconds(res.CompleteUntil)
 	}
 	e := es.cl.entry(logbook.KindNote, d)
@@ -219,7 +220,7 @@ func (es *execSession) recordEnd(res *recording.Result) {
 	}
 	infof("the session was recorded in %s (%d bytes, SHA-256 %s); it ended: %s", es.name, res.Size, sum, res.End)
 	if res.Err != nil {
-		infof("warning: the recording stopped %s s into the session (%v); the logbook says so", seconds(res.CompleteUntil), unwrapPathError(res.Err))
+		infof("warning: the recording stopped %s s into the session (%v); the logbook says so", seconds(res.CompleteUntil), atomicfile.UnwrapPath(res.Err))
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/breakglass/breakglass/internal/atomicfile"
@@ -26,14 +25,6 @@ func checkNewFile(path string) error {
 	case errors.As(err, &ce):
 		return withHints(fmt.Errorf("cannot write %s: %v", path, ce.Err),
 			"choose an --out path in a directory you can write")
-	}
-	return err
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
 	}
 	return err
 }

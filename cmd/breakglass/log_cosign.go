@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/witness"
 )
@@ -168,7 +169,7 @@ func cosignRequest(c *cli.Context, cd *caseDir, l *logbook.Log, w *witness.Witne
 	out := c.String("request-out")
 	body := witness.FormatRequest(old, proof, l.Checkpoint().Signed)
 	if err := writeNewFile(out, 0o644, false, func(wr io.Writer) error { _, err := wr.Write(body); return err }); err != nil {
-		return withHints(fmt.Errorf("cannot write %s: %v", out, unwrapPathError(err)), "choose another --request-out; an existing file is never overwritten")
+		return withHints(fmt.Errorf("cannot write %s: %v", out, atomicfile.UnwrapPath(err)), "choose another --request-out; an existing file is never overwritten")
 	}
 	infof("wrote the add-checkpoint request of %s (from size %d) for %s to %s", logPlural(l.Size(), "entry", "entries"), old, w.Name, out)
 	infof("on the witness host: breakglass log witness sign --key KEY --state DIR < %s > response.txt", out)
@@ -189,7 +190,7 @@ func cosignResponse(c *cli.Context, cd *caseDir, l *logbook.Log, cfg *witness.Co
 		b, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return fmt.Errorf("--response %s: %v", path, unwrapPathError(err))
+		return fmt.Errorf("--response %s: %v", path, atomicfile.UnwrapPath(err))
 	}
 	signed := b
 	if bytes.HasPrefix(b, []byte("— ")) {

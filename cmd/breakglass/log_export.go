@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 )
 
@@ -77,7 +78,7 @@ func runLogExport(c *cli.Context) error {
 		if _, err := os.Lstat(out); err == nil {
 			return withHints(fmt.Errorf("%s already exists; nothing was written", out), "choose another --out, or remove the file first")
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("--out %s: %v", out, unwrapPathError(err))
+			return fmt.Errorf("--out %s: %v", out, atomicfile.UnwrapPath(err))
 		}
 	}
 	cd, l, err := openRequiredLog(c)
@@ -101,7 +102,7 @@ func runLogExport(c *cli.Context) error {
 	}
 	fh, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("cannot write %s: %v", out, unwrapPathError(err))
+		return fmt.Errorf("cannot write %s: %v", out, atomicfile.UnwrapPath(err))
 	}
 	_, err = fh.Write(buf.Bytes())
 	if cerr := fh.Close(); err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/witness"
@@ -161,7 +162,7 @@ func readCheckpointArg(c *cli.Context, arg string) ([]byte, error) {
 	default:
 		var err error
 		if b, err = os.ReadFile(arg); err != nil {
-			return nil, withHints(fmt.Errorf("--checkpoint %s: %v", arg, unwrapPathError(err)),
+			return nil, withHints(fmt.Errorf("--checkpoint %s: %v", arg, atomicfile.UnwrapPath(err)),
 				"pass a file holding a checkpoint (as breakglass log checkpoint prints it), or its text")
 		}
 	}
@@ -190,7 +191,7 @@ func shortArg(arg string) string {
 func verifyRecordings(c *cli.Context, l *logbook.Log, dir string) error {
 	ok, problems, err := casedir.VerifyRecordings(l, dir)
 	if err != nil {
-		return withHints(fmt.Errorf("--recordings %s: %v", dir, unwrapPathError(err)), "give the folder of the recordings, usually CASE/recordings")
+		return withHints(fmt.Errorf("--recordings %s: %v", dir, atomicfile.UnwrapPath(err)), "give the folder of the recordings, usually CASE/recordings")
 	}
 	for _, p := range problems {
 		fmt.Fprintf(stdout(c), "recording %s: %s\n", p.Problem, p)

@@ -16,6 +16,7 @@ import (
 	"filippo.io/torchwood"
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/witness"
 	"github.com/breakglass/breakglass/token"
@@ -116,14 +117,14 @@ func readWitnessKey(path string) (*torchwood.CosignatureSigner, error) {
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, withHints(fmt.Errorf("--key %s: %v", path, unwrapPathError(err)), "make one with breakglass log witness keygen")
+		return nil, withHints(fmt.Errorf("--key %s: %v", path, atomicfile.UnwrapPath(err)), "make one with breakglass log witness keygen")
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		infof("warning: the witness key %s can be read by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--key %s: %v", path, unwrapPathError(err))
+		return nil, fmt.Errorf("--key %s: %v", path, atomicfile.UnwrapPath(err))
 	}
 	s, err := witness.NewSigner(string(b))
 	if err != nil {
@@ -272,7 +273,7 @@ func runLogWitnessServe(c *cli.Context) error {
 	if errors.Is(err, witness.ErrStateInUse) {
 		return withHints(err, "stop the other witness first; one process serves a state directory")
 	} else if err != nil {
-		return fmt.Errorf("witness state %s: %v", c.String("state"), unwrapPathError(err))
+		return fmt.Errorf("witness state %s: %v", c.String("state"), atomicfile.UnwrapPath(err))
 	}
 	defer srv.Close()
 	logs, err := witness.ReadLogs(c.String("state"))
@@ -352,13 +353,13 @@ func runLogWitnessSign(c *cli.Context) error {
 		body, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20+1))
 	}
 	if err != nil {
-		return fmt.Errorf("reading the request: %v", unwrapPathError(err))
+		return fmt.Errorf("reading the request: %v", atomicfile.UnwrapPath(err))
 	}
 	srv, err := witness.OpenServer(c.String("state"), signer)
 	if errors.Is(err, witness.ErrStateInUse) {
 		return withHints(err, "a witness is serving this state: send the request to it instead (curl --data-binary @FILE URL/add-checkpoint)")
 	} else if err != nil {
-		return fmt.Errorf("witness state %s: %v", c.String("state"), unwrapPathError(err))
+		return fmt.Errorf("witness state %s: %v", c.String("state"), atomicfile.UnwrapPath(err))
 	}
 	defer srv.Close()
 	_, cosigned, err := srv.AddCheckpoint(body)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/token"
@@ -79,7 +80,7 @@ func secretSourceContext(ctx context.Context, c *cli.Context, fileFlag, env, wha
 	if f := c.String(fileFlag); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("--%s: %v", fileFlag, unwrapPathError(err))
+			return nil, fmt.Errorf("--%s: %v", fileFlag, atomicfile.UnwrapPath(err))
 		}
 		p := bytes.Clone(bytes.TrimRight(b, "\r\n"))
 		secret.Wipe(b)

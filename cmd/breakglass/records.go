@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/token"
 )
 
@@ -38,7 +39,7 @@ func loadRecord(path string, allowVirtual bool, roots *x509.CertPool) (*token.Re
 func readRecord(path string) (*token.Record, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, withHints(fmt.Errorf("cannot read enrollment record: %v", unwrapPathError(err)),
+		return nil, withHints(fmt.Errorf("cannot read enrollment record: %v", atomicfile.UnwrapPath(err)),
 			"custodians make their record with breakglass card enroll; pass NAME.card.json")
 	}
 	r, err := token.ParseRecord(b)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/ceremony"
@@ -80,7 +81,7 @@ func runRecover(c *cli.Context) error {
 	for _, path := range listValues(c, "mnemonic-file", false) {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return withHints(fmt.Errorf("--mnemonic-file: %v", unwrapPathError(err)), "check the path")
+			return withHints(fmt.Errorf("--mnemonic-file: %v", atomicfile.UnwrapPath(err)), "check the path")
 		}
 		ms = append(ms, ceremony.MnemonicFromText(b))
 		secret.Wipe(b)
@@ -88,7 +89,7 @@ func runRecover(c *cli.Context) error {
 	for _, path := range listValues(c, "share", false) {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return withHints(fmt.Errorf("--share: %v", unwrapPathError(err)), "check the path")
+			return withHints(fmt.Errorf("--share: %v", atomicfile.UnwrapPath(err)), "check the path")
 		}
 		m, _, err := seal.ShareMnemonic(b)
 		secret.Wipe(b)

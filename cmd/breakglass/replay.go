@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/internal/asciicast"
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/recording"
@@ -78,7 +79,7 @@ func runReplay(c *cli.Context) error {
 	for _, p := range idFiles {
 		f, err := os.Open(p)
 		if err != nil {
-			return withHints(fmt.Errorf("-i %s: %v", p, unwrapPathError(err)), "give an age identity file (age-keygen makes one)")
+			return withHints(fmt.Errorf("-i %s: %v", p, atomicfile.UnwrapPath(err)), "give an age identity file (age-keygen makes one)")
 		}
 		got, err := recording.ParseIdentities(f, ageUI())
 		f.Close()
@@ -93,7 +94,7 @@ func runReplay(c *cli.Context) error {
 	}
 	in, err := os.Open(file)
 	if err != nil {
-		return fmt.Errorf("%s: %v", file, unwrapPathError(err))
+		return fmt.Errorf("%s: %v", file, atomicfile.UnwrapPath(err))
 	}
 	defer in.Close()
 	rd, err := recording.Open(in, ids...)
@@ -161,7 +162,7 @@ func checkReplay(c *cli.Context, file string) (*logbook.Entry, error) {
 		}
 		return nil, withHints(err, hints...)
 	case err != nil:
-		return nil, fmt.Errorf("%s: %v", file, unwrapPathError(err))
+		return nil, fmt.Errorf("%s: %v", file, atomicfile.UnwrapPath(err))
 	}
 	d := end.Details
 	what := fmt.Sprintf("ended: %s", d[logbook.DetailEnd])

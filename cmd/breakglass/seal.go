@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/qrtext"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/logbook"
@@ -259,7 +260,7 @@ func runSeal(c *cli.Context) error {
 	if path := c.String("in"); path != "" {
 		f, err := os.Open(path)
 		if err != nil {
-			return withHints(fmt.Errorf("cannot read the secret: %v", unwrapPathError(err)), "check the --in path")
+			return withHints(fmt.Errorf("cannot read the secret: %v", atomicfile.UnwrapPath(err)), "check the --in path")
 		}
 		defer f.Close()
 		in = f

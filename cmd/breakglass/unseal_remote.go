@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 	xterm "golang.org/x/term"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/qrtext"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal/remote"
@@ -254,7 +255,7 @@ func terminalColumns(f *os.File) int {
 func readRequestFile(path string) (*remote.Request, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, withHints(fmt.Errorf("cannot read the request: %v", unwrapPathError(err)), "give the file the operator sent")
+		return nil, withHints(fmt.Errorf("cannot read the request: %v", atomicfile.UnwrapPath(err)), "give the file the operator sent")
 	}
 	r, err := remote.ParseRequest(scannedText(b))
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
@@ -90,7 +91,7 @@ func (t *tapCeremony) run(ctx context.Context) error {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			wipe()
-			return withHints(fmt.Errorf("--mnemonic-file: %v", unwrapPathError(err)), "check the path")
+			return withHints(fmt.Errorf("--mnemonic-file: %v", atomicfile.UnwrapPath(err)), "check the path")
 		}
 		mnemonics = append(mnemonics, ceremony.Mnemonic{From: path, Words: b, Custodian: ceremony.MnemonicCustodian(b)})
 	}
@@ -148,7 +149,7 @@ func readResponses(reqPath string, paths []string) (*ceremony.Remote, error) {
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, withHints(fmt.Errorf("--response: %v", unwrapPathError(err)), "check the path")
+			return nil, withHints(fmt.Errorf("--response: %v", atomicfile.UnwrapPath(err)), "check the path")
 		}
 		rm.Responses = append(rm.Responses, ceremony.Response{From: p, Text: scannedText(b)})
 	}

@@ -31,7 +31,7 @@ func CheckNew(path string) error {
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".breakglass-check-*")
 	if err != nil {
-		return &CreateError{Err: unwrap(err)}
+		return &CreateError{Err: UnwrapPath(err)}
 	}
 	name := f.Name()
 	f.Close()
@@ -66,7 +66,7 @@ func Replace(path string, mode os.FileMode, data []byte, beforeRename func()) er
 func writeFile(path string, mode os.FileMode, replace bool, write func(io.Writer) error, beforeRename func()) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return &CreateError{Err: unwrap(err)}
+		return &CreateError{Err: UnwrapPath(err)}
 	}
 	tmp := f.Name()
 	defer func() {
@@ -80,7 +80,7 @@ func writeFile(path string, mode os.FileMode, replace bool, write func(io.Writer
 	if err := write(bw); err != nil {
 		return err
 	}
-	fail := func(err error) error { return fmt.Errorf("writing %s: %v", path, unwrap(err)) }
+	fail := func(err error) error { return fmt.Errorf("writing %s: %v", path, UnwrapPath(err)) }
 	if err := bw.Flush(); err != nil {
 		return fail(err)
 	}
@@ -115,8 +115,11 @@ func writeFile(path string, mode os.FileMode, replace bool, write func(io.Writer
 	return nil
 }
 
-// unwrap drops the *fs.PathError wrapper: messages name the file already.
-func unwrap(err error) error {
+// UnwrapPath drops an *fs.PathError's wrapper, for messages that name the
+// file already ("cannot read x.glass: no such file or directory", not
+// "… open x.glass: no such file or directory"). Other errors are returned
+// as they are.
+func UnwrapPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
