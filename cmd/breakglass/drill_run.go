@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/aws"
+	"github.com/breakglass/breakglass/aws/awstest"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/drills"
 	"github.com/breakglass/breakglass/seal"
@@ -93,6 +94,7 @@ type drillRunResult struct {
 	Error      string                   `json:"error,omitempty"`
 	Custodians []drills.CustodianResult `json:"custodians"`
 	AWS        *aws.DrillProof          `json:"aws,omitempty"`
+	Alert      *drillAlert              `json:"alert,omitempty"`
 	Findings   []drills.Finding         `json:"findings"`
 	Entry      *int64                   `json:"entry,omitempty"`
 }
@@ -122,14 +124,14 @@ func runDrillRun(c *cli.Context) error {
 	} else if c.IsSet("region") || c.IsSet("endpoint-url") {
 		return usageError("--region and --endpoint-url go with --aws")
 	}
-	userARN := ""
+	userARN, alerts := "", []string(nil)
 	if c.Bool("aws") {
 		if _, err := os.Stat(aws.RecordPath(path)); err == nil {
 			rec, _, err := loadAWSRecord(path, h)
 			if err != nil {
 				return err
 			}
-			userARN = rec.UserARN
+			userARN, alerts = rec.UserARN, rec.Alerts
 		}
 	}
 	cl, err := newCeremonyLog(c, f, c.String("operator"))
@@ -153,10 +155,15 @@ func runDrillRun(c *cli.Context) error {
 		result = logbook.DrillFail // the custodians who came cannot reach the policy
 	}
 	var proof *aws.DrillProof
+	var alerted *drillAlert
 	awsResult := ""
 	if err == nil {
 		if c.Bool("aws") {
+			asked := time.Now().Add(-time.Second)
 			proof, err = drillAWS(c, cm.u, h, cl.name, userARN)
+			if err == nil && len(alerts) > 0 {
+				alerted = drillAlerted(c, cl.name, asked)
+			}
 			awsResult = map[bool]string{true: drills.AWSPass, false: drills.AWSFail}[err == nil]
 			var oe *drillOpenError
 			if errors.As(err, &oe) {
@@ -202,6 +209,12 @@ func runDrillRun(c *cli.Context) error {
 	if proof != nil {
 		d["aws-user-arn"], d["aws-assumed-role-arn"] = proof.UserARN, proof.AssumedRoleARN
 	}
+	if alerted != nil && alerted.Observed {
+		d["aws-alert"] = strings.Join(alerted.Reached, ",")
+		if len(alerted.Reached) == 0 {
+			d["aws-alert"] = "none"
+		}
+	}
 	drills.SetDetails(d, results)
 	if result == logbook.DrillAborted && cl.log != nil {
 		infof("the drill was stopped; recording it as aborted, not as failed")
@@ -237,7 +250,7 @@ func runDrillRun(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		if err := printJSON(drillRunResult{File: path, Name: h.Name, Result: result, Custodians: results, AWS: proof, Findings: findings, Entry: at}); err != nil {
+		if err := printJSON(drillRunResult{File: path, Name: h.Name, Result: result, Custodians: results, AWS: proof, Alert: alerted, Findings: findings, Entry: at}); err != nil {
 			return err
 		}
 	} else {
@@ -245,6 +258,16 @@ func runDrillRun(c *cli.Context) error {
 		if proof != nil {
 			infof("AWS: the sealed key %s is %s's; the role answered as %s (deny-all session, expires %s)", proof.AccessKeyID,
 				proof.UserARN, proof.AssumedRoleARN, proof.SessionExpiry.Local().Format("15:04 MST"))
+		}
+		switch {
+		case alerted == nil:
+		case !alerted.Observed:
+			infof("AWS: the drill's AssumeRole should have fired the alert (%s); AWS does not report delivery: ask the recipients", strings.Join(alerts, ", "))
+		case len(alerted.Reached) == 0:
+			reportError(os.Stderr, withHints(errors.New("AWS: the drill's AssumeRole fired no alert (rehearsal server)"),
+				"breakglass aws check "+path+" --fire-test finds what is broken in the alert path"))
+		default:
+			infof("AWS: the drill's AssumeRole fired the alert: delivered to %s (rehearsal server)", strings.Join(alerted.Reached, ", "))
 		}
 	}
 	what := "nothing was decrypted"
@@ -284,6 +307,45 @@ func drillAWS(c *cli.Context, u *seal.Unseal, h *seal.Header, operator, userARN 
 		return proof, awsErr("the AWS check of "+h.Name, err)
 	}
 	return proof, nil
+}
+
+// drillAlert is where the alert of the drill's AssumeRole went.
+type drillAlert struct {
+	Observed bool     `json:"observed"` // the endpoint is the rehearsal server, which tells
+	Reached  []string `json:"reached,omitempty"`
+}
+
+// drillAlerted asks the rehearsal server where the alert of the drill's
+// AssumeRole (made by operator after since) was delivered. Real AWS does
+// not say: Observed is false.
+func drillAlerted(c *cli.Context, operator string, since time.Time) *drillAlert {
+	out := &drillAlert{}
+	endpoint := awsEndpoint(c)
+	if endpoint == "" {
+		return out
+	}
+	ctx, cancel := awsContext(c)
+	defer cancel()
+	// Rules fire as the call is made; give the delivery a moment.
+	for try := 0; try < 10; try++ {
+		ds, err := awstest.FetchDeliveries(ctx, endpoint, "")
+		if err != nil {
+			return out
+		}
+		out.Observed = true
+		for _, d := range ds {
+			if d.Type == "Notification" && d.Rule != "" && !d.Time.Before(since) &&
+				strings.Contains(d.Message, "AssumeRole") && strings.Contains(d.Message, "(operator) "+operator) &&
+				!slices.Contains(out.Reached, d.Protocol+":"+d.Endpoint) {
+				out.Reached = append(out.Reached, d.Protocol+":"+d.Endpoint)
+			}
+		}
+		if len(out.Reached) > 0 {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return out
 }
 
 // custodianResults turns the ceremony's results into the drill entry's.
