@@ -14,9 +14,9 @@
 #  1b. two witnesses, run by "other teams" on loopback, cosign the logbook's
 #      checkpoints (C2SP tlog-witness); every later append is cosigned
 #   5. the logbook: show, checkpoint, and verify with the witnesses' quorum
-#   6. the quarterly drill: a drill run of the AWS key (every custodian taps,
-#      the key proves itself with a deny-all session), drill status, and the
-#      drill calendar
+#   6. the quarterly drill: the drill calendar, a drill run of the AWS key
+#      (every custodian taps, the key proves itself with a deny-all session
+#      and its alert fires), drill status, and the witnessed logbook again
 set -eu
 
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -176,7 +176,8 @@ run log show
 run log checkpoint
 run log verify --witnessed
 
-step "6. the quarterly drill: every custodian of prod taps, the key proves itself to AWS"
+step "6. the quarterly drill: the calendar, then every custodian of prod taps and the key proves itself to AWS"
+run drill schedule --every 3mo --from 2027-01-15 --out "$work/drills.ics"
 # prod (the AWS key) was just re-sealed by the revoke: its drill run has
 # all three cards and dave's new paper share prove themselves, and the key
 # a deny-all STS session (nothing is released, nothing to revoke).
@@ -185,4 +186,5 @@ run drill run prod.glass --aws --operator alice --ticket DRILL-DEMO \
 	--reader "$(reader 2 0)" --reader "$(reader 2 1)" --reader "$(reader 3 0)" \
 	--mnemonic-file "$work/paper-aws2/prod-dave.paper.txt" $aws
 run drill status
-run drill schedule --every 3mo --from 2027-01-15 --out "$work/drills.ics"
+# The drill's entries are witnessed like the rest: the quorum covers them.
+run log verify --witnessed
