@@ -59,6 +59,9 @@ func init() {
 	case "age-plugin-breakglass":
 		os.Unsetenv("BREAKGLASS_TEST_MAIN")
 		os.Exit(runAgePlugin(os.Args[1:]))
+	case "age-plugin-bgtest":
+		os.Unsetenv("BREAKGLASS_TEST_MAIN")
+		os.Exit(runTestAgePlugin())
 	}
 }
 
@@ -95,7 +98,7 @@ func sealScriptBin(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"breakglass", "age-plugin-breakglass"} {
+	for _, name := range []string{"breakglass", "age-plugin-breakglass", "age-plugin-bgtest"} {
 		sh := fmt.Sprintf("#!/bin/sh\nBREAKGLASS_TEST_MAIN=%s exec %q \"$@\"\n", name, self)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(sh), 0o755); err != nil {
 			t.Fatal(err)
@@ -252,7 +255,8 @@ func sealScriptCmds(t *testing.T, byName map[string]*vcardtest.Card) map[string]
 		// and print its text, exactly (without the newline zbarimg adds).
 		// qrdecode -text FILE|stderr|ttyout: the same for the first QR code
 		// drawn with half blocks (light ink) in the text.
-		"qrdecode": qrdecodeCmd,
+		"qrdecode":   qrdecodeCmd,
+		"bgtestkeys": bgtestKeysCmd,
 		// glassforge: edit a .glass as someone with write access to the
 		// case would (forge_test.go).
 		"glassforge": glassForgeCmd,
