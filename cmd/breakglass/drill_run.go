@@ -14,6 +14,7 @@ import (
 	"github.com/breakglass/breakglass/aws"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/drills"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/seal/ceremony"
@@ -139,8 +140,8 @@ func runDrillRun(c *cli.Context) error {
 	if err := checkLoggedHeader(cl.log, f, path, true); err != nil {
 		return err
 	}
-	req := approval.Request{Action: "drill", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket")}
-	cl.setRequest(req)
+	req := approval.Request{Action: "drill", Operator: cl.Operator, Reason: c.String("reason"), Ticket: c.String("ticket")}
+	cl.SetRequest(req)
 	cm := newCeremony(c, f, req)
 	cm.collectAll, cm.absent = true, absent
 	cm.onTap = cl.onTap
@@ -156,7 +157,7 @@ func runDrillRun(c *cli.Context) error {
 	awsResult := ""
 	if err == nil {
 		if c.Bool("aws") {
-			proof, err = drillAWS(c, cm.u, h, cl.name, userARN)
+			proof, err = drillAWS(c, cm.u, h, cl.Operator, userARN)
 			awsResult = map[bool]string{true: drills.AWSPass, false: drills.AWSFail}[err == nil]
 			var oe *drillOpenError
 			if errors.As(err, &oe) {
@@ -190,7 +191,7 @@ func runDrillRun(c *cli.Context) error {
 	}
 	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: strings.Join(proved, ","), drills.DetailAWS: awsResult}
 	if err != nil {
-		d["error"] = logSafe(err.Error())
+		d["error"] = session.OneLine(err.Error())
 	}
 	var approvals []string
 	for _, r := range cm.results {
@@ -206,7 +207,7 @@ func runDrillRun(c *cli.Context) error {
 	if result == logbook.DrillAborted && cl.log != nil {
 		infof("the drill was stopped; recording it as aborted, not as failed")
 	}
-	entry := cl.entry(logbook.KindDrill, d)
+	entry := cl.Entry(logbook.KindDrill, d)
 	var at *int64
 	if rerr := cl.recordOperator(entry, -1); rerr != nil {
 		rerr = fmt.Errorf("the drill result (%s) could not be recorded: %w", result, rerr)
@@ -320,7 +321,7 @@ func custodianResults(c *cli.Context, h *seal.Header, rs []ceremony.Result, abse
 			cr.Result = drills.Proved
 		case r.Err != nil && !slices.Contains(absent, r.Custodian):
 			cr.Result, cr.Problem = drills.Failed, problemOf(r.Err)
-			cr.Error = logSafe(r.Err.Error())
+			cr.Error = session.OneLine(r.Err.Error())
 		default:
 			cr.Result = drills.Absent
 		}

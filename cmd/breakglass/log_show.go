@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/session"
 )
 
 const logShowHelp = `log show verifies the logbook and prints who did what, when and why: one
@@ -220,7 +221,7 @@ func entryKind(e *logbook.Entry) string {
 func entryResult(e *logbook.Entry) string {
 	if logbook.IsAbort(e) {
 		r := "session " + e.Details[logbook.DetailSession]
-		if st := e.Details[detailUnsealStart]; st != "" {
+		if st := e.Details[session.DetailUnsealStart]; st != "" {
 			r += " (unseal-start " + st + ")"
 		}
 		if t := e.Details[logbook.DetailTapped]; t != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
 )
@@ -100,7 +101,7 @@ func sealEntry(kind logbook.Kind, s *seal.Sealed, reason string, extra map[strin
 		d[k] = v
 	}
 	for k, v := range d {
-		if v = trimLog(v); v == "" {
+		if v = session.Field(v); v == "" {
 			delete(d, k)
 		} else {
 			d[k] = v
