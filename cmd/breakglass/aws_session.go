@@ -327,7 +327,7 @@ func runAWSSession(c *cli.Context) (err error) {
 		e := base
 		e.Kind = logbook.KindNote
 		e.Details = map[string]string{"action": "aws-session", logbook.DetailResult: "failed",
-			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, "error": session.OneLine(err.Error()),
+			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, "error": logbook.OneLine(err.Error()),
 			logbook.DetailTapped: strings.Join(tapped, ","), logbook.DetailSession: cl.ID}
 		if rerr := ac.record(e, opRec, -1); rerr != nil {
 			reportError(os.Stderr, fmt.Errorf("the failed attempt could not be recorded: %w", rerr))
@@ -352,7 +352,7 @@ func runAWSSession(c *cli.Context) (err error) {
 			"expires": p.LatestEnd().UTC().Format(time.RFC3339), logbook.DetailSession: cl.ID,
 		}
 		if concurrent != "" {
-			e.Details["concurrent-release"] = session.OneLine(concurrent)
+			e.Details["concurrent-release"] = logbook.OneLine(concurrent)
 		}
 		if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
 			return withHints(fmt.Errorf("the release could not be recorded, so the presigned request was not shown: %w", err),
@@ -378,7 +378,7 @@ func runAWSSession(c *cli.Context) (err error) {
 		logbook.DetailSession: cl.ID,
 	}
 	if concurrent != "" {
-		e.Details["concurrent-release"] = session.OneLine(concurrent)
+		e.Details["concurrent-release"] = logbook.OneLine(concurrent)
 	}
 	e.Details = es.releaseDetails(e.Details)
 	if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {

@@ -14,11 +14,9 @@ import (
 	"github.com/breakglass/breakglass/aws"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/drills"
-	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/seal/ceremony"
-	"github.com/breakglass/breakglass/token"
 )
 
 const drillRunHelp = `drill run is the quarterly drill: EVERY custodian of a sealed secret proves
@@ -191,7 +189,7 @@ func runDrillRun(c *cli.Context) error {
 	}
 	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: strings.Join(proved, ","), drills.DetailAWS: awsResult}
 	if err != nil {
-		d["error"] = session.OneLine(err.Error())
+		d["error"] = logbook.OneLine(err.Error())
 	}
 	var approvals []string
 	for _, r := range cm.results {
@@ -299,62 +297,7 @@ func custodianResults(c *cli.Context, h *seal.Header, rs []ceremony.Result, abse
 			}
 		}
 	}
-	out := make([]drills.CustodianResult, 0, len(rs))
-	for _, r := range rs {
-		cr := drills.CustodianResult{Place: r.Index + 1, Name: r.Custodian, PINTries: r.PINRetries}
-		switch {
-		case r.Paper:
-			cr.Token = "paper"
-		case r.Via == ceremony.ViaRemote && r.Tapped:
-			cr.Token = "remote"
-		case r.Token.Kind != "":
-			cr.Token = r.Token.Name()
-			cr.Firmware = r.Token.Firmware
-		}
-		if !r.Paper {
-			if t, ok := enrolled[r.Custodian]; ok && r.Token.Kind != "" {
-				cr.Enrolled = t.UTC().Truncate(24 * time.Hour)
-			}
-		}
-		switch {
-		case r.Tapped:
-			cr.Result = drills.Proved
-		case r.Err != nil && !slices.Contains(absent, r.Custodian):
-			cr.Result, cr.Problem = drills.Failed, problemOf(r.Err)
-			cr.Error = session.OneLine(r.Err.Error())
-		default:
-			cr.Result = drills.Absent
-		}
-		if r.Paper {
-			cr.PINTries = -1
-		}
-		out = append(out, cr)
-	}
-	return out
-}
-
-// problemOf classifies why a custodian's tap failed.
-func problemOf(err error) string {
-	var (
-		pe *token.PINError
-		re *ceremony.ReplacedError
-		me *ceremony.MnemonicError
-	)
-	switch {
-	case errors.As(err, &re):
-		return drills.ProblemCardReplaced
-	case errors.As(err, &me):
-		return drills.ProblemMnemonic
-	case errors.As(err, &pe) && pe.Tried && pe.Retries > 1:
-		return drills.ProblemWrongPIN
-	case errors.As(err, &pe):
-		return drills.ProblemLocked
-	case errors.Is(err, token.ErrNotPresent):
-		return drills.ProblemCardRemoved
-	case errors.Is(err, seal.ErrBadShare):
-		return drills.ProblemShare
-	}
-	return drills.ProblemToken
+	return drills.ResultsOf(rs, absent, enrolled)
 }
 
 // printDrillRun says on standard error what became of each custodian.

@@ -42,7 +42,7 @@ func yesNo(b bool) string { return map[bool]string{false: "no", true: "yes"}[b] 
 // with name "", why there is none.
 func RecordingDetails(details map[string]string, name string, noInput bool, whyNone string) map[string]string {
 	if name == "" {
-		details["no-recording"] = OneLine(whyNone)
+		details["no-recording"] = logbook.OneLine(whyNone)
 		return details
 	}
 	details[logbook.DetailRecording] = name
@@ -63,7 +63,7 @@ func (s *Session) End(name string, res *recording.Result, noInput bool, recErr e
 		d["exit-status"] = strconv.Itoa(res.ExitCode)
 	}
 	if recErr != nil {
-		d["recording-error"] = OneLine(recErr.Error())
+		d["recording-error"] = logbook.OneLine(recErr.Error())
 		d["recording-complete-until"] = Seconds(res.CompleteUntil)
 	}
 	return s.Entry(logbook.KindNote, d)

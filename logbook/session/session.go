@@ -85,27 +85,9 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// OneLine makes s fit a logbook field: control characters become spaces,
-// and it is cut at 300 bytes.
-func OneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return s
-}
-
-// Field is OneLine without leading or trailing space.
-func Field(s string) string { return strings.TrimSpace(OneLine(s)) }
-
 // SetRequest fills in the request's reason, ticket and use case.
 func (s *Session) SetRequest(r approval.Request) {
-	s.Base.Reason, s.Base.Ticket, s.Base.UseCase = Field(r.Reason), Field(r.Ticket), Field(r.UseCase)
+	s.Base.Reason, s.Base.Ticket, s.Base.UseCase = logbook.Field(r.Reason), logbook.Field(r.Ticket), logbook.Field(r.UseCase)
 }
 
 // Entry returns a new entry of kind with the session's common fields and
@@ -117,13 +99,7 @@ func (s *Session) Entry(kind logbook.Kind, details map[string]string) logbook.En
 	for k, v := range details {
 		e.Details[k] = v
 	}
-	for k, v := range e.Details {
-		if v = Field(v); v == "" {
-			delete(e.Details, k)
-		} else {
-			e.Details[k] = v
-		}
-	}
+	logbook.CleanDetails(e.Details)
 	return e
 }
 
@@ -145,7 +121,7 @@ func (s *Session) Tap(a *approval.Approval) logbook.Entry {
 func (s *Session) Abort(cause error, tapped string, start int64) logbook.Entry {
 	e := s.Entry(logbook.KindNote, map[string]string{logbook.DetailAction: logbook.ActionAbort, logbook.DetailTapped: tapped,
 		DetailUnsealStart: fmt.Sprint(start)})
-	e.Reason = Field(AbortReason(cause))
+	e.Reason = logbook.Field(AbortReason(cause))
 	return e
 }
 
@@ -188,4 +164,62 @@ func Starter(st *logbook.Entry) string {
 		return who
 	}
 	return st.Actor
+}
+
+// How a ceremony's entries read in a listing (log show).
+
+// ShownActor names who acted in e. A tap recorded by someone other than
+// the custodian who tapped (the operator records paper shares, remote taps
+// and custodians not in the case, and signs their entries) names both:
+// "erin (paper, recorded by alice)".
+func ShownActor(e *logbook.Entry) string {
+	cust := e.Details["custodian"]
+	if e.Kind != logbook.KindTap || cust == "" || cust == e.Actor {
+		return e.Actor
+	}
+	if tok := e.Details["token"]; tok != "" {
+		return fmt.Sprintf("%s (%s, recorded by %s)", cust, tok, e.Actor)
+	}
+	return fmt.Sprintf("%s (recorded by %s)", cust, e.Actor)
+}
+
+// ShownKind is e's kind, but "abort" for the note that closes a session
+// without a release.
+func ShownKind(e *logbook.Entry) string {
+	if logbook.IsAbort(e) {
+		return logbook.ActionAbort
+	}
+	return string(e.Kind)
+}
+
+// Result is what an entry with a result (a drill, a failed AWS session)
+// says of it: "pass, tapped alice,bob", or "fail, tapped alice,bob: WHAT
+// WENT WRONG"; for an abort, the session it closes: "session 7f3a
+// (unseal-start 3), tapped alice"; "" for other entries.
+func Result(e *logbook.Entry) string {
+	if logbook.IsAbort(e) {
+		r := "session " + e.Details[logbook.DetailSession]
+		if st := e.Details[DetailUnsealStart]; st != "" {
+			r += " (unseal-start " + st + ")"
+		}
+		if t := e.Details[logbook.DetailTapped]; t != "" {
+			r += ", tapped " + t
+		} else {
+			r += ", no taps"
+		}
+		return r
+	}
+	r := e.Details[logbook.DetailResult]
+	if r == "" {
+		return ""
+	}
+	if t := e.Details[logbook.DetailTapped]; t != "" {
+		r += ", tapped " + t
+	} else if e.Kind == logbook.KindDrill {
+		r += ", no taps"
+	}
+	if msg := e.Details["error"]; msg != "" {
+		r += ": " + msg
+	}
+	return r
 }

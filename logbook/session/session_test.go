@@ -92,10 +92,10 @@ func TestEntryCarriesTheSession(t *testing.T) {
 }
 
 func TestOneLineBounds(t *testing.T) {
-	if got := OneLine("a\nb\x7fc"); got != "a b c" {
+	if got := logbook.OneLine("a\nb\x7fc"); got != "a b c" {
 		t.Fatalf("OneLine = %q", got)
 	}
-	if got := OneLine(strings.Repeat("x", 400)); len(got) != 300 {
+	if got := logbook.OneLine(strings.Repeat("x", 400)); len(got) != 300 {
 		t.Fatalf("OneLine kept %d bytes, want 300", len(got))
 	}
 }
@@ -293,5 +293,33 @@ func TestLock(t *testing.T) {
 		if _, err := Hold(bad); err == nil {
 			t.Errorf("Hold(%q) took a lock", bad)
 		}
+	}
+}
+
+func TestShown(t *testing.T) {
+	s := New("alice", "prod-aws", nil)
+	tap := s.Tap(&approval.Approval{Custodian: "erin", Token: "paper"})
+	tap.Actor = "alice"
+	own := s.Tap(&approval.Approval{Custodian: "bob", Token: "piv 1"})
+	own.Actor = "bob"
+	if got := ShownActor(&tap); got != "erin (paper, recorded by alice)" {
+		t.Errorf("recorded tap: %q", got)
+	}
+	if got := ShownActor(&own); got != "bob" {
+		t.Errorf("own tap: %q", got)
+	}
+	abort := s.Abort(nil, "bob", 3)
+	if ShownKind(&abort) != "abort" || ShownKind(&tap) != "tap" {
+		t.Errorf("kinds %q %q", ShownKind(&abort), ShownKind(&tap))
+	}
+	if got, want := Result(&abort), "session "+s.ID+" (unseal-start 3), tapped bob"; got != want {
+		t.Errorf("abort result %q, want %q", got, want)
+	}
+	drill := s.Entry(logbook.KindDrill, map[string]string{logbook.DetailResult: "fail", "error": "card removed"})
+	if got := Result(&drill); got != "fail, no taps: card removed" {
+		t.Errorf("drill result %q", got)
+	}
+	if got := Result(&tap); got != "" {
+		t.Errorf("tap result %q", got)
 	}
 }
