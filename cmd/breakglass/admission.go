@@ -524,11 +524,7 @@ func reportAdmission(w io.Writer, cd *caseDir) error {
 	recs, _ := cd.Records()
 	for _, i := range bad {
 		r := recs[i]
-		why := "never admitted"
-		if at, ok := a.RetiredAt(r.Fingerprint()); ok {
-			why = fmt.Sprintf("retired in entry %d", at)
-		}
-		fmt.Fprintf(w, "not admitted: %s (%s, key %s): %s, never trusted\n", cd.RecordPath(i), r.Custodian.Name, r.Fingerprint(), why)
+		fmt.Fprintf(w, "not admitted: %s (%s, key %s): %s, never trusted\n", cd.RecordPath(i), r.Custodian.Name, r.Fingerprint(), a.NotAdmittedReason(r.Fingerprint()))
 	}
 	return nil
 }

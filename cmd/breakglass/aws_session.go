@@ -319,16 +319,13 @@ func runAWSSession(c *cli.Context) (err error) {
 	hh := f.HeaderHash()
 	base := logbook.Entry{Secret: h.Name, HeaderHash: hh[:], Reason: c.String("reason"),
 		Ticket: c.String("ticket"), UseCase: uc}
-	tapped := make([]string, len(cm.approvals))
-	for i, a := range cm.approvals {
-		tapped[i] = a.Custodian
-	}
+	tapped := session.Tapped(cm.approvals)
 	failed := func(err error, what string) error {
 		e := base
 		e.Kind = logbook.KindNote
 		e.Details = map[string]string{"action": "aws-session", logbook.DetailResult: "failed",
 			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, "error": logbook.OneLine(err.Error()),
-			logbook.DetailTapped: strings.Join(tapped, ","), logbook.DetailSession: cl.ID}
+			logbook.DetailTapped: tapped, logbook.DetailSession: cl.ID}
 		if rerr := ac.record(e, opRec, -1); rerr != nil {
 			reportError(os.Stderr, fmt.Errorf("the failed attempt could not be recorded: %w", rerr))
 		} else {
@@ -346,7 +343,7 @@ func runAWSSession(c *cli.Context) (err error) {
 		e := base
 		e.Kind = logbook.KindRelease
 		e.Details = map[string]string{
-			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: strings.Join(tapped, ","),
+			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: tapped,
 			"role-arn": h.Scope, "output": o.mode, "presigned-request-sha256": p.Hash(),
 			"request-signed": p.SignedAt.UTC().Format(time.RFC3339), "request-expires": p.Expires.UTC().Format(time.RFC3339),
 			"expires": p.LatestEnd().UTC().Format(time.RFC3339), logbook.DetailSession: cl.ID,
@@ -372,7 +369,7 @@ func runAWSSession(c *cli.Context) (err error) {
 	e := base
 	e.Kind = logbook.KindRelease
 	e.Details = map[string]string{
-		logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: strings.Join(tapped, ","),
+		logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: tapped,
 		"session-key-id": sess.AccessKeyID, "expires": sess.Expiration.UTC().Format(time.RFC3339),
 		"role-arn": h.Scope, "assumed-role-arn": sess.AssumedRoleARN, "output": o.mode,
 		logbook.DetailSession: cl.ID,

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"time"
 
@@ -251,19 +250,14 @@ func (cd *caseDir) findUnended(l *logbook.Log) {
 func (cd *caseDir) noteUnended(l *logbook.Log, actor *token.Record, signer crypto.Signer) {
 	us := cd.unended
 	cd.unended = nil
-	if len(us) == 0 || l.Refresh() != nil {
-		return
-	}
-	still := logbook.UnendedSessions(l.Entries())
-	for _, u := range us {
-		if !slices.ContainsFunc(still, func(e *logbook.Entry) bool { return e.Index == u.Release.Index }) {
-			continue // another process noted it meanwhile
-		}
-		e := session.UnterminatedEnd(u)
-		if _, err := cd.Append(-1, e, actor, signer); err != nil {
+	session.NoteUnended(l, us, func(e logbook.Entry) error {
+		_, err := cd.Append(-1, e, actor, signer)
+		return err
+	}, func(u casedir.UnendedSession, err error) {
+		if err != nil {
 			infof("warning: could not note the unterminated session %s: %v", u.Name, err)
-			continue
+			return
 		}
 		infof("noted the unterminated session %s in the logbook (%d bytes of recording survived)", u.Name, u.Size)
-	}
+	})
 }

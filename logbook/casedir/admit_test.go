@@ -112,3 +112,18 @@ func TestRetireRules(t *testing.T) {
 		t.Fatalf("retiring bob twice: %v", err)
 	}
 }
+
+func TestNotAdmittedReason(t *testing.T) {
+	c, p := admittingCase(t, 1)
+	addRecord(t, c, p, "carol", "carol")
+	if _, err := c.Append(-1, logbook.RetireEntry(p.member("bob")), p.recs["alice"], p.keys["alice"]); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := reopen(t, c).Admission()
+	if got := a.NotAdmittedReason(p.recs["bob"].Fingerprint()); got != "retired in entry 1" {
+		t.Errorf("bob: %q", got)
+	}
+	if got := a.NotAdmittedReason(p.recs["carol"].Fingerprint()); got != "never admitted" {
+		t.Errorf("carol: %q", got)
+	}
+}

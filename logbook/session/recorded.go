@@ -9,6 +9,7 @@ package session
 
 import (
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"time"
 
@@ -91,4 +92,21 @@ func UnterminatedEnd(u casedir.UnendedSession) logbook.Entry {
 	}
 	return logbook.Entry{Kind: logbook.KindNote, Secret: r.Secret, HeaderHash: r.HeaderHash, Ticket: r.Ticket, UseCase: r.UseCase,
 		Reason: UnterminatedEndReason, Details: d}
+}
+
+// NoteUnended appends, through appendEntry, the UnterminatedEnd of each of
+// us (found when the logbook was opened) that l, refreshed, still holds
+// unended: another process may have noted one meanwhile. noted is told
+// of each, with the append's error.
+func NoteUnended(l *logbook.Log, us []casedir.UnendedSession, appendEntry func(logbook.Entry) error, noted func(u casedir.UnendedSession, err error)) {
+	if len(us) == 0 || l.Refresh() != nil {
+		return
+	}
+	still := logbook.UnendedSessions(l.Entries())
+	for _, u := range us {
+		if !slices.ContainsFunc(still, func(e *logbook.Entry) bool { return e.Index == u.Release.Index }) {
+			continue // another process noted it meanwhile
+		}
+		noted(u, appendEntry(UnterminatedEnd(u)))
+	}
 }

@@ -59,3 +59,26 @@ func TestUnterminatedEnd(t *testing.T) {
 		t.Fatalf("missing recording %v", m.Details)
 	}
 }
+
+func TestNoteUnended(t *testing.T) {
+	l, ps := newLog(t, "carol")
+	s := New("carol", "prod-aws", nil)
+	ps.add(t, l, "carol", s.Entry(logbook.KindRelease, RecordingDetails(map[string]string{}, "a.cast", false, "")))
+	ps.add(t, l, "carol", s.Entry(logbook.KindRelease, RecordingDetails(map[string]string{}, "b.cast", false, "")))
+	us := []casedir.UnendedSession{{Release: l.Entries()[0], Name: "a.cast", Size: 3}, {Release: l.Entries()[1], Name: "b.cast", Missing: true}}
+	// b's end lands meanwhile, written by another process.
+	ps.add(t, l, "carol", UnterminatedEnd(us[1]))
+	var noted []string
+	NoteUnended(l, us, func(e logbook.Entry) error {
+		_, err := l.Append(l.Size(), e, ps["carol"])
+		return err
+	}, func(u casedir.UnendedSession, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		noted = append(noted, u.Name)
+	})
+	if fmt.Sprint(noted) != "[a.cast]" || len(logbook.UnendedSessions(l.Entries())) != 0 || l.Size() != 4 {
+		t.Fatalf("noted %v, size %d, unended %v", noted, l.Size(), logbook.UnendedSessions(l.Entries()))
+	}
+}
