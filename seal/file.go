@@ -240,3 +240,16 @@ func sectionFrom(r io.Reader, start, n int64) *io.SectionReader {
 	}
 	return io.NewSectionReader(r.(io.ReaderAt), start+n, end-start-n)
 }
+
+// ShareFile returns token custodian idx's share as a standalone armored
+// age file: the block after the "share: idx" line of the .glass, byte for
+// byte (the encoding is canonical), which stock age decrypts with the
+// custodian's token and the breakglass plugin. It returns false for a
+// paper custodian or an index not in the roster.
+func (f *File) ShareFile(idx int) ([]byte, bool) {
+	s, ok := f.shares[idx]
+	if !ok {
+		return nil, false
+	}
+	return encodeArmor(s), true
+}

@@ -96,6 +96,21 @@ func (h *Header) Custodians() []Custodian {
 	return cs
 }
 
+// Policy says how many custodians an unseal needs: "2 of 3", or with
+// groups "2 of 3 groups: 1 of ops (2), 2 of dev (3), 1 of sec (1)". It is
+// the threshold detail of seal and reseal entries.
+func (h *Header) Policy() string {
+	if len(h.Groups) == 1 {
+		g := h.Groups[0]
+		return fmt.Sprintf("%d of %d", g.Threshold, len(g.Custodians))
+	}
+	var parts []string
+	for _, g := range h.Groups {
+		parts = append(parts, fmt.Sprintf("%d of %s (%d)", g.Threshold, g.Name, len(g.Custodians)))
+	}
+	return fmt.Sprintf("%d of %d groups: %s", h.GroupThreshold, len(h.Groups), strings.Join(parts, ", "))
+}
+
 // position maps a custodian index to its group and member index.
 func (h *Header) position(idx int) (group, member int, ok bool) {
 	for gi, g := range h.Groups {

@@ -209,20 +209,16 @@ func recordGenesis(c *cli.Context, cd *caseDir, l *logbook.Log, founders []*toke
 		return withHints(fmt.Errorf("the logbook of %s has its genesis already (entry %d)", cd.Dir, a.Genesis.Index),
 			"admit a custodian with breakglass card admit NAME --as ADMITTER")
 	}
-	g := logbook.Genesis{AdmitSigners: c.Int("admit-signers"), Migration: l.Size() > 0}
-	for _, r := range founders {
-		name, err := actorName(r)
-		if err != nil {
-			return err
-		}
-		if slices.ContainsFunc(g.Founders, func(m logbook.Member) bool { return m.Name == name }) {
-			return withHints(fmt.Errorf("two founders' records carry the name %s: one name, one key", name),
-				"name the founders with --founder FILE, one record per person")
-		}
-		g.Founders = append(g.Founders, logbook.Member{Name: name, Fingerprint: r.Fingerprint()})
-	}
-	if g.AdmitSigners < 1 || g.AdmitSigners > len(g.Founders) {
-		return usageError("--admit-signers %d: must be between 1 and the %d founders", g.AdmitSigners, len(g.Founders))
+	g, err := casedir.NewGenesis(founders, c.Int("admit-signers"), l.Size() > 0)
+	var de *casedir.DuplicateFounderError
+	var pe *casedir.PolicyRangeError
+	switch {
+	case errors.As(err, &de):
+		return withHints(err, "name the founders with --founder FILE, one record per person")
+	case errors.As(err, &pe):
+		return usageError("--admit-signers %d: must be between 1 and the %d founders", pe.Policy, pe.Founders)
+	case err != nil:
+		return err
 	}
 	signers := founders
 	var as []string
@@ -362,13 +358,7 @@ func admissionRecord(cd *caseDir, a *casedir.Admission, name string) (*token.Rec
 	if err != nil {
 		return nil, err
 	}
-	var found []*token.Record
-	for _, r := range recs {
-		n, _ := actorName(r)
-		if r.Keys != nil && (r.Custodian.Name == name || n == name) && !a.Admitted(n, r.Fingerprint()) {
-			found = append(found, r)
-		}
-	}
+	found := a.Waiting(recs, name)
 	switch len(found) {
 	case 0:
 		return nil, withHints(fmt.Errorf("the case %s has no record of %s waiting to be admitted", cd.Dir, name),
@@ -396,23 +386,18 @@ func runCardAdmit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	name, err := actorName(r)
+	ad, err := a.Admit(r)
+	var ne *casedir.NoEnrollError
+	if errors.As(err, &ne) {
+		return withHints(err,
+			"a token asks to be admitted by enrolling into the case: breakglass card enroll --name "+r.Custodian.Name+" … --case "+cd.Dir)
+	}
 	if err != nil {
 		return err
 	}
-	m := logbook.Member{Name: name, Fingerprint: r.Fingerprint()}
-	if i, ok := a.Since(m.Fingerprint); ok {
-		return fmt.Errorf("%s is admitted already (entry %d)", m, i)
-	}
-	enroll, ok := a.EnrollEntry(name, m.Fingerprint)
-	if !ok {
-		return withHints(fmt.Errorf("the logbook has no enroll entry of %s signed by its token", m),
-			"a token asks to be admitted by enrolling into the case: breakglass card enroll --name "+r.Custodian.Name+" … --case "+cd.Dir)
-	}
-	ad := logbook.Admit{Member: m, Enroll: enroll}
-	if old, ok := a.KeyOf(name); ok {
-		ad.Replaces = old
-		infof("%s has the admitted key %s: admitting the new card retires it", name, old)
+	m, name := ad.Member, ad.Name
+	if ad.Replaces != "" {
+		infof("%s has the admitted key %s: admitting the new card retires it", name, ad.Replaces)
 	}
 	var signers []*token.Record
 	for _, n := range as {
@@ -463,15 +448,13 @@ func runCardRetire(c *cli.Context) error {
 		return err
 	}
 	m := logbook.Member{Name: name, Fingerprint: r.Fingerprint()}
-	if !a.Admitted(name, m.Fingerprint) {
-		if i, ok := a.RetiredAt(m.Fingerprint); ok {
-			return fmt.Errorf("%s was retired already (entry %d)", m, i)
-		}
-		return fmt.Errorf("%s is not admitted: there is nothing to retire", m)
+	err = a.CheckRetire(m)
+	var tf *casedir.TooFewLeftError
+	if errors.As(err, &tf) {
+		return withHints(err, "admit a successor first (breakglass card admit NAME --as …)")
 	}
-	if left := len(a.Members()) - 1; left < a.Policy {
-		return withHints(fmt.Errorf("retiring %s would leave %d admitted custodians, fewer than the %d an admit needs", m, left, a.Policy),
-			"admit a successor first (breakglass card admit NAME --as …)")
+	if err != nil {
+		return err
 	}
 	e := logbook.RetireEntry(m)
 	e.Reason, e.Ticket = c.String("reason"), c.String("ticket")
@@ -541,11 +524,7 @@ func reportAdmission(w io.Writer, cd *caseDir) error {
 	recs, _ := cd.Records()
 	for _, i := range bad {
 		r := recs[i]
-		why := "never admitted"
-		if at, ok := a.RetiredAt(r.Fingerprint()); ok {
-			why = fmt.Sprintf("retired in entry %d", at)
-		}
-		fmt.Fprintf(w, "not admitted: %s (%s, key %s): %s, never trusted\n", cd.RecordPath(i), r.Custodian.Name, r.Fingerprint(), why)
+		fmt.Fprintf(w, "not admitted: %s (%s, key %s): %s, never trusted\n", cd.RecordPath(i), r.Custodian.Name, r.Fingerprint(), a.NotAdmittedReason(r.Fingerprint()))
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -144,35 +143,11 @@ func runAWSCheck(c *cli.Context) error {
 		out.Findings = append(out.Findings, out.AlertTest.Findings...)
 	}
 
-	entries := ac.entries()
-	if ac.log != nil {
-		if seal := awsLastSeal(entries, h.Name); seal != nil {
-			for k, v := range rec.PolicyHashes {
-				if got := seal.Details["policy-"+k+"-sha256"]; got != "" && got != v {
-					out.Findings = append(out.Findings, aws.Finding{Severity: aws.Drift, Subject: aws.RecordPath(path),
-						Problem: fmt.Sprintf("the %s policy hash differs from the logbook's seal entry %d", k, seal.Index),
-						Fix:     "restore " + aws.RecordPath(path) + " from git; if the change was intended, run breakglass aws provision to record it"})
-				}
-			}
-		}
-		if f := revokeKept(awsLastRevoke(entries, h.Name), rep, path, time.Now()); f != nil {
-			out.Findings = append(out.Findings, *f)
-		}
-	}
-	if lu := rep.SealedKey.LastUsed; !lu.IsZero() {
-		switch e := audit.ExplainUse(entries, h.Name, h.KeyID, lu); {
-		case e != nil:
-			out.Releases = append(out.Releases, awsUseReport{Index: e.Index, Kind: string(e.Kind), Time: e.Time,
-				Operator: e.Details[logbook.DetailOperator], Ticket: e.Ticket})
-		case ac.log == nil:
-			out.Findings = append(out.Findings, aws.Finding{Severity: aws.Warning, Subject: h.KeyID,
-				Problem: fmt.Sprintf("the sealed key was last used %s (%s), and there is no logbook to explain it", lu.UTC().Format(time.RFC3339), rep.SealedKey.LastUsedService),
-				Fix:     "keep a logbook in the case (breakglass log init) so that every use is explained"})
-		default:
-			out.Findings = append(out.Findings, aws.Finding{Severity: aws.Drift, Subject: h.KeyID,
-				Problem: fmt.Sprintf("the sealed key was used %s (%s) and no release in the logbook explains it", lu.UTC().Format(time.RFC3339), rep.SealedKey.LastUsedService),
-				Fix:     "treat it as an incident: find the call in CloudTrail, then run breakglass aws revoke " + path})
-		}
+	lc := audit.CheckLogbook(ac.entries(), ac.log != nil, h.Name, h.KeyID, path, rec.PolicyHashes, rep, time.Now())
+	out.Findings = append(out.Findings, lc.Findings...)
+	if e := lc.Explained; e != nil {
+		out.Releases = append(out.Releases, awsUseReport{Index: e.Index, Kind: string(e.Kind), Time: e.Time,
+			Operator: e.Details[logbook.DetailOperator], Ticket: e.Ticket})
 	}
 	for _, fd := range out.Findings {
 		out.Drift = out.Drift || fd.Severity == aws.Drift
@@ -219,58 +194,4 @@ func runAWSCheck(c *cli.Context) error {
 		infof("%s: no drift", h.Name)
 	}
 	return nil
-}
-
-// awsLastSeal is the latest seal, reseal, revoke or rotate entry of a
-// secret that carries policy hashes (written by provision).
-func awsLastSeal(entries []*logbook.Entry, name string) *logbook.Entry {
-	for i := len(entries) - 1; i >= 0; i-- {
-		e := entries[i]
-		if e.Secret == name && e.Kind == logbook.KindSeal && strings.HasPrefix(e.Reason, "aws provision") {
-			return e
-		}
-	}
-	return nil
-}
-
-// awsLastRevoke is the latest aws revoke entry of a secret that records
-// its cutoff.
-func awsLastRevoke(entries []*logbook.Entry, name string) *logbook.Entry {
-	for i := len(entries) - 1; i >= 0; i-- {
-		e := entries[i]
-		if e.Secret == name && e.Kind == logbook.KindRevoke && e.Details["sessions-before"] != "" {
-			return e
-		}
-	}
-	return nil
-}
-
-// awsLongestSession is how long a session issued before a revoke can
-// last: a session token (sts:GetSessionToken) lasts up to 36 hours, a role
-// session up to 12.
-const awsLongestSession = 36 * time.Hour
-
-// revokeKept checks that IAM still denies the sessions the logbook's last
-// revoke denied, on the user and the role. A deny removed while sessions
-// from before the revoke can still be alive is drift; later it is only
-// worth a warning.
-func revokeKept(rev *logbook.Entry, rep *aws.CheckReport, path string, now time.Time) *aws.Finding {
-	if rev == nil {
-		return nil
-	}
-	cutoff, err := time.Parse(time.RFC3339, rev.Details["sessions-before"])
-	if err != nil || !rep.SessionsRevokedBefore.Before(cutoff) {
-		return nil
-	}
-	f := &aws.Finding{Severity: aws.Drift, Subject: rep.UserARN,
-		Problem: fmt.Sprintf("the logbook's revoke entry %d denied sessions issued before %s, but IAM no longer denies them on both the user and the role: session tokens made from the released key before then can assume the role again",
-			rev.Index, cutoff.UTC().Format(time.RFC3339)),
-		Fix: "if a finding above says one side still has the deny, breakglass aws provision puts it back on both; otherwise run breakglass aws revoke " + path + " again (it also replaces the sealed key)"}
-	if now.Sub(cutoff) > awsLongestSession {
-		f.Severity = aws.Warning
-		f.Problem = fmt.Sprintf("the logbook's revoke entry %d denied sessions issued before %s, but IAM no longer denies them on both the user and the role (harmless now: every session issued before then has expired)",
-			rev.Index, cutoff.UTC().Format(time.RFC3339))
-		f.Fix = "find out who removed " + aws.RevokePolicyName + " (CloudTrail: DeleteUserPolicy, DeleteRolePolicy)"
-	}
-	return f
 }

@@ -352,7 +352,7 @@ func runAWSProvision(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	infof("provisioned %s: access key %s sealed to %s (%s)", spec.Name, key.AccessKeyID, out, policyString(sealed.Header))
+	infof("provisioned %s: access key %s sealed to %s (%s)", spec.Name, key.AccessKeyID, out, sealed.Header.Policy())
 	infof("commit %s and %s", out, aws.RecordPath(out))
 	return nil
 }

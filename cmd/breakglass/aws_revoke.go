@@ -205,7 +205,7 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 	if err := handOverPaper(sealed.Paper, h.Name, c.String("paper-out")); err != nil {
 		return withHints(err, "the new key is sealed in "+path+" but a paper custodian's share was not handed over: run breakglass aws rotate "+path+" again with --paper-out")
 	}
-	infof("new access key %s sealed to %s (%s), replacing %s", newKey.AccessKeyID, path, policyString(sealed.Header), oldKey)
+	infof("new access key %s sealed to %s (%s), replacing %s", newKey.AccessKeyID, path, sealed.Header.Policy(), oldKey)
 
 	prev := f.HeaderHash()
 	e := logbook.Entry{Secret: h.Name, HeaderHash: sealed.HeaderHash[:], Details: map[string]string{

@@ -15,6 +15,7 @@ import (
 	"github.com/breakglass/breakglass/aws"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
@@ -284,7 +285,7 @@ func runAWSSession(c *cli.Context) (err error) {
 	cl := ceremonyLogOf(c, ac.cd, ac.log, f, operator, opRec)
 	tapReq := approval.Request{Action: "aws session", Operator: operator,
 		Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
-	cl.setRequest(tapReq)
+	cl.SetRequest(tapReq)
 	var es *execSession
 	if o.mode == "exec" {
 		if es, err = prepareExec(c, cl, "aws session"); err != nil {
@@ -293,7 +294,7 @@ func runAWSSession(c *cli.Context) (err error) {
 		defer es.abandon()
 	}
 	startDetails := map[string]string{"concurrent-release": concurrent, "output": o.mode, logbook.DetailKeyID: h.KeyID}
-	if err := cl.recordOperator(cl.entry(logbook.KindUnsealStart, startDetails), size); err != nil {
+	if err := cl.recordOperator(cl.Entry(logbook.KindUnsealStart, startDetails), size); err != nil {
 		var ce *logbook.ConflictError
 		if errors.As(err, &ce) {
 			return withHints(errors.New("the logbook changed while the session was being checked; nothing was tapped"), "run the command again")
@@ -302,7 +303,7 @@ func runAWSSession(c *cli.Context) (err error) {
 	}
 	cm := newCeremony(c, f, tapReq)
 	cm.onTap = cl.onTap
-	defer func() { cl.endSession(err, tappedList(cm.approvals)) }() // an abort, unless closed
+	defer func() { cl.endSession(err, session.Tapped(cm.approvals)) }() // an abort, unless closed
 	if err := cm.run(context.Background()); err != nil {
 		return err
 	}
@@ -318,16 +319,13 @@ func runAWSSession(c *cli.Context) (err error) {
 	hh := f.HeaderHash()
 	base := logbook.Entry{Secret: h.Name, HeaderHash: hh[:], Reason: c.String("reason"),
 		Ticket: c.String("ticket"), UseCase: uc}
-	tapped := make([]string, len(cm.approvals))
-	for i, a := range cm.approvals {
-		tapped[i] = a.Custodian
-	}
+	tapped := session.Tapped(cm.approvals)
 	failed := func(err error, what string) error {
 		e := base
 		e.Kind = logbook.KindNote
 		e.Details = map[string]string{"action": "aws-session", logbook.DetailResult: "failed",
-			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, "error": logSafe(err.Error()),
-			logbook.DetailTapped: strings.Join(tapped, ","), logbook.DetailSession: cl.session}
+			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, "error": logbook.OneLine(err.Error()),
+			logbook.DetailTapped: tapped, logbook.DetailSession: cl.ID}
 		if rerr := ac.record(e, opRec, -1); rerr != nil {
 			reportError(os.Stderr, fmt.Errorf("the failed attempt could not be recorded: %w", rerr))
 		} else {
@@ -345,13 +343,13 @@ func runAWSSession(c *cli.Context) (err error) {
 		e := base
 		e.Kind = logbook.KindRelease
 		e.Details = map[string]string{
-			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: strings.Join(tapped, ","),
+			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: tapped,
 			"role-arn": h.Scope, "output": o.mode, "presigned-request-sha256": p.Hash(),
 			"request-signed": p.SignedAt.UTC().Format(time.RFC3339), "request-expires": p.Expires.UTC().Format(time.RFC3339),
-			"expires": p.LatestEnd().UTC().Format(time.RFC3339), logbook.DetailSession: cl.session,
+			"expires": p.LatestEnd().UTC().Format(time.RFC3339), logbook.DetailSession: cl.ID,
 		}
 		if concurrent != "" {
-			e.Details["concurrent-release"] = logSafe(concurrent)
+			e.Details["concurrent-release"] = logbook.OneLine(concurrent)
 		}
 		if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
 			return withHints(fmt.Errorf("the release could not be recorded, so the presigned request was not shown: %w", err),
@@ -371,13 +369,13 @@ func runAWSSession(c *cli.Context) (err error) {
 	e := base
 	e.Kind = logbook.KindRelease
 	e.Details = map[string]string{
-		logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: strings.Join(tapped, ","),
+		logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: tapped,
 		"session-key-id": sess.AccessKeyID, "expires": sess.Expiration.UTC().Format(time.RFC3339),
 		"role-arn": h.Scope, "assumed-role-arn": sess.AssumedRoleARN, "output": o.mode,
-		logbook.DetailSession: cl.session,
+		logbook.DetailSession: cl.ID,
 	}
 	if concurrent != "" {
-		e.Details["concurrent-release"] = logSafe(concurrent)
+		e.Details["concurrent-release"] = logbook.OneLine(concurrent)
 	}
 	e.Details = es.releaseDetails(e.Details)
 	if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
@@ -491,18 +489,4 @@ func awsExec(es *execSession, args []string, sess *aws.STSCredentials, req aws.R
 	}
 	infof("session handed back; after the incident run breakglass aws revoke")
 	return nil
-}
-
-// logSafe makes an error message fit a logbook value: one line, printable.
-func logSafe(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return s
 }

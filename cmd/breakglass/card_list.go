@@ -257,11 +257,7 @@ func caseNotAdmitted(c *cli.Context) []string {
 	recs, _ := cd.Records()
 	var out []string
 	for _, i := range bad {
-		why := "never admitted"
-		if at, ok := a.RetiredAt(recs[i].Fingerprint()); ok {
-			why = fmt.Sprintf("retired in entry %d", at)
-		}
-		out = append(out, fmt.Sprintf("%s (%s, key %s): %s", cd.RecordPath(i), recs[i].Custodian.Name, recs[i].Fingerprint(), why))
+		out = append(out, fmt.Sprintf("%s (%s, key %s): %s", cd.RecordPath(i), recs[i].Custodian.Name, recs[i].Fingerprint(), a.NotAdmittedReason(recs[i].Fingerprint())))
 	}
 	return out
 }

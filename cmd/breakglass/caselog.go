@@ -231,9 +231,6 @@ func (cd *caseDir) recordAt(size int64, e logbook.Entry, actor *token.Record, si
 	return cd.appendEntry(size, e, actor, signer)
 }
 
-// maxAppendTries bounds the retries of a check-then-append that lost a race.
-const maxAppendTries = 8
-
 func (cd *caseDir) appendEntry(size int64, e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
 	// First the aborts of unseal sessions whose process ended without
 	// closing them (unseal_session.go); not by a token that is enrolling

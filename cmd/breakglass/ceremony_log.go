@@ -16,19 +16,17 @@ package main
 // is not recorded.
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
@@ -138,23 +136,12 @@ func checkLoggedHeaderThen(l *logbook.Log, f *seal.File, path string, missingOK 
 // revoke for a key made by aws provision, log revoke for anything else.
 func checkOpenReleases(c *cli.Context, entries []*logbook.Entry, h *seal.Header, path string) (string, error) {
 	name := h.Name
-	open := logbook.OpenReleases(entries, name)
-	if len(open) == 0 {
-		return "", nil
+	var oe *session.OpenReleaseError
+	if err := session.CheckOpenRelease(entries, name); !errors.As(err, &oe) {
+		return "", err
 	}
-	last := open[len(open)-1]
-	who := last.Details[logbook.DetailOperator]
-	if who == "" {
-		who = last.Actor
-	}
-	ticket := last.Ticket
-	if ticket == "" {
-		ticket = "none"
-	}
-	msg := fmt.Errorf("%s was released to %s at %s (ticket %s) and has not been revoked since",
-		name, who, last.Time.UTC().Format(time.RFC3339), ticket)
 	if why := strings.TrimSpace(c.String("concurrent-release")); why != "" {
-		infof("warning: %v; going ahead because of --concurrent-release (recorded)", msg)
+		infof("warning: %v; going ahead because of --concurrent-release (recorded)", oe)
 		return why, nil
 	}
 	if c.IsSet("concurrent-release") {
@@ -164,8 +151,8 @@ func checkOpenReleases(c *cli.Context, entries []*logbook.Entry, h *seal.Header,
 	if awsGlassHeader(path, h) == nil {
 		closeWith = "breakglass aws revoke " + path + " --as NAME"
 	}
-	return "", withHints(msg,
-		"one person at a time: ask "+who+" to finish, then close the release with "+closeWith,
+	return "", withHints(oe,
+		"one person at a time: ask "+oe.Who+" to finish, then close the release with "+closeWith,
 		`if a second person really must act now, add --concurrent-release "REASON" (it is recorded)`)
 }
 
@@ -174,13 +161,13 @@ func checkOpenReleases(c *cli.Context, entries []*logbook.Entry, h *seal.Header,
 // the custodian's token right after the tap when their record is in the
 // case, else by the operator's token at the end.
 type ceremonyLog struct {
+	// Session builds the entries: Operator is the operator's logbook name
+	// (or the --operator text), ID joins the entries.
+	*session.Session
 	c        *cli.Context
 	cd       *caseDir
 	log      *logbook.Log  // nil: no logbook, nothing is recorded
 	operator *token.Record // the operator's enrollment record (with a logbook)
-	name     string        // the operator's logbook name, or the --operator text
-	session  string        // the session id joining the ceremony's entries
-	base     logbook.Entry // secret, header hash, reason, ticket, use case
 	logged   map[*approval.Approval]bool
 
 	// The unseal session (unseal_session.go): started once its
@@ -188,7 +175,7 @@ type ceremonyLog struct {
 	// is; running is held meanwhile, so that other commands leave it open.
 	started, closed bool
 	startIndex      int64 // the unseal-start entry's number
-	running         *sessionLock
+	running         *session.Lock
 }
 
 // newCeremonyLog opens the case and resolves who acts: name (--operator,
@@ -223,17 +210,8 @@ func newCeremonyLog(c *cli.Context, f *seal.File, name string) (*ceremonyLog, er
 // is their logbook name, and r their record (nil without a logbook).
 func ceremonyLogOf(c *cli.Context, cd *caseDir, l *logbook.Log, f *seal.File, name string, r *token.Record) *ceremonyLog {
 	h := f.HeaderHash()
-	return &ceremonyLog{c: c, cd: cd, log: l, name: name, operator: r, session: newSessionID(),
-		base:   logbook.Entry{Secret: f.Header.Name, HeaderHash: h[:]},
+	return &ceremonyLog{Session: session.New(name, f.Header.Name, h[:]), c: c, cd: cd, log: l, operator: r,
 		logged: map[*approval.Approval]bool{}}
-}
-
-func newSessionID() string {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Sprintf("%x", time.Now().UnixNano())
-	}
-	return hex.EncodeToString(b[:])
 }
 
 // entries returns the logbook's verified entries (none without one).
@@ -242,30 +220,6 @@ func (cl *ceremonyLog) entries() []*logbook.Entry {
 		return nil
 	}
 	return cl.log.Entries()
-}
-
-// entry returns a new entry of kind with the ceremony's common fields and
-// details (empty values dropped).
-func (cl *ceremonyLog) entry(kind logbook.Kind, details map[string]string) logbook.Entry {
-	e := cl.base
-	e.Kind = kind
-	e.Details = map[string]string{logbook.DetailOperator: cl.name, logbook.DetailSession: cl.session}
-	for k, v := range details {
-		e.Details[k] = v
-	}
-	for k, v := range e.Details {
-		if v = trimLog(v); v == "" {
-			delete(e.Details, k)
-		} else {
-			e.Details[k] = v
-		}
-	}
-	return e
-}
-
-// setRequest fills in the request's reason, ticket and use case.
-func (cl *ceremonyLog) setRequest(r approval.Request) {
-	cl.base.Reason, cl.base.Ticket, cl.base.UseCase = strings.TrimSpace(logSafe(r.Reason)), strings.TrimSpace(logSafe(r.Ticket)), strings.TrimSpace(logSafe(r.UseCase))
 }
 
 // recordOperator appends e signed by the operator's token. size >= 0 is
@@ -282,18 +236,6 @@ func (cl *ceremonyLog) recordOperator(e logbook.Entry, size int64) error {
 	}
 	_, err := cl.cd.recordSigned(cl.c, e, cl.operator, size)
 	return err
-}
-
-// tapEntry is the tap entry of approval a.
-func (cl *ceremonyLog) tapEntry(a *approval.Approval) logbook.Entry {
-	d := map[string]string{"custodian": a.Custodian, "token": a.Token,
-		"approval": base64.StdEncoding.EncodeToString(a.Message)}
-	if a.Signature != nil {
-		d["approval-signature"] = base64.StdEncoding.EncodeToString(a.Signature)
-		d["approval-fingerprint"] = strings.ReplaceAll(a.Fingerprint(), " ", "")
-		d["approval-key"] = strings.ReplaceAll(a.KeyFingerprint, " ", "")
-	}
-	return cl.entry(logbook.KindTap, d)
 }
 
 // onTap records a tap right after it, signed by the custodian's own token
@@ -317,7 +259,7 @@ func (cl *ceremonyLog) onTap(tok token.Token, a *approval.Approval) error {
 	if actor == nil || cl.cd.checkActor(actor) != nil {
 		return nil
 	}
-	if _, err := cl.cd.record(cl.tapEntry(a), actor, tok.SigningKey()); err != nil {
+	if _, err := cl.cd.record(cl.Tap(a), actor, tok.SigningKey()); err != nil {
 		return err
 	}
 	cl.logged[a] = true
@@ -334,21 +276,12 @@ func (cl *ceremonyLog) recordTaps(approvals []*approval.Approval) error {
 		if cl.logged[a] {
 			continue
 		}
-		if err := cl.recordOperator(cl.tapEntry(a), -1); err != nil {
+		if err := cl.recordOperator(cl.Tap(a), -1); err != nil {
 			return err
 		}
 		cl.logged[a] = true
 	}
 	return nil
-}
-
-// tappedList names the custodians who tapped, comma-separated.
-func tappedList(approvals []*approval.Approval) string {
-	names := make([]string, len(approvals))
-	for i, a := range approvals {
-		names[i] = a.Custodian
-	}
-	return strings.Join(names, ",")
 }
 
 // recordRelease appends the release entry e, signed by the operator,
@@ -372,21 +305,20 @@ func (cd *caseDir) recordRelease(c *cli.Context, e logbook.Entry, actor *token.R
 	if err != nil || l == nil {
 		return logError(err)
 	}
-	for try := 0; try < maxAppendTries; try++ {
-		if err := l.Refresh(); err != nil {
-			return logError(err)
-		}
-		if !concurrent && len(logbook.OpenReleases(l.Entries(), e.Secret)) > 0 {
-			return withHints(errors.New("someone else's release of "+e.Secret+" was recorded during the taps"),
-				`one person at a time: see breakglass log show --secret `+e.Secret+`; add --concurrent-release "REASON" if you must go ahead`)
-		}
-		_, err := cd.recordSigned(c, e, actor, l.Size())
-		var ce *logbook.ConflictError
-		if !errors.As(err, &ce) {
-			return err
-		}
+	var appendErr error
+	err = session.AppendRelease(l, e.Secret, concurrent, func(size int64) error {
+		_, appendErr = cd.recordSigned(c, e, actor, size)
+		return appendErr
+	})
+	var re *session.RaceError
+	switch {
+	case errors.As(err, &re):
+		return withHints(err,
+			`one person at a time: see breakglass log show --secret `+e.Secret+`; add --concurrent-release "REASON" if you must go ahead`)
+	case err != nil && err != appendErr:
+		return logError(err) // refreshing the logbook failed
 	}
-	return errors.New("the logbook kept changing; try again")
+	return err
 }
 
 // outputFailed records, as best it can, that a recorded release did not
@@ -395,13 +327,7 @@ func (cl *ceremonyLog) outputFailed(cause error) {
 	if cl.log == nil {
 		return
 	}
-	e := cl.entry(logbook.KindNote, map[string]string{"action": "release-output-failed", "error": cause.Error()})
-	e.Reason = "the release recorded before this entry did not reach the operator"
-	if err := cl.recordOperator(e, -1); err != nil {
+	if err := cl.recordOperator(cl.OutputFailed(cause), -1); err != nil {
 		reportError(os.Stderr, fmt.Errorf("the failed output could not be recorded either: %w", err))
 	}
 }
-
-// trimLog makes s fit a logbook field: one line, no leading or trailing
-// space, bounded.
-func trimLog(s string) string { return strings.TrimSpace(logSafe(s)) }

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/seal/approval"
 )
 
@@ -101,8 +102,8 @@ func runDrillVerify(c *cli.Context) error {
 	if err := checkLoggedHeader(cl.log, f, path, true); err != nil {
 		return err
 	}
-	req := approval.Request{Action: "drill", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket")}
-	cl.setRequest(req)
+	req := approval.Request{Action: "drill", Operator: cl.Operator, Reason: c.String("reason"), Ticket: c.String("ticket")}
+	cl.SetRequest(req)
 	cm := newCeremony(c, f, req)
 	// The drill entry: pass, fail (the taps did not reconstruct the key)
 	// or aborted (too few taps: interrupted, the window ran out), who
@@ -113,7 +114,7 @@ func runDrillVerify(c *cli.Context) error {
 		err = openErr(cm.u.Drill())
 		result = map[bool]string{true: logbook.DrillPass, false: logbook.DrillFail}[err == nil]
 	}
-	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: tappedList(cm.approvals)}
+	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: session.Tapped(cm.approvals)}
 	if err != nil {
 		d["error"] = err.Error()
 	}
@@ -125,7 +126,7 @@ func runDrillVerify(c *cli.Context) error {
 	if result == logbook.DrillAborted && cl.log != nil {
 		infof("the drill was stopped (Ctrl-C); recording it as aborted, not as failed")
 	}
-	if rerr := cl.recordOperator(cl.entry(logbook.KindDrill, d), -1); rerr != nil {
+	if rerr := cl.recordOperator(cl.Entry(logbook.KindDrill, d), -1); rerr != nil {
 		rerr = fmt.Errorf("the drill result (%s) could not be recorded: %w", result, rerr)
 		if err != nil {
 			reportError(os.Stderr, rerr)

@@ -18,7 +18,6 @@ import (
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/seal/ceremony"
-	"github.com/breakglass/breakglass/token"
 )
 
 const drillRunHelp = `drill run is the quarterly drill: EVERY custodian of a sealed secret proves
@@ -141,8 +140,8 @@ func runDrillRun(c *cli.Context) error {
 	if err := checkLoggedHeader(cl.log, f, path, true); err != nil {
 		return err
 	}
-	req := approval.Request{Action: "drill", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket")}
-	cl.setRequest(req)
+	req := approval.Request{Action: "drill", Operator: cl.Operator, Reason: c.String("reason"), Ticket: c.String("ticket")}
+	cl.SetRequest(req)
 	cm := newCeremony(c, f, req)
 	cm.collectAll, cm.absent = true, absent
 	cm.onTap = cl.onTap
@@ -160,9 +159,9 @@ func runDrillRun(c *cli.Context) error {
 	if err == nil {
 		if c.Bool("aws") {
 			asked := time.Now().Add(-time.Second)
-			proof, err = drillAWS(c, cm.u, h, cl.name, userARN)
+			proof, err = drillAWS(c, cm.u, h, cl.Operator, userARN)
 			if err == nil && len(alerts) > 0 {
-				alerted = drillAlerted(c, cl.name, asked)
+				alerted = drillAlerted(c, cl.Operator, asked)
 			}
 			awsResult = map[bool]string{true: drills.AWSPass, false: drills.AWSFail}[err == nil]
 			var oe *drillOpenError
@@ -197,7 +196,7 @@ func runDrillRun(c *cli.Context) error {
 	}
 	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: strings.Join(proved, ","), drills.DetailAWS: awsResult}
 	if err != nil {
-		d["error"] = logSafe(err.Error())
+		d["error"] = logbook.OneLine(err.Error())
 	}
 	var approvals []string
 	for _, r := range cm.results {
@@ -219,7 +218,7 @@ func runDrillRun(c *cli.Context) error {
 	if result == logbook.DrillAborted && cl.log != nil {
 		infof("the drill was stopped; recording it as aborted, not as failed")
 	}
-	entry := cl.entry(logbook.KindDrill, d)
+	entry := cl.Entry(logbook.KindDrill, d)
 	var at *int64
 	if rerr := cl.recordOperator(entry, -1); rerr != nil {
 		rerr = fmt.Errorf("the drill result (%s) could not be recorded: %w", result, rerr)
@@ -360,62 +359,7 @@ func custodianResults(c *cli.Context, h *seal.Header, rs []ceremony.Result, abse
 			}
 		}
 	}
-	out := make([]drills.CustodianResult, 0, len(rs))
-	for _, r := range rs {
-		cr := drills.CustodianResult{Place: r.Index + 1, Name: r.Custodian, PINTries: r.PINRetries}
-		switch {
-		case r.Paper:
-			cr.Token = "paper"
-		case r.Via == ceremony.ViaRemote && r.Tapped:
-			cr.Token = "remote"
-		case r.Token.Kind != "":
-			cr.Token = r.Token.Name()
-			cr.Firmware = r.Token.Firmware
-		}
-		if !r.Paper {
-			if t, ok := enrolled[r.Custodian]; ok && r.Token.Kind != "" {
-				cr.Enrolled = t.UTC().Truncate(24 * time.Hour)
-			}
-		}
-		switch {
-		case r.Tapped:
-			cr.Result = drills.Proved
-		case r.Err != nil && !slices.Contains(absent, r.Custodian):
-			cr.Result, cr.Problem = drills.Failed, problemOf(r.Err)
-			cr.Error = logSafe(r.Err.Error())
-		default:
-			cr.Result = drills.Absent
-		}
-		if r.Paper {
-			cr.PINTries = -1
-		}
-		out = append(out, cr)
-	}
-	return out
-}
-
-// problemOf classifies why a custodian's tap failed.
-func problemOf(err error) string {
-	var (
-		pe *token.PINError
-		re *ceremony.ReplacedError
-		me *ceremony.MnemonicError
-	)
-	switch {
-	case errors.As(err, &re):
-		return drills.ProblemCardReplaced
-	case errors.As(err, &me):
-		return drills.ProblemMnemonic
-	case errors.As(err, &pe) && pe.Tried && pe.Retries > 1:
-		return drills.ProblemWrongPIN
-	case errors.As(err, &pe):
-		return drills.ProblemLocked
-	case errors.Is(err, token.ErrNotPresent):
-		return drills.ProblemCardRemoved
-	case errors.Is(err, seal.ErrBadShare):
-		return drills.ProblemShare
-	}
-	return drills.ProblemToken
+	return drills.ResultsOf(rs, absent, enrolled)
 }
 
 // printDrillRun says on standard error what became of each custodian.

@@ -92,7 +92,7 @@ func runDrillSchedule(c *cli.Context) error {
 		if s.Header.KeyID != "" && strings.Contains(s.Header.Scope, ":role/") {
 			awsFlag = " --aws"
 		}
-		fmt.Fprintf(&desc, "  breakglass drill run %s%s --operator LEAD --ticket DRILL-ID   (%s, %s; every custodian)\n", s.File, awsFlag, s.Header.Name, policyString(s.Header))
+		fmt.Fprintf(&desc, "  breakglass drill run %s%s --operator LEAD --ticket DRILL-ID   (%s, %s; every custodian)\n", s.File, awsFlag, s.Header.Name, s.Header.Policy())
 		for _, cu := range s.Header.Custodians() {
 			if !invited[cu.Name] {
 				invited[cu.Name] = true

@@ -20,8 +20,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +30,7 @@ import (
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/recording"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/token"
 )
 
@@ -116,14 +115,14 @@ func prepareExec(c *cli.Context, cl *ceremonyLog, action string) (*execSession, 
 	case err != nil:
 		return nil, err
 	}
-	name, file, err := cd.NewRecording(cl.base.Secret, cl.session, time.Now())
+	name, file, err := cd.NewRecording(cl.Base.Secret, cl.ID, time.Now())
 	if err != nil {
 		return nil, withHints(fmt.Errorf("cannot create the recording in %s: %v; nothing was tapped", cd.Dir, atomicfile.UnwrapPath(err)),
 			`make the case writable, or run it unrecorded: --no-recording "REASON"`)
 	}
-	title := fmt.Sprintf("breakglass %s: %s by %s", action, cl.base.Secret, cl.name)
-	if cl.base.Ticket != "" {
-		title += " (" + cl.base.Ticket + ")"
+	title := fmt.Sprintf("breakglass %s: %s by %s", action, cl.Base.Secret, cl.Operator)
+	if cl.Base.Ticket != "" {
+		title += " (" + cl.Base.Ticket + ")"
 	}
 	es.rec, err = recording.Create(file, recording.Options{Recipients: rs, Title: title, NoInput: es.noInput,
 		OnError: recordingStopped})
@@ -141,21 +140,20 @@ func prepareExec(c *cli.Context, cl *ceremonyLog, action string) (*execSession, 
 func recordingStopped(err error, at time.Duration) {
 	fmt.Fprintf(os.Stderr, "\r\nbreakglass: error: the recording stopped %s s into the session: %v\r\n"+
 		"breakglass: hint: the session goes on UNRECORDED from here; the logbook will say where the recording stopped\r\n"+
-		"breakglass: hint: free space where the case is, or end the session (exit) and start a new one\r\n", seconds(at), atomicfile.UnwrapPath(err))
+		"breakglass: hint: free space where the case is, or end the session (exit) and start a new one\r\n", session.Seconds(at), atomicfile.UnwrapPath(err))
 }
 
 // releaseDetails adds what the release entry says about the recording to
 // details.
 func (es *execSession) releaseDetails(details map[string]string) map[string]string {
-	switch {
-	case es == nil:
-	case es.rec == nil:
-		details["no-recording"] = logSafe(es.noRecording)
-	default:
-		details[logbook.DetailRecording] = es.name
-		details["recording-input"] = map[bool]string{false: "yes", true: "no"}[es.noInput]
+	if es == nil {
+		return details
 	}
-	return details
+	name := es.name
+	if es.rec == nil {
+		name = ""
+	}
+	return session.RecordingDetails(details, name, es.noInput, es.noRecording)
 }
 
 // abandon removes a recording that never ran (the release could not be
@@ -199,18 +197,11 @@ func (es *execSession) run(cmd *exec.Cmd, deadline time.Time) error {
 // recordEnd appends the session-end note, signed by the operator, and says
 // what was recorded.
 func (es *execSession) recordEnd(res *recording.Result) {
-	d := endDetails(es.name, res.SHA256, res.Size)
-	d[logbook.DetailEnd] = string(res.End)
-	d["recording-duration"] = seconds(res.Duration)
-	d["recording-input"] = map[bool]string{false: "yes", true: "no"}[es.noInput]
-	if res.End == recording.EndExit {
-		d["exit-status"] = strconv.Itoa(res.ExitCode)
-	}
+	var recErr error
 	if res.Err != nil {
-		d["recording-error"] = logSafe(atomicfile.UnwrapPath(res.Err).Error())
-		d["recording-complete-until"] = seconds(res.CompleteUntil)
+		recErr = atomicfile.UnwrapPath(res.Err)
 	}
-	e := es.cl.entry(logbook.KindNote, d)
+	e := es.cl.End(es.name, res, es.noInput, recErr)
 	sum := hex.EncodeToString(res.SHA256[:])
 	if err := es.cl.recordOperator(e, -1); err != nil {
 		reportError(os.Stderr, withHints(fmt.Errorf("the end of the session could not be recorded: %w", err),
@@ -220,22 +211,9 @@ func (es *execSession) recordEnd(res *recording.Result) {
 	}
 	infof("the session was recorded in %s (%d bytes, SHA-256 %s); it ended: %s", es.name, res.Size, sum, res.End)
 	if res.Err != nil {
-		infof("warning: the recording stopped %s s into the session (%v); the logbook says so", seconds(res.CompleteUntil), atomicfile.UnwrapPath(res.Err))
+		infof("warning: the recording stopped %s s into the session (%v); the logbook says so", session.Seconds(res.CompleteUntil), atomicfile.UnwrapPath(res.Err))
 	}
 }
-
-// endDetails are the details every session-end note has.
-func endDetails(name string, sum [32]byte, size int64) map[string]string {
-	return map[string]string{
-		logbook.DetailAction:    logbook.ActionSessionEnd,
-		logbook.DetailRecording: name,
-		"recording-sha256":      hex.EncodeToString(sum[:]),
-		"recording-size":        strconv.FormatInt(size, 10),
-	}
-}
-
-// seconds formats d as seconds with millisecond precision ("83.512").
-func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 
 // commandError is the error of an --exec command that did not run or did
 // not exit with 0.
@@ -273,36 +251,14 @@ func (cd *caseDir) findUnended(l *logbook.Log) {
 func (cd *caseDir) noteUnended(l *logbook.Log, actor *token.Record, signer crypto.Signer) {
 	us := cd.unended
 	cd.unended = nil
-	if len(us) == 0 || l.Refresh() != nil {
-		return
-	}
-	still := logbook.UnendedSessions(l.Entries())
-	for _, u := range us {
-		if !slices.ContainsFunc(still, func(e *logbook.Entry) bool { return e.Index == u.Release.Index }) {
-			continue // another process noted it meanwhile
-		}
-		r := u.Release
-		d := map[string]string{logbook.DetailEnd: string(recording.EndUnterminated)}
-		if u.Missing {
-			d[logbook.DetailAction], d[logbook.DetailRecording], d["recording-missing"] = logbook.ActionSessionEnd, u.Name, "yes"
-		} else {
-			d = endDetails(u.Name, u.SHA256, u.Size)
-			d[logbook.DetailEnd] = string(recording.EndUnterminated)
-			if !u.LastWrite.IsZero() {
-				d["recording-last-write"] = u.LastWrite.Format(time.RFC3339)
-			}
-		}
-		for _, k := range []string{logbook.DetailSession, logbook.DetailOperator} {
-			if v := r.Details[k]; v != "" {
-				d[k] = v
-			}
-		}
-		e := logbook.Entry{Kind: logbook.KindNote, Secret: r.Secret, HeaderHash: r.HeaderHash, Ticket: r.Ticket, UseCase: r.UseCase,
-			Reason: "a recorded session ended without breakglass recording its end; noted by the next command on the case", Details: d}
-		if _, err := cd.Append(-1, e, actor, signer); err != nil {
+	session.NoteUnended(l, us, func(e logbook.Entry) error {
+		_, err := cd.Append(-1, e, actor, signer)
+		return err
+	}, func(u casedir.UnendedSession, err error) {
+		if err != nil {
 			infof("warning: could not note the unterminated session %s: %v", u.Name, err)
-			continue
+			return
 		}
 		infof("noted the unterminated session %s in the logbook (%d bytes of recording survived)", u.Name, u.Size)
-	}
+	})
 }

@@ -5,7 +5,6 @@ package main
 // export say about the cosigned checkpoints.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
@@ -120,11 +118,10 @@ func runLogCosign(c *cli.Context) error {
 	}
 	var evidence error
 	for _, r := range res {
-		var e *witness.Error
 		switch {
 		case r.Err == nil:
 			infof("%s cosigned the checkpoint of %s", r.Witness.Name, logPlural(l.Size(), "entry", "entries"))
-		case errors.As(r.Err, &e) && (e.Kind == witness.Inconsistent || e.Kind == witness.Ahead) && evidence == nil:
+		case witness.Evidence(r.Err) && evidence == nil:
 			evidence = r.Err // reported last, as the error
 		default:
 			infof("%v", r.Err)
@@ -162,12 +159,11 @@ func cosignRequest(c *cli.Context, cd *caseDir, l *logbook.Log, w *witness.Witne
 	if old > l.Size() {
 		return usageError("--old %d: the logbook holds only %d entries", old, l.Size())
 	}
-	proof, err := l.ProveConsistency(old)
+	body, err := witness.Request(l, old)
 	if err != nil {
 		return err
 	}
 	out := c.String("request-out")
-	body := witness.FormatRequest(old, proof, l.Checkpoint().Signed)
 	if err := writeNewFile(out, 0o644, false, func(wr io.Writer) error { _, err := wr.Write(body); return err }); err != nil {
 		return withHints(fmt.Errorf("cannot write %s: %v", out, atomicfile.UnwrapPath(err)), "choose another --request-out; an existing file is never overwritten")
 	}
@@ -192,51 +188,25 @@ func cosignResponse(c *cli.Context, cd *caseDir, l *logbook.Log, cfg *witness.Co
 	if err != nil {
 		return fmt.Errorf("--response %s: %v", path, atomicfile.UnwrapPath(err))
 	}
-	signed := b
-	if bytes.HasPrefix(b, []byte("— ")) {
-		signed = append(bytes.Clone(l.Checkpoint().Signed), b...)
-	}
-	n, err := note.Open(signed, cfg.Verifiers())
-	if err != nil {
-		return withHints(fmt.Errorf("--response %s: no valid cosignature by a witness of %s: %v", path, cd.witnessesPath(), err),
+	names, err := witness.StoreResponse(cd.LogDir(), l.Checkpoint().Signed, b, cfg)
+	var re *witness.ResponseError
+	if errors.As(err, &re) {
+		return withHints(fmt.Errorf("--response %s: no valid cosignature by a witness of %s: %v", path, cd.witnessesPath(), re.Err),
 			"a response holds the cosigned checkpoint (log witness sign) or the witness's signature lines (add-checkpoint)",
 			"cosignature lines alone are for the latest checkpoint: the logbook may have grown since the request")
 	}
-	text, _, _ := strings.Cut(string(signed), "\n\n")
-	split := len(text) + 2
-	var own, cosigs []byte
-	for _, line := range strings.SplitAfter(string(signed[split:]), "\n") {
-		if line == "" {
-			continue
-		}
-		if isCosigLine(line, n.Sigs) {
-			cosigs = append(cosigs, line...)
-		} else {
-			own = append(own, line...)
-		}
-	}
-	ck := append([]byte(text+"\n\n"), own...)
-	if err := witness.Store(cd.LogDir(), ck, cosigs); err != nil {
+	if err != nil {
 		return witnessError(err)
 	}
 	st, err := witness.Check(l, cd.LogDir(), cfg)
 	if err != nil {
 		return witnessError(err)
 	}
-	for _, s := range n.Sigs {
-		infof("stored the cosignature of %s", s.Name)
+	for _, name := range names {
+		infof("stored the cosignature of %s", name)
 	}
 	fmt.Fprintf(stdout(c), "witnesses: %s\n", st.Summary())
 	return nil
-}
-
-func isCosigLine(line string, sigs []note.Signature) bool {
-	for _, s := range sigs {
-		if strings.HasPrefix(line, "— "+s.Name+" ") && strings.TrimSuffix(line, "\n") == "— "+s.Name+" "+s.Base64 {
-			return true
-		}
-	}
-	return false
 }
 
 // witnesses reads the case's witnesses file; without one, an error with a

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/session"
 )
 
 const logShowHelp = `log show verifies the logbook and prints who did what, when and why: one
@@ -180,69 +181,13 @@ func writeEntriesTable(w io.Writer, entries []*logbook.Entry) error {
 		if e.Ticket != "" {
 			why = strings.TrimSpace(why + " [" + e.Ticket + "]")
 		}
-		if r := entryResult(e); r != "" {
+		if r := session.Result(e); r != "" {
 			why = strings.TrimPrefix(why+": "+r, ": ")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Index, e.Time.UTC().Format("2006-01-02 15:04:05"),
-			entryKind(e), entryActor(e), dash(e.Secret), dash(why))
+			session.ShownKind(e), session.ShownActor(e), dash(e.Secret), dash(why))
 	}
 	return tw.Flush()
-}
-
-// entryActor names who acted. A tap recorded by someone other than the
-// custodian who tapped (the operator records paper shares, remote taps and
-// custodians not in the case, and signs their entries) names both:
-// "erin (paper, recorded by alice)".
-func entryActor(e *logbook.Entry) string {
-	cust := e.Details["custodian"]
-	if e.Kind != logbook.KindTap || cust == "" || cust == e.Actor {
-		return e.Actor
-	}
-	if tok := e.Details["token"]; tok != "" {
-		return fmt.Sprintf("%s (%s, recorded by %s)", cust, tok, e.Actor)
-	}
-	return fmt.Sprintf("%s (recorded by %s)", cust, e.Actor)
-}
-
-// entryKind is the kind shown: the entry's, but "abort" for the note that
-// closes an unseal session without a release.
-func entryKind(e *logbook.Entry) string {
-	if logbook.IsAbort(e) {
-		return logbook.ActionAbort
-	}
-	return string(e.Kind)
-}
-
-// entryResult is what an entry with a result (a drill, a failed AWS
-// session) says of it: "pass, tapped alice,bob", or "fail, tapped alice,bob:
-// WHAT WENT WRONG"; for an abort, the session it closes: "session 7f3a
-// (unseal-start 3), tapped alice"; "" for other entries.
-func entryResult(e *logbook.Entry) string {
-	if logbook.IsAbort(e) {
-		r := "session " + e.Details[logbook.DetailSession]
-		if st := e.Details[detailUnsealStart]; st != "" {
-			r += " (unseal-start " + st + ")"
-		}
-		if t := e.Details[logbook.DetailTapped]; t != "" {
-			r += ", tapped " + t
-		} else {
-			r += ", no taps"
-		}
-		return r
-	}
-	r := e.Details[logbook.DetailResult]
-	if r == "" {
-		return ""
-	}
-	if t := e.Details[logbook.DetailTapped]; t != "" {
-		r += ", tapped " + t
-	} else if e.Kind == logbook.KindDrill {
-		r += ", no taps"
-	}
-	if msg := e.Details["error"]; msg != "" {
-		r += ": " + msg
-	}
-	return r
 }
 
 func dash(s string) string {

@@ -5,7 +5,6 @@ package main
 // export cuts a custodian's share block out of a .glass for it.
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -179,37 +178,7 @@ func runShareExport(c *cli.Context) error {
 	if idx < 0 {
 		return withHints(fmt.Errorf("%s is not in the roster of %s", name, f.Header.Name), "the custodians are: "+strings.Join(names, ", "))
 	}
-	block, err := shareBlock(path, idx)
-	if err != nil {
-		return err
-	}
+	block, _ := f.ShareFile(idx)
 	_, err = os.Stdout.Write(block)
 	return err
-}
-
-// shareBlock cuts the armored age file of custodian idx out of a .glass
-// file that seal.Parse accepted.
-func shareBlock(path string, idx int) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	end := strings.Index(string(b), "\n-----END BREAKGLASS SEALED SECRET-----\n")
-	if end < 0 {
-		return nil, errors.New("no sealed block")
-	}
-	lines := strings.Split(string(b[:end]), "\n")
-	for i, l := range lines {
-		if l != fmt.Sprintf("share: %d", idx) {
-			continue
-		}
-		var out strings.Builder
-		for _, a := range lines[i+1:] {
-			out.WriteString(a + "\n")
-			if a == "-----END AGE ENCRYPTED FILE-----" {
-				return []byte(out.String()), nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("share %d not found", idx)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 )
@@ -113,7 +114,7 @@ func runReseal(c *cli.Context) error {
 		return err
 	}
 	h := f.HeaderHash()
-	extra := map[string]string{"tapped": tappedList(cm.approvals), "ticket": c.String("ticket")}
+	extra := map[string]string{"tapped": session.Tapped(cm.approvals), "ticket": c.String("ticket")}
 	sealed, err := sealWith(out, replace, p, sealRecorded(c, cd, actor, logbook.KindReseal, c.String("reason"), extra,
 		func(w io.Writer) (*seal.Sealed, error) {
 			s, err := seal.Reseal(w, cm.u, p, nil)

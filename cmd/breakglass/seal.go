@@ -215,18 +215,6 @@ type sealSummary struct {
 	GroupThreshold int      `json:"group-threshold"`
 }
 
-func policyString(h *seal.Header) string {
-	if len(h.Groups) == 1 {
-		g := h.Groups[0]
-		return fmt.Sprintf("%d of %d", g.Threshold, len(g.Custodians))
-	}
-	var parts []string
-	for _, g := range h.Groups {
-		parts = append(parts, fmt.Sprintf("%d of %s (%d)", g.Threshold, g.Name, len(g.Custodians)))
-	}
-	return fmt.Sprintf("%d of %d groups: %s", h.GroupThreshold, len(h.Groups), strings.Join(parts, ", "))
-}
-
 func runSeal(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return noArgs(c, "the secret comes from standard input or --in")
@@ -304,7 +292,7 @@ func reportSealed(c *cli.Context, out string, sealed *seal.Sealed, paperDir stri
 	h := sealed.Header
 	sum := sealSummary{
 		File: out, Name: h.Name, HeaderHash: hex.EncodeToString(sealed.HeaderHash[:]),
-		Recipient: h.Recipient, Threshold: policyString(h), Scope: h.Scope, KeyID: h.KeyID,
+		Recipient: h.Recipient, Threshold: h.Policy(), Scope: h.Scope, KeyID: h.KeyID,
 		UseCases: h.UseCases, SealedBy: h.SealedBy, CreatedAt: h.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"),
 		GroupThreshold: h.GroupThreshold, PaperOut: paperDir,
 	}

@@ -3,14 +3,13 @@ package main
 // Who seals, and the seal and reseal entries of the logbook.
 
 import (
-	"encoding/hex"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
 )
@@ -81,36 +80,6 @@ func sealerRecord(c *cli.Context) (*caseDir, *token.Record, string, error) {
 	return cd, r, name, nil
 }
 
-// sealEntry is the seal or reseal entry of a new sealed file.
-func sealEntry(kind logbook.Kind, s *seal.Sealed, reason string, extra map[string]string) logbook.Entry {
-	h := s.Header
-	var names []string
-	for _, cu := range h.Custodians() {
-		names = append(names, cu.Name)
-	}
-	d := map[string]string{
-		"custodians": strings.Join(names, ","), "threshold": policyString(h), "recipient": h.Recipient,
-		logbook.DetailKeyID: h.KeyID, "scope": h.Scope, "use-cases": strings.Join(h.UseCases, "; "),
-		"sealed-by": h.SealedBy,
-	}
-	if h.Previous != nil {
-		d["previous"] = hex.EncodeToString(h.Previous)
-	}
-	for k, v := range extra {
-		d[k] = v
-	}
-	for k, v := range d {
-		if v = trimLog(v); v == "" {
-			delete(d, k)
-		} else {
-			d[k] = v
-		}
-	}
-	e := logbook.Entry{Kind: kind, Secret: h.Name, HeaderHash: s.HeaderHash[:], Reason: reason, Ticket: d["ticket"], Details: d}
-	delete(d, "ticket")
-	return e
-}
-
 // sealRecorded wraps a seal (seal.Seal or seal.Reseal, writing into the
 // new file) so that its logbook entry is appended before the file is put in
 // place: an entry that cannot be written leaves no file behind.
@@ -121,7 +90,7 @@ func sealRecorded(c *cli.Context, cd *caseDir, actor *token.Record, kind logbook
 		if err != nil {
 			return nil, err
 		}
-		if _, err := cd.recordSigned(c, sealEntry(kind, s, reason, extra), actor, -1); err != nil {
+		if _, err := cd.recordSigned(c, casedir.SealEntry(kind, s, reason, extra), actor, -1); err != nil {
 			return nil, err
 		}
 		return s, nil

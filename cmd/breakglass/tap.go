@@ -176,42 +176,18 @@ func findTapToken(c *cli.Context, f *seal.File, purpose string) (token.Token, in
 	w := &ceremony.Watch{Finder: &ceremony.Poller{Readers: readers, AllReaders: len(readers) == 0 && len(uris) == 0, PKCS11: uris}}
 	var who string
 	pin := func() ([]byte, error) { return pinSource(c, withPurpose(who, purpose))() }
-	var (
-		found    token.Token
-		idx      int
-		told     bool
-		waitSaid bool
-	)
-	for {
-		_ = w.Look(func(card ceremony.Card) (handled, stop bool) {
-			tok, err := card.Open(pin, confirmUnknownTries(c))
-			if err != nil {
-				return false, false // look again
-			}
-			i, err := f.Custodian(tok.KeyAgreementKey().PublicKey())
-			if err != nil {
-				infof("%s is not in the roster of %s; ignored", tok.Info().Name(), f.Header.Name)
-				told = true
-				tok.Close()
-				return true, false
-			}
-			who = f.Header.Custodians()[i].Name + " (" + tok.Info().Name() + ")"
-			found, idx = tok, i
-			return true, true
-		})
-		if found != nil {
-			return found, idx, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, 0, withHints(fmt.Errorf("no card of a custodian of %s appeared within %s", f.Header.Name, c.Duration("wait")),
-				"insert your card (or give --pkcs11 URI) and run tap again")
-		}
-		if !told && !waitSaid {
-			waitSaid = true
-			infof("waiting for your card…")
-		}
-		time.Sleep(250 * time.Millisecond)
+	tok, idx, err := ceremony.FindCustodian(w, f, deadline, 250*time.Millisecond,
+		func(card ceremony.Card) (token.Token, error) { return card.Open(pin, confirmUnknownTries(c)) },
+		func(tok token.Token) {
+			infof("%s is not in the roster of %s; ignored", tok.Info().Name(), f.Header.Name)
+		},
+		func() { infof("waiting for your card…") })
+	if err != nil {
+		return nil, 0, withHints(fmt.Errorf("no card of a custodian of %s appeared within %s", f.Header.Name, c.Duration("wait")),
+			"insert your card (or give --pkcs11 URI) and run tap again")
 	}
+	who = f.Header.Custodians()[idx].Name + " (" + tok.Info().Name() + ")"
+	return tok, idx, nil
 }
 
 // checkRequestAgainstFile checks an unseal request against the sealed file

@@ -18,6 +18,7 @@ import (
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/internal/term"
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 )
@@ -248,8 +249,8 @@ func runUnseal(c *cli.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	req := approval.Request{Action: "unseal", Operator: cl.name, Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
-	cl.setRequest(req)
+	req := approval.Request{Action: "unseal", Operator: cl.Operator, Reason: c.String("reason"), Ticket: c.String("ticket"), UseCase: uc}
+	cl.SetRequest(req)
 	var es *execSession
 	if doExec {
 		if es, err = prepareExec(c, cl, "unseal"); err != nil {
@@ -264,7 +265,7 @@ func runUnseal(c *cli.Context) (err error) {
 		mode = "stdout"
 	}
 	details := map[string]string{"concurrent-release": concurrent, "output": mode, logbook.DetailKeyID: f.Header.KeyID}
-	if err := cl.recordOperator(cl.entry(logbook.KindUnsealStart, details), size); err != nil {
+	if err := cl.recordOperator(cl.Entry(logbook.KindUnsealStart, details), size); err != nil {
 		var ce *logbook.ConflictError
 		if errors.As(err, &ce) {
 			return withHints(errors.New("the logbook changed while the unseal was being checked; nothing was tapped"), "run the command again")
@@ -275,7 +276,7 @@ func runUnseal(c *cli.Context) (err error) {
 	cm.onTap = cl.onTap
 	// Ended without a release (Ctrl-C, the window, a failure): the
 	// operator's card signs the session's abort.
-	defer func() { cl.endSession(err, tappedList(cm.approvals)) }()
+	defer func() { cl.endSession(err, session.Tapped(cm.approvals)) }()
 	if err := cm.run(context.Background()); err != nil {
 		return err
 	}
@@ -286,10 +287,10 @@ func runUnseal(c *cli.Context) (err error) {
 	if err := cl.recordTaps(cm.approvals); err != nil {
 		return withHints(fmt.Errorf("a tap could not be recorded, so nothing was released: %w", err), "fix the logbook and start again")
 	}
-	details[logbook.DetailTapped] = tappedList(cm.approvals)
+	details[logbook.DetailTapped] = session.Tapped(cm.approvals)
 	es.releaseDetails(details)
 	release := func() error {
-		if err := cl.recordRelease(cl.entry(logbook.KindRelease, details), concurrent != ""); err != nil {
+		if err := cl.recordRelease(cl.Entry(logbook.KindRelease, details), concurrent != ""); err != nil {
 			return fmt.Errorf("the release could not be recorded, so nothing was released: %w", err)
 		}
 		return nil
@@ -320,7 +321,7 @@ func runUnseal(c *cli.Context) (err error) {
 		if c.Bool("json") {
 			h := f.HeaderHash()
 			return printJSON(unsealResult{File: path, Name: f.Header.Name, HeaderHash: hex.EncodeToString(h[:]),
-				KeyID: f.Header.KeyID, Operator: cl.name, Reason: req.Reason, Ticket: req.Ticket, UseCase: uc,
+				KeyID: f.Header.KeyID, Operator: cl.Operator, Reason: req.Reason, Ticket: req.Ticket, UseCase: uc,
 				ConcurrentRelease: concurrent, Logged: cl.log != nil, Out: out, Bytes: n, Taps: cm.tapRecords()})
 		}
 		return nil

@@ -106,7 +106,7 @@ func runUnsealRequest(c *cli.Context) error {
 			return err
 		}
 	}
-	req, id, err := remote.NewRequest(f, cl.name, c.String("reason"), c.String("ticket"), uc, time.Now(), c.Duration("valid"))
+	req, id, err := remote.NewRequest(f, cl.Operator, c.String("reason"), c.String("ticket"), uc, time.Now(), c.Duration("valid"))
 	if err != nil {
 		return err
 	}

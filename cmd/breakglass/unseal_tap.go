@@ -77,9 +77,9 @@ func (t *tapCeremony) run(ctx context.Context) error {
 	defer stop()
 	h := t.f.Header
 	if len(h.Groups) == 1 {
-		infof("%s: %s custodians needed (%s)", h.Name, policyString(h), strings.Join(custodianNames(h), ", "))
+		infof("%s: %s custodians needed (%s)", h.Name, h.Policy(), strings.Join(custodianNames(h), ", "))
 	} else {
-		infof("%s: needs %s", h.Name, policyString(h))
+		infof("%s: needs %s", h.Name, h.Policy())
 	}
 	var mnemonics []ceremony.Mnemonic
 	wipe := func() {

@@ -85,6 +85,15 @@ func (a *Admission) EnrollEntry(name, fp string) (int64, bool) {
 	return i, ok
 }
 
+// NotAdmittedReason says why the key fp does not sign: "retired in entry
+// N", or "never admitted".
+func (a *Admission) NotAdmittedReason(fp string) string {
+	if at, ok := a.RetiredAt(fp); ok {
+		return fmt.Sprintf("retired in entry %d", at)
+	}
+	return "never admitted"
+}
+
 // An AdmissionError is an entry that breaks the admission rules: signed by
 // a key the logbook did not admit (or retired), or a genesis, admit or
 // retire that does not hold.

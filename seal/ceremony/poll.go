@@ -1,8 +1,11 @@
 package ceremony
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
+	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
 	"github.com/breakglass/breakglass/token/piv"
 	"github.com/breakglass/breakglass/token/pkcs11"
@@ -144,4 +147,51 @@ func (w *Watch) Look(handle func(Card) (handled, stop bool)) error {
 		}
 	}
 	return err
+}
+
+// ErrNoCustodianCard: no card of a custodian appeared in time.
+var ErrNoCustodianCard = errors.New("no card of a custodian appeared")
+
+// FindCustodian waits until deadline for the card of a custodian of f,
+// looking at w's cards every interval (a card is opened once while it stays
+// in its reader). open opens a card; one that does not open is looked at
+// again. A token that is not one of f's custodians is passed to ignored and
+// closed. waiting is called once before the first wait, unless ignored was
+// called before. It returns the custodian's open token and their index in
+// the roster, or ErrNoCustodianCard.
+func FindCustodian(w *Watch, f *seal.File, deadline time.Time, interval time.Duration,
+	open func(Card) (token.Token, error), ignored func(token.Token), waiting func()) (token.Token, int, error) {
+	var (
+		found          token.Token
+		idx            int
+		told, waitSaid bool
+	)
+	for {
+		_ = w.Look(func(card Card) (handled, stop bool) {
+			tok, err := open(card)
+			if err != nil {
+				return false, false // look again
+			}
+			i, err := f.Custodian(tok.KeyAgreementKey().PublicKey())
+			if err != nil {
+				ignored(tok)
+				told = true
+				tok.Close()
+				return true, false
+			}
+			found, idx = tok, i
+			return true, true
+		})
+		if found != nil {
+			return found, idx, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, 0, ErrNoCustodianCard
+		}
+		if !told && !waitSaid {
+			waitSaid = true
+			waiting()
+		}
+		time.Sleep(interval)
+	}
 }

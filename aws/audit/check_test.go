@@ -1,4 +1,4 @@
-package main
+package audit
 
 import (
 	"strings"
@@ -40,5 +40,31 @@ func TestRevokeKept(t *testing.T) {
 				t.Errorf("finding %v, want %s with %q", f, tt.want, tt.problem)
 			}
 		})
+	}
+}
+
+func TestCheckLogbook(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	seal := &logbook.Entry{Index: 0, Kind: logbook.KindSeal, Secret: "prod", Reason: "aws provision prod",
+		Details: map[string]string{"policy-role-sha256": "aaaa", logbook.DetailKeyID: "AKIAOLD"}}
+	rep := &aws.CheckReport{UserARN: "arn:aws:iam::123456789012:user/breakglass/breakglass-prod"}
+	rep.SealedKey.LastUsed = at
+	rep.SealedKey.LastUsedService = "sts"
+
+	lc := CheckLogbook([]*logbook.Entry{seal}, true, "prod", "AKIAOLD", "prod.glass", map[string]string{"role": "bbbb"}, rep, at)
+	if len(lc.Findings) != 2 || lc.Explained != nil ||
+		lc.Findings[0].Severity != aws.Drift || !strings.Contains(lc.Findings[0].Problem, "the role policy hash differs from the logbook's seal entry 0") ||
+		lc.Findings[1].Severity != aws.Drift || !strings.Contains(lc.Findings[1].Problem, "no release in the logbook explains it") {
+		t.Fatalf("changed policy, unexplained use: %+v", lc)
+	}
+	rel := &logbook.Entry{Index: 1, Kind: logbook.KindRelease, Secret: "prod", Time: at.Add(-time.Minute),
+		Details: map[string]string{logbook.DetailKeyID: "AKIAOLD"}}
+	lc = CheckLogbook([]*logbook.Entry{seal, rel}, true, "prod", "AKIAOLD", "prod.glass", map[string]string{"role": "aaaa"}, rep, at)
+	if len(lc.Findings) != 0 || lc.Explained != rel {
+		t.Fatalf("a release explains the use: %+v", lc)
+	}
+	lc = CheckLogbook(nil, false, "prod", "AKIAOLD", "prod.glass", map[string]string{"role": "bbbb"}, rep, at)
+	if len(lc.Findings) != 1 || lc.Findings[0].Severity != aws.Warning || !strings.Contains(lc.Findings[0].Problem, "no logbook") {
+		t.Fatalf("no logbook: %+v", lc)
 	}
 }
