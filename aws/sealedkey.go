@@ -7,7 +7,11 @@ package aws
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"regexp"
+
+	"github.com/breakglass/breakglass/internal/secret"
 )
 
 // The sealed secret of an aws provision is the long-term access key in the
@@ -81,3 +85,44 @@ func validSecretKey(b []byte) bool {
 // ValidAccessKeyID reports whether id has the shape of an AWS access key
 // id: 16 to 128 upper-case letters and digits.
 func ValidAccessKeyID(id string) bool { return accessKeyIDRE.MatchString(id) }
+
+// ErrSealedKeyTooLarge: the plaintext is longer than any sealed key
+// (MaxSealedKey): not a secret made by aws provision.
+var ErrSealedKeyTooLarge = errors.New("the secret is larger than a sealed AWS key")
+
+// A KeyIDMismatchError is a sealed key whose id is not the one its
+// header names: the file is not as provisioned.
+type KeyIDMismatchError struct {
+	Sealed, Header string
+}
+
+func (e *KeyIDMismatchError) Error() string {
+	return fmt.Sprintf("the sealed access key %s is not the key id %s its header names", e.Sealed, e.Header)
+}
+
+// ReadSealedKey reads a sealed key's plaintext from r (an unsealed
+// payload), parses it, and checks that its id is keyID, the one the
+// header names. The plaintext read is wiped; the caller wipes the key.
+// Errors: ErrSealedKeyTooLarge, ParseSealedKey's, *KeyIDMismatchError, or
+// r's own.
+func ReadSealedKey(r io.Reader, keyID string) (*Credentials, error) {
+	var b bytes.Buffer
+	n, err := io.Copy(&b, io.LimitReader(r, MaxSealedKey+1))
+	buf := b.Bytes()
+	defer secret.Wipe(buf)
+	switch {
+	case err != nil:
+		return nil, err
+	case n > MaxSealedKey:
+		return nil, ErrSealedKeyTooLarge
+	}
+	key, err := ParseSealedKey(buf)
+	if err != nil {
+		return nil, err
+	}
+	if key.AccessKeyID != keyID {
+		key.Wipe()
+		return nil, &KeyIDMismatchError{Sealed: key.AccessKeyID, Header: keyID}
+	}
+	return key, nil
+}

@@ -3,6 +3,7 @@ package aws
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -96,4 +97,26 @@ func FuzzParseSealedKey(f *testing.F) {
 			t.Fatalf("JSON reads %q differently: %+v %v", b, cp, err)
 		}
 	})
+}
+
+func TestReadSealedKey(t *testing.T) {
+	k := &Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: []byte("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")}
+	b, err := MarshalSealedKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadSealedKey(bytes.NewReader(b), k.AccessKeyID)
+	if err != nil || got.AccessKeyID != k.AccessKeyID || !bytes.Equal(got.SecretAccessKey, k.SecretAccessKey) {
+		t.Fatalf("ReadSealedKey = %+v, %v", got, err)
+	}
+	var me *KeyIDMismatchError
+	if _, err := ReadSealedKey(bytes.NewReader(b), "AKIAOTHEROTHEROTHER0"); !errors.As(err, &me) || me.Sealed != k.AccessKeyID {
+		t.Errorf("another key id: %v", err)
+	}
+	if _, err := ReadSealedKey(bytes.NewReader(bytes.Repeat([]byte("x"), MaxSealedKey+1)), k.AccessKeyID); !errors.Is(err, ErrSealedKeyTooLarge) {
+		t.Errorf("too large: %v", err)
+	}
+	if _, err := ReadSealedKey(strings.NewReader("not a key"), k.AccessKeyID); err == nil {
+		t.Error("garbage accepted")
+	}
 }

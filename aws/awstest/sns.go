@@ -140,6 +140,45 @@ func FetchDeliveries(ctx context.Context, endpoint, messageID string) ([]Deliver
 	return *out.Deliveries, nil
 }
 
+// An AlertTrace is where the alert of one AssumeRole went, as the
+// rehearsal server saw it.
+type AlertTrace struct {
+	Observed bool     `json:"observed"` // the endpoint is a rehearsal server, which tells
+	Reached  []string `json:"reached,omitempty"`
+}
+
+// TraceAssumeRoleAlert asks the server at endpoint where the alert rule's
+// notification of an AssumeRole by operator (its source identity), made
+// at or after since, was delivered: "email:ADDRESS", "https:URL". Rules
+// fire as the call is made; it waits up to a second for the delivery.
+// Against real AWS (or no endpoint) Observed is false: AWS does not say.
+func TraceAssumeRoleAlert(ctx context.Context, endpoint, operator string, since time.Time) *AlertTrace {
+	out := &AlertTrace{}
+	if endpoint == "" {
+		return out
+	}
+	for try := 0; try < 10; try++ {
+		ds, err := FetchDeliveries(ctx, endpoint, "")
+		if err != nil {
+			return out
+		}
+		out.Observed = true
+		for _, d := range ds {
+			to := d.Protocol + ":" + d.Endpoint
+			if d.Type == "Notification" && d.Rule != "" && !d.Time.Before(since) &&
+				strings.Contains(d.Message, "AssumeRole") && strings.Contains(d.Message, "(operator) "+operator) &&
+				!slices.Contains(out.Reached, to) {
+				out.Reached = append(out.Reached, to)
+			}
+		}
+		if len(out.Reached) > 0 {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return out
+}
+
 var topicNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
 func errSNSInvalid(format string, args ...any) *apiError {

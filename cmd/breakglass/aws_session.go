@@ -405,19 +405,15 @@ func awsOpenSealedKey(u *seal.Unseal, h *seal.Header) (*aws.Credentials, error) 
 	if err != nil {
 		return nil, openErr(err)
 	}
-	buf, err := readHeld(r, aws.MaxSealedKey, "this is not a key sealed by breakglass aws provision")
-	if err != nil {
-		return nil, fmt.Errorf("decrypting %s: %w (nothing was released)", h.Name, err)
-	}
-	defer secret.Wipe(buf)
-	key, err := aws.ParseSealedKey(buf)
-	if err != nil {
-		return nil, withHints(err, "use breakglass unseal for secrets not made by breakglass aws provision")
-	}
-	if key.AccessKeyID != h.KeyID {
-		key.Wipe()
-		return nil, withHints(fmt.Errorf("the sealed access key %s is not the key id %s its header names (nothing was released)", key.AccessKeyID, h.KeyID),
+	key, err := aws.ReadSealedKey(r, h.KeyID)
+	var me *aws.KeyIDMismatchError
+	switch {
+	case errors.As(err, &me):
+		return nil, withHints(fmt.Errorf("%w (nothing was released)", err),
 			"the file is not as provisioned: restore it from git and compare its header hash with the logbook")
+	case err != nil:
+		return nil, withHints(fmt.Errorf("decrypting %s: %w (nothing was released)", h.Name, err),
+			"use breakglass unseal for secrets not made by breakglass aws provision")
 	}
 	return key, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/session"
+	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
 )
 
@@ -83,28 +84,71 @@ func (cm *tapCeremony) tapRecords() []tapRecord {
 	return out
 }
 
-func runDrillVerify(c *cli.Context) error {
+// drillStart is what drill verify and drill run share before the first
+// tap: the sealed file, the drill lead (with a logbook, enrolled, and the
+// header the logged one; a secret sealed before the logbook existed gets
+// a warning), and the ceremony approving the drill.
+type drillStart struct {
+	path string
+	f    *seal.File
+	file *os.File // the .glass, open: the payload is read after the taps
+	cl   *ceremonyLog
+	cm   *tapCeremony
+}
+
+// startDrill prepares the drill of the one argument; check, when set,
+// refuses the file before the case is opened. The caller closes file.
+func startDrill(c *cli.Context, sub string, check func(path string, h *seal.Header) error) (*drillStart, error) {
 	if c.NArg() != 1 {
-		return usageError("want exactly one sealed secret: breakglass drill verify NAME.glass")
+		return nil, usageError("want exactly one sealed secret: breakglass drill %s NAME.glass", sub)
 	}
-	path := c.Args().First()
-	f, file, err := readGlass(path)
+	d := &drillStart{path: c.Args().First()}
+	var err error
+	if d.f, d.file, err = readGlass(d.path); err != nil {
+		return nil, err
+	}
+	if err = d.start(c, check); err != nil {
+		d.file.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *drillStart) start(c *cli.Context, check func(path string, h *seal.Header) error) (err error) {
+	if check != nil {
+		if err := check(d.path, d.f.Header); err != nil {
+			return err
+		}
+	}
+	if d.cl, err = newCeremonyLog(c, d.f, c.String("operator")); err != nil {
+		return err
+	}
+	if err := checkLoggedHeader(d.cl.log, d.f, d.path, true); err != nil {
+		return err
+	}
+	req := approval.Request{Action: "drill", Operator: d.cl.Operator, Reason: c.String("reason"), Ticket: c.String("ticket")}
+	d.cl.SetRequest(req)
+	d.cm = newCeremony(c, d.f, req)
+	return nil
+}
+
+// approvalsDetail is a drill entry's approvals detail:
+// "custodian=fingerprint,…".
+func approvalsDetail(as []*approval.Approval) string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Custodian+"="+strings.ReplaceAll(a.Fingerprint(), " ", ""))
+	}
+	return strings.Join(out, ",")
+}
+
+func runDrillVerify(c *cli.Context) error {
+	ds, err := startDrill(c, "verify", nil)
 	if err != nil {
 		return err
 	}
-	defer file.Close()
-	// With a logbook: the operator is enrolled and the header is the logged
-	// one (a secret sealed before the logbook existed: a warning).
-	cl, err := newCeremonyLog(c, f, c.String("operator"))
-	if err != nil {
-		return err
-	}
-	if err := checkLoggedHeader(cl.log, f, path, true); err != nil {
-		return err
-	}
-	req := approval.Request{Action: "drill", Operator: cl.Operator, Reason: c.String("reason"), Ticket: c.String("ticket")}
-	cl.SetRequest(req)
-	cm := newCeremony(c, f, req)
+	defer ds.file.Close()
+	path, f, cl, cm := ds.path, ds.f, ds.cl, ds.cm
 	// The drill entry: pass, fail (the taps did not reconstruct the key)
 	// or aborted (too few taps: interrupted, the window ran out), who
 	// tapped.
@@ -118,11 +162,7 @@ func runDrillVerify(c *cli.Context) error {
 	if err != nil {
 		d["error"] = err.Error()
 	}
-	var approvals []string
-	for _, a := range cm.approvals {
-		approvals = append(approvals, a.Custodian+"="+strings.ReplaceAll(a.Fingerprint(), " ", ""))
-	}
-	d["approvals"] = strings.Join(approvals, ",")
+	d["approvals"] = approvalsDetail(cm.approvals)
 	if result == logbook.DrillAborted && cl.log != nil {
 		infof("the drill was stopped (Ctrl-C); recording it as aborted, not as failed")
 	}

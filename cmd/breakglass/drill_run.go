@@ -93,38 +93,31 @@ type drillRunResult struct {
 	Error      string                   `json:"error,omitempty"`
 	Custodians []drills.CustodianResult `json:"custodians"`
 	AWS        *aws.DrillProof          `json:"aws,omitempty"`
-	Alert      *drillAlert              `json:"alert,omitempty"`
+	Alert      *awstest.AlertTrace      `json:"alert,omitempty"`
 	Findings   []drills.Finding         `json:"findings"`
 	Entry      *int64                   `json:"entry,omitempty"`
 }
 
 func runDrillRun(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usageError("want exactly one sealed secret: breakglass drill run NAME.glass")
-	}
-	path := c.Args().First()
-	f, file, err := readGlass(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	h := f.Header
-	absent := listValues(c, "absent", true)
-	names := custodianNames(h)
-	for _, a := range absent {
-		if !slices.Contains(names, a) {
-			return usageError("--absent %s: not a custodian of %s (%s)", a, h.Name, strings.Join(names, ", "))
+	var absent []string
+	userARN, alerts := "", []string(nil)
+	ds, err := startDrill(c, "run", func(path string, h *seal.Header) error {
+		absent = listValues(c, "absent", true)
+		names := custodianNames(h)
+		for _, a := range absent {
+			if !slices.Contains(names, a) {
+				return usageError("--absent %s: not a custodian of %s (%s)", a, h.Name, strings.Join(names, ", "))
+			}
 		}
-	}
-	if c.Bool("aws") {
+		if !c.Bool("aws") {
+			if c.IsSet("region") || c.IsSet("endpoint-url") {
+				return usageError("--region and --endpoint-url go with --aws")
+			}
+			return nil
+		}
 		if err := awsGlassHeader(path, h); err != nil {
 			return err
 		}
-	} else if c.IsSet("region") || c.IsSet("endpoint-url") {
-		return usageError("--region and --endpoint-url go with --aws")
-	}
-	userARN, alerts := "", []string(nil)
-	if c.Bool("aws") {
 		if _, err := os.Stat(aws.RecordPath(path)); err == nil {
 			rec, _, err := loadAWSRecord(path, h)
 			if err != nil {
@@ -132,17 +125,14 @@ func runDrillRun(c *cli.Context) error {
 			}
 			userARN, alerts = rec.UserARN, rec.Alerts
 		}
-	}
-	cl, err := newCeremonyLog(c, f, c.String("operator"))
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if err := checkLoggedHeader(cl.log, f, path, true); err != nil {
-		return err
-	}
-	req := approval.Request{Action: "drill", Operator: cl.Operator, Reason: c.String("reason"), Ticket: c.String("ticket")}
-	cl.SetRequest(req)
-	cm := newCeremony(c, f, req)
+	defer ds.file.Close()
+	path, f, cl, cm := ds.path, ds.f, ds.cl, ds.cm
+	h := f.Header
 	cm.collectAll, cm.absent = true, absent
 	cm.onTap = cl.onTap
 	infof("drill run of %s: every custodian proves their share%s", h.Name, map[bool]string{true: " (absent: " + strings.Join(absent, ", ") + ")", false: ""}[len(absent) > 0])
@@ -154,7 +144,7 @@ func runDrillRun(c *cli.Context) error {
 		result = logbook.DrillFail // the custodians who came cannot reach the policy
 	}
 	var proof *aws.DrillProof
-	var alerted *drillAlert
+	var alerted *awstest.AlertTrace
 	awsResult := ""
 	if err == nil {
 		if c.Bool("aws") {
@@ -198,13 +188,7 @@ func runDrillRun(c *cli.Context) error {
 	if err != nil {
 		d["error"] = logbook.OneLine(err.Error())
 	}
-	var approvals []string
-	for _, r := range cm.results {
-		if r.Approval != nil {
-			approvals = append(approvals, r.Custodian+"="+strings.ReplaceAll(r.Approval.Fingerprint(), " ", ""))
-		}
-	}
-	d["approvals"] = strings.Join(approvals, ",")
+	d["approvals"] = approvalsDetail(all)
 	if proof != nil {
 		d["aws-user-arn"], d["aws-assumed-role-arn"] = proof.UserARN, proof.AssumedRoleARN
 	}
@@ -308,43 +292,13 @@ func drillAWS(c *cli.Context, u *seal.Unseal, h *seal.Header, operator, userARN 
 	return proof, nil
 }
 
-// drillAlert is where the alert of the drill's AssumeRole went.
-type drillAlert struct {
-	Observed bool     `json:"observed"` // the endpoint is the rehearsal server, which tells
-	Reached  []string `json:"reached,omitempty"`
-}
-
 // drillAlerted asks the rehearsal server where the alert of the drill's
 // AssumeRole (made by operator after since) was delivered. Real AWS does
 // not say: Observed is false.
-func drillAlerted(c *cli.Context, operator string, since time.Time) *drillAlert {
-	out := &drillAlert{}
-	endpoint := awsEndpoint(c)
-	if endpoint == "" {
-		return out
-	}
+func drillAlerted(c *cli.Context, operator string, since time.Time) *awstest.AlertTrace {
 	ctx, cancel := awsContext(c)
 	defer cancel()
-	// Rules fire as the call is made; give the delivery a moment.
-	for try := 0; try < 10; try++ {
-		ds, err := awstest.FetchDeliveries(ctx, endpoint, "")
-		if err != nil {
-			return out
-		}
-		out.Observed = true
-		for _, d := range ds {
-			if d.Type == "Notification" && d.Rule != "" && !d.Time.Before(since) &&
-				strings.Contains(d.Message, "AssumeRole") && strings.Contains(d.Message, "(operator) "+operator) &&
-				!slices.Contains(out.Reached, d.Protocol+":"+d.Endpoint) {
-				out.Reached = append(out.Reached, d.Protocol+":"+d.Endpoint)
-			}
-		}
-		if len(out.Reached) > 0 {
-			return out
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return out
+	return awstest.TraceAssumeRoleAlert(ctx, awsEndpoint(c), operator, since)
 }
 
 // custodianResults turns the ceremony's results into the drill entry's.
