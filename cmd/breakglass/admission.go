@@ -72,17 +72,11 @@ func (cd *caseDir) recordCosigned(c *cli.Context, e logbook.Entry, actor *token.
 		cos = append(cos, casedir.Cosigner{Record: r, Signer: s})
 	}
 	infof("%s %s: enter the PIN and touch the token if asked", enrolled.Label(actor), purpose)
-	tok, err := openRecordToken(c, actor, cd.Dir, purpose)
+	tok, err := openActorToken(c, cd.Dir, actor, e)
 	if err != nil {
-		return logbook.Checkpoint{}, withHints(fmt.Errorf("cannot open %s's token to sign the %s entry: %w", actor.Custodian.Name, e.Kind, err),
-			"insert "+actor.Custodian.Name+"'s token (enrolled as "+actor.Fingerprint()+")")
+		return logbook.Checkpoint{}, err
 	}
 	defer tok.Close()
-	if err := token.VerifyPIN(tok); err != nil {
-		return logbook.Checkpoint{}, fmt.Errorf("%s %s: %w", enrolled.Label(actor), purpose, err)
-	}
-	tokenOpener(c).Proven(actor)
-	touchNote(actor, purpose)
 	ck, err := cd.AppendCosigned(-1, e, actor, tok.SigningKey(), cos...)
 	if err != nil {
 		return ck, actorError(logError(recordError(err)))

@@ -71,19 +71,11 @@ func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Re
 	if err := cd.checkActor(actor); err != nil {
 		return logbook.Checkpoint{}, err
 	}
-	purpose := signPurpose(e)
-	tok, err := openRecordToken(c, actor, cd.Dir, purpose)
+	tok, err := openActorToken(c, cd.Dir, actor, e)
 	if err != nil {
-		return logbook.Checkpoint{}, withHints(fmt.Errorf("cannot open %s's token to sign the %s entry: %w", actor.Custodian.Name, e.Kind, err),
-			"insert "+actor.Custodian.Name+"'s token (enrolled as "+actor.Fingerprint()+")")
+		return logbook.Checkpoint{}, err
 	}
 	defer tok.Close()
-	// The PIN first (its prompt says what it is for), then the touch.
-	if err := token.VerifyPIN(tok); err != nil {
-		return logbook.Checkpoint{}, fmt.Errorf("%s %s: %w", enrolled.Label(actor), purpose, err)
-	}
-	tokenOpener(c).Proven(actor)
-	touchNote(actor, purpose)
 	var ck logbook.Checkpoint
 	if size >= 0 {
 		ck, err = cd.recordAt(size, e, actor, tok.SigningKey())
@@ -330,4 +322,22 @@ func (cl *ceremonyLog) outputFailed(cause error) {
 	if err := cl.recordOperator(cl.OutputFailed(cause), -1); err != nil {
 		reportError(os.Stderr, fmt.Errorf("the failed output could not be recorded either: %w", err))
 	}
+}
+
+// openActorToken opens actor's token to sign e: the PIN first (its prompt
+// says what it is for), then the note that a touch follows.
+func openActorToken(c *cli.Context, dir string, actor *token.Record, e logbook.Entry) (token.Token, error) {
+	purpose := signPurpose(e)
+	tok, err := openRecordToken(c, actor, dir, purpose)
+	if err != nil {
+		return nil, withHints(fmt.Errorf("cannot open %s's token to sign the %s entry: %w", actor.Custodian.Name, e.Kind, err),
+			"insert "+actor.Custodian.Name+"'s token (enrolled as "+actor.Fingerprint()+")")
+	}
+	if err := token.VerifyPIN(tok); err != nil {
+		tok.Close()
+		return nil, fmt.Errorf("%s %s: %w", enrolled.Label(actor), purpose, err)
+	}
+	tokenOpener(c).Proven(actor)
+	touchNote(actor, purpose)
+	return tok, nil
 }
