@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -11,7 +12,7 @@ import (
 // newApp builds the command tree. Each command has its own file and
 // constructor; this list is the only place that names them all.
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "breakglass",
 		Usage:   "emergency access to cloud accounts, sealed to k of n hardware tokens",
 		Version: version,
@@ -40,6 +41,70 @@ See docs/ for the runbooks: the operator at 4 am, custodians, drills, auditors.`
 		UseShortOptionHandling: true,
 		ExitErrHandler:         func(*cli.Context, error) {}, // run() reports errors
 	}
+	app.OnUsageError = onUsageError
+	typeUsageErrors(app.Commands)
+	return app
+}
+
+// typeUsageErrors makes urfave/cli's own complaints about a command line
+// usage errors (exit status 2, the --help hint), as typed errors rather
+// than text to match. A flag that does not parse goes through
+// OnUsageError. A missing required flag is checked here, in Before, with
+// urfave/cli's wording: its own check returns an error of an unexported
+// type.
+func typeUsageErrors(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		cmd.OnUsageError = onUsageError
+		var required []string
+		for _, f := range cmd.Flags {
+			if sf, ok := f.(*cli.StringFlag); ok && sf.Required {
+				sf.Required = false
+				required = append(required, sf.Name)
+			}
+		}
+		if len(required) > 0 {
+			before := cmd.Before
+			cmd.Before = func(c *cli.Context) error {
+				var missing []string
+				for _, name := range required {
+					if !c.IsSet(name) {
+						missing = append(missing, name)
+					}
+				}
+				if len(missing) > 0 { // the command's help, as urfave/cli shows it
+					tmpl := c.Command.CustomHelpTemplate
+					if tmpl == "" {
+						tmpl = cli.CommandHelpTemplate
+					}
+					cli.HelpPrinter(c.App.Writer, tmpl, c.Command)
+				}
+				switch len(missing) {
+				case 0:
+				case 1:
+					return usageError("Required flag %q not set", missing[0])
+				default:
+					return usageError("Required flags %q not set", strings.Join(missing, ", "))
+				}
+				if before != nil {
+					return before(c)
+				}
+				return nil
+			}
+		}
+		typeUsageErrors(cmd.Subcommands)
+	}
+}
+
+// onUsageError says what urfave/cli says of a command line it cannot
+// parse, and returns it as a usage error.
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	fmt.Fprintf(c.App.Writer, "Incorrect Usage: %s\n\n", err)
+	if isSubcommand {
+		cli.ShowSubcommandHelp(c)
+	} else {
+		cli.ShowAppHelp(c)
+	}
+	return &hintError{err: err, code: exitUsage, hints: []string{"see --help for usage and examples"}}
 }
 
 // run executes the CLI and returns the process exit status.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -60,5 +62,46 @@ func TestFlagsFirst(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("flagsFirst(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestUsageErrors checks that urfave/cli's own complaints about a command
+// line come out as usage errors (exit status 2, the --help hint), typed,
+// with the command's help on standard output as urfave/cli prints it.
+func TestUsageErrors(t *testing.T) {
+	tests := []struct{ args, want, help string }{
+		{"seal", `Required flag "name" not set`, "breakglass seal - "},
+		{"aws provision --name x", `Required flags "account, role-policy, owner" not set`, "breakglass aws provision - "},
+		{"seal --name x --bogus", "flag provided but not defined: -bogus", "Incorrect Usage: flag provided but not defined: -bogus"},
+		{"--bogus", "flag provided but not defined: -bogus", "Incorrect Usage: flag provided but not defined: -bogus"},
+		{"drill run --absent", "flag needs an argument: -absent", "Incorrect Usage"},
+		{"aws session --duration xx f.glass", `invalid value "xx" for flag -duration`, "Incorrect Usage"},
+	}
+	for _, tt := range tests {
+		app := newApp()
+		var out, errOut strings.Builder
+		app.Writer, app.ErrWriter = &out, &errOut
+		err := app.Run(flagsAnywhere(app, append([]string{"breakglass"}, strings.Fields(tt.args)...)))
+		var he *hintError
+		if !errors.As(err, &he) || he.code != exitUsage {
+			t.Errorf("%s: error %v (%T), want a usage error", tt.args, err, err)
+			continue
+		}
+		code := reportError(&errOut, err)
+		if code != exitUsage || !strings.Contains(errOut.String(), tt.want) ||
+			!strings.Contains(errOut.String(), "hint: see --help for usage and examples") {
+			t.Errorf("%s: exit %d, stderr:\n%s\nwant exit %d and %q", tt.args, code, errOut.String(), exitUsage, tt.want)
+		}
+		if !strings.Contains(out.String(), tt.help) {
+			t.Errorf("%s: stdout:\n%s\nwant %q", tt.args, out.String(), tt.help)
+		}
+	}
+	// A required flag that is given does not stop the command there.
+	app := newApp()
+	var out strings.Builder
+	app.Writer, app.ErrWriter = &out, &out
+	err := app.Run([]string{"breakglass", "card", "virtual", "--state", filepath.Join(t.TempDir(), "s.card"), "extra"})
+	if err == nil || !strings.Contains(err.Error(), "takes no arguments") {
+		t.Errorf("card virtual with --state: %v, want the command's own check", err)
 	}
 }

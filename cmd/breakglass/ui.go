@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/breakglass/breakglass/internal/term"
 )
@@ -63,27 +62,11 @@ func reportError(w io.Writer, err error) int {
 			fmt.Fprintf(w, "breakglass: hint: %s\n", h)
 		}
 		code = he.code
-	} else if isCLIUsageError(err) {
-		fmt.Fprintf(w, "breakglass: hint: see --help for usage and examples\n")
-		code = exitUsage
 	}
 	if errors.Is(err, term.ErrInterrupted) {
 		code = exitInterrupted
 	}
 	return code
-}
-
-// isCLIUsageError reports whether err is urfave/cli's own complaint about
-// the command line (a missing required flag, an unknown flag, a bad value),
-// which it returns as plain errors.
-func isCLIUsageError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"Required flag", "flag provided but not defined", "flag needs an argument", "invalid value", "invalid boolean"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // infof prints an informational line on stderr.
