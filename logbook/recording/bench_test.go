@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -159,6 +160,58 @@ func BenchmarkCat100MBRecorded(b *testing.B) {
 		os.Remove(rec.Path)
 		b.StartTimer()
 	}
+}
+
+// BenchmarkCat100MBPaired runs the two cat benchmarks' operations in
+// pairs, in alternating order, and reports the median of the pairs'
+// ratios (recorded/direct): the goal's number. Other load on the machine
+// moves both halves of a pair alike, which the separate benchmarks, run
+// seconds apart, cannot promise.
+func BenchmarkCat100MBPaired(b *testing.B) {
+	path := bigFile(b)
+	devNull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	defer devNull.Close()
+	k, _ := age.GenerateX25519Identity()
+	dir := b.TempDir()
+	direct := func() time.Duration {
+		start := time.Now()
+		cmd := exec.Command("cat", path)
+		master := startDirect(b, cmd)
+		io.CopyBuffer(devNull, master, make([]byte, 32<<10)) // until EIO
+		cmd.Wait()
+		master.Close()
+		return time.Since(start)
+	}
+	recorded := func() time.Duration {
+		start := time.Now()
+		rec, err := Create(filepath.Join(dir, "p.cast.age"), Options{Recipients: []age.Recipient{k.Recipient()}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rec.Run(exec.Command("cat", path), nil, devNull); err != nil {
+			b.Fatal(err)
+		}
+		rec.Close()
+		d := time.Since(start)
+		os.Remove(rec.Path)
+		return d
+	}
+	var ratios []float64
+	b.ResetTimer()
+	for i := range b.N {
+		var d, r time.Duration
+		if i%2 == 0 {
+			d, r = direct(), recorded()
+		} else {
+			r, d = recorded(), direct()
+		}
+		ratios = append(ratios, r.Seconds()/d.Seconds())
+	}
+	b.StopTimer()
+	b.Logf("ratios, in order: %.2f", ratios)
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "median-ratio")
+	b.ReportMetric(ratios[len(ratios)-1], "max-ratio")
 }
 
 // BenchmarkRecorder100MB is the recorder's own work for the 100 MB cat,
