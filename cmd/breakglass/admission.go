@@ -77,12 +77,9 @@ func (cd *caseDir) recordCosigned(c *cli.Context, e logbook.Entry, actor *token.
 		return logbook.Checkpoint{}, err
 	}
 	defer tok.Close()
-	ck, err := cd.AppendCosigned(-1, e, actor, tok.SigningKey(), cos...)
+	ck, err := cd.appender.AppendCosigned(e, actor, tok.SigningKey(), cos...)
 	if err != nil {
 		return ck, actorError(logError(recordError(err)))
-	}
-	if l, lerr := cd.Case.Log(); lerr == nil && l != nil {
-		cd.cosignAfterAppend(l)
 	}
 	return ck, nil
 }
