@@ -77,12 +77,9 @@ func (cd *caseDir) recordCosigned(c *cli.Context, e logbook.Entry, actor *token.
 		return logbook.Checkpoint{}, err
 	}
 	defer tok.Close()
-	ck, err := cd.AppendCosigned(-1, e, actor, tok.SigningKey(), cos...)
+	ck, err := cd.appender.AppendCosigned(e, actor, tok.SigningKey(), cos...)
 	if err != nil {
 		return ck, actorError(logError(recordError(err)))
-	}
-	if l, lerr := cd.Case.Log(); lerr == nil && l != nil {
-		cd.cosignAfterAppend(l)
 	}
 	return ck, nil
 }
@@ -164,32 +161,11 @@ func runLogGenesis(c *cli.Context) error {
 	return recordGenesis(c, cd, l, founders)
 }
 
-// chooseFounders is --founder, else every record with a token in the case.
+// chooseFounders is --founder, else every record with a token in the case
+// (casedir.Case.Founders).
 func chooseFounders(c *cli.Context, cd *caseDir) ([]*token.Record, error) {
-	var out []*token.Record
-	names := listValues(c, "founder", true)
-	if len(names) == 0 {
-		recs, err := cd.Records()
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			if r.Keys != nil {
-				out = append(out, r)
-			}
-		}
-		return out, nil
-	}
-	for _, n := range names {
-		r, err := cd.person(n)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	fs, err := cd.Founders(listValues(c, "founder", true), cd.person)
+	return fs, recordError(err)
 }
 
 // recordGenesis appends the genesis naming founders: at entry 0 signed by
@@ -214,39 +190,27 @@ func recordGenesis(c *cli.Context, cd *caseDir, l *logbook.Log, founders []*toke
 	case err != nil:
 		return err
 	}
-	signers := founders
 	var as []string
 	if lookupFlag(c.Command.Flags, "as") != nil {
 		as = listValues(c, "as", true)
 	}
-	if len(as) > 0 {
-		if !g.Migration {
-			return usageError("--as is for a migration: the genesis of a new logbook is signed by every founder")
-		}
-		signers = nil
-		for _, n := range as {
-			r, err := cd.person(n)
-			if err != nil {
-				return err
-			}
-			if !slices.Contains(founders, r) {
-				return usageError("--as %s: only founders sign the genesis", n)
-			}
-			if !slices.Contains(signers, r) {
-				signers = append(signers, r)
-			}
-		}
-		if len(signers) < g.AdmitSigners {
-			return usageError("a migration is signed by at least --admit-signers (%d) founders; --as names %d", g.AdmitSigners, len(signers))
-		}
+	signers, err := casedir.GenesisSigners(g, founders, as, cd.person)
+	var nf *casedir.NotFounderError
+	var tf *casedir.TooFewSignersError
+	switch {
+	case errors.Is(err, casedir.ErrNewGenesisSigners):
+		return usageError("--as is for a migration: the genesis of a new logbook is signed by every founder")
+	case errors.As(err, &nf):
+		return usageError("--as %s: only founders sign the genesis", nf.Name)
+	case errors.As(err, &tf):
+		return usageError("a migration is signed by at least --admit-signers (%d) founders; --as names %d", tf.Need, tf.Have)
+	case err != nil:
+		return err
 	}
 	e := logbook.GenesisEntry(g)
 	e.Reason, e.Ticket = c.String("reason"), c.String("ticket")
 	if e.Reason == "" {
-		e.Reason = "the founding custodians of the case"
-		if g.Migration {
-			e.Reason = fmt.Sprintf("migration: what came before (%s) was signed by whoever had a record in the case; from here on the logbook decides who signs", logPlural(l.Size(), "entry", "entries"))
-		}
+		e.Reason = casedir.GenesisReason(g, l.Size())
 	}
 	for _, m := range g.Founders {
 		infof("founder: %s", m)
@@ -406,13 +370,14 @@ func runCardAdmit(c *cli.Context) error {
 			signers = append(signers, s)
 		}
 	}
-	if len(signers) < a.Policy {
-		return usageError("an admit needs %d admitted custodians (the genesis's admit-signers); --as names %d", a.Policy, len(signers))
+	var tf *casedir.TooFewSignersError
+	if err := a.CheckAdmitters(signers); errors.As(err, &tf) {
+		return usageError("an admit needs %d admitted custodians (the genesis's admit-signers); --as names %d", tf.Need, tf.Have)
 	}
 	e := logbook.AdmitEntry(ad)
 	e.Reason, e.Ticket = c.String("reason"), c.String("ticket")
 	if e.Reason == "" {
-		e.Reason = "admit " + name
+		e.Reason = casedir.AdmitReason(ad)
 	}
 	ck, err := cd.recordCosigned(c, e, signers[0], signers[1:])
 	if err != nil {

@@ -44,7 +44,7 @@ func newEnrollLog(c *cli.Context) (*enrollLog, error) {
 	}
 	// Verify with the roster as it is now, on a copy: the logbook that
 	// records the entry is opened again once the new record is in place.
-	check := &caseDir{Case: &casedir.Case{Dir: cd.Dir, Roster: cd.Roster}, warnf: infof}
+	check := newCaseDir(&casedir.Case{Dir: cd.Dir, Roster: cd.Roster})
 	if _, err := check.Log(); err != nil {
 		return nil, logError(err)
 	}
@@ -110,7 +110,7 @@ func (el *enrollLog) record(rec *token.Record, tok token.Token, out string) erro
 	}
 	e := casedir.EnrollEntry(rec, filepath.Base(out), b, el.resumed)
 	// A fresh view of the case: its roster now holds the new record.
-	cd := &caseDir{Case: &casedir.Case{Dir: el.cd.Dir, Roster: el.cd.Roster}, warnf: infof}
+	cd := newCaseDir(&casedir.Case{Dir: el.cd.Dir, Roster: el.cd.Roster})
 	if tok == nil {
 		_, err = cd.recordSigned(el.c, e, el.paperBy, -1)
 		return err

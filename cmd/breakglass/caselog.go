@@ -1,8 +1,9 @@
 package main
 
 // The case directory (package casedir) as the commands see it: --case and
-// --roster, warnings for steps that are not recorded, hints for the typed
-// errors of package casedir, and appending entries signed by a token.
+// --roster, hints for the typed errors of package casedir, and appending
+// entries signed by a token (package caselog), saying what goes on around
+// each append (caseVoice).
 //
 // Commands find the case with --case DIR, else $BREAKGLASS_CASE, else the
 // current directory. When CASE/logbook exists, every state-changing command
@@ -23,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -30,6 +32,8 @@ import (
 	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
+	"github.com/breakglass/breakglass/logbook/caselog"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/token"
 )
 
@@ -65,22 +69,24 @@ func caseFlags() []cli.Flag {
 	}
 }
 
-// A caseDir is an open case (casedir.Case) with the command's voice.
+// A caseDir is an open case (casedir.Case) with the command's voice; its
+// appends go through a caselog.Appender, which closes killed sessions,
+// notes unended recordings and has the witnesses cosign (caseVoice says
+// so).
 type caseDir struct {
 	*casedir.Case
+	appender *caselog.Appender
 
 	// warnf reports that a step is not recorded or not witnessed; infof by
 	// default.
 	warnf func(format string, args ...any)
+}
 
-	// witnessFailed names the witnesses that failed to cosign after an
-	// append of this process (see cosignAfterAppend).
-	witnessFailed map[string]bool
-
-	// unended are the recorded sessions found without their end when the
-	// logbook was opened, for the next append to note (see noteUnended).
-	unended        []casedir.UnendedSession
-	checkedUnended bool
+// newCaseDir gives cs the command's voice.
+func newCaseDir(cs *casedir.Case) *caseDir {
+	cd := &caseDir{Case: cs, warnf: infof}
+	cd.appender = caselog.New(cs, caseVoice{cd})
+	return cd
 }
 
 // openCase opens the case the command line names: --case, else
@@ -99,7 +105,7 @@ func openCase(c *cli.Context) (*caseDir, error) {
 		return nil, withHints(fmt.Errorf("case directory %s: %v", dir, atomicfile.UnwrapPath(err)),
 			"pass the case directory with --case DIR (or set BREAKGLASS_CASE)")
 	}
-	return &caseDir{Case: cs, warnf: infof}, nil
+	return newCaseDir(cs), nil
 }
 
 // openCaseLog opens the case and its verified logbook (nil when the case
@@ -130,13 +136,9 @@ func (cd *caseDir) Verifiers() (note.Verifiers, error) {
 
 // Log is the case's verified logbook, or nil without one, with hints. The
 // first time, it also looks for recorded sessions that ended without their
-// end in the logbook, and warns (see noteUnended).
+// end in the logbook, and warns (caselog.Appender.Log).
 func (cd *caseDir) Log() (*logbook.Log, error) {
-	l, err := cd.Case.Log()
-	if err == nil && l != nil && !cd.checkedUnended {
-		cd.checkedUnended = true
-		cd.findUnended(l)
-	}
+	l, err := cd.appender.Log()
 	return l, recordError(err)
 }
 
@@ -232,35 +234,44 @@ func (cd *caseDir) recordAt(size int64, e logbook.Entry, actor *token.Record, si
 }
 
 func (cd *caseDir) appendEntry(size int64, e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
-	// First the aborts of unseal sessions whose process ended without
-	// closing them (unseal_session.go); not by a token that is enrolling
-	// and not admitted yet (it may sign its enroll entry only).
-	admitted := e.Kind != logbook.KindEnroll || cd.CheckAdmitted(actor) == nil
-	var added int64
-	if admitted {
-		var err error
-		if added, err = cd.closeUnterminated(size, actor, signer); err != nil {
-			return logbook.Checkpoint{}, actorError(logError(recordError(err)))
-		}
-	}
-	if size >= 0 {
-		size += added
-	}
-	ck, err := cd.Append(size, e, actor, signer)
-	if errors.Is(err, casedir.ErrNoLogbook) {
-		cd.warnf("no logbook in %s; this step is not recorded", cd.Dir)
-		return logbook.Checkpoint{}, nil
-	}
+	ck, err := cd.appender.Append(size, e, actor, signer)
 	if err != nil {
 		return ck, actorError(logError(recordError(err)))
 	}
-	if l, lerr := cd.Case.Log(); lerr == nil && l != nil {
-		if admitted {
-			cd.noteUnended(l, actor, signer)
-		}
-		cd.cosignAfterAppend(l)
-	}
 	return ck, nil
+}
+
+// caseVoice says what a caseDir's appender does besides appending
+// (caselog.Observer).
+type caseVoice struct{ cd *caseDir }
+
+func (v caseVoice) NotRecorded() {
+	v.cd.warnf("no logbook in %s; this step is not recorded", v.cd.Dir)
+}
+
+func (v caseVoice) FoundUnended(us []casedir.UnendedSession, err error) {
+	if err != nil {
+		v.cd.warnf("warning: cannot check the case's recorded sessions: %v", err)
+		return
+	}
+	for _, u := range us {
+		r := u.Release
+		v.cd.warnf("warning: the recorded session %s of %s (released to %s at %s) ended without breakglass recording its end (killed, or a card missing); the next entry signed on this case notes it as unterminated",
+			u.Name, r.Secret, r.Details[logbook.DetailOperator], r.Time.UTC().Format(time.RFC3339))
+	}
+}
+
+func (v caseVoice) ClosingUnterminated(st *logbook.Entry) {
+	v.cd.warnf("the unseal of %s that %s started in entry %d (session %s) was never closed: its process ended; recording its abort",
+		st.Secret, session.Starter(st), st.Index, st.Details[logbook.DetailSession])
+}
+
+func (v caseVoice) NotedUnended(u casedir.UnendedSession, err error) {
+	if err != nil {
+		v.cd.warnf("warning: could not note the unterminated session %s: %v", u.Name, err)
+		return
+	}
+	v.cd.warnf("noted the unterminated session %s in the logbook (%d bytes of recording survived)", u.Name, u.Size)
 }
 
 // checkActor checks that actor can sign logbook entries of this case (see

@@ -14,7 +14,6 @@ package main
 //	err = es.run(cmd, deadline)                   // runs, records the end
 
 import (
-	"crypto"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,11 +26,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/internal/atomicfile"
-	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/recording"
 	"github.com/breakglass/breakglass/logbook/session"
-	"github.com/breakglass/breakglass/token"
 )
 
 // recordedSessionsHelp is the part of --help of aws session and unseal
@@ -226,39 +223,4 @@ func commandError(name string, err error) error {
 		return withHints(fmt.Errorf("running %s: %v", name, err), "check the command after --exec --")
 	}
 	return nil
-}
-
-// findUnended looks for recorded sessions of l whose end is not in the
-// logbook and whose breakglass is gone, and warns about each.
-func (cd *caseDir) findUnended(l *logbook.Log) {
-	us, err := cd.UnendedSessions(l)
-	if err != nil {
-		infof("warning: cannot check the case's recorded sessions: %v", err)
-		return
-	}
-	for _, u := range us {
-		r := u.Release
-		infof("warning: the recorded session %s of %s (released to %s at %s) ended without breakglass recording its end (killed, or a card missing); the next entry signed on this case notes it as unterminated",
-			u.Name, r.Secret, r.Details[logbook.DetailOperator], r.Time.UTC().Format(time.RFC3339))
-	}
-	cd.unended = us
-}
-
-// noteUnended appends, signed by the actor who just appended an entry, a
-// session-end note for each session findUnended found: end
-// "unterminated", with the hash, size and last write of what is left of
-// its recording.
-func (cd *caseDir) noteUnended(l *logbook.Log, actor *token.Record, signer crypto.Signer) {
-	us := cd.unended
-	cd.unended = nil
-	session.NoteUnended(l, us, func(e logbook.Entry) error {
-		_, err := cd.Append(-1, e, actor, signer)
-		return err
-	}, func(u casedir.UnendedSession, err error) {
-		if err != nil {
-			infof("warning: could not note the unterminated session %s: %v", u.Name, err)
-			return
-		}
-		infof("noted the unterminated session %s in the logbook (%d bytes of recording survived)", u.Name, u.Size)
-	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
+	"github.com/breakglass/breakglass/logbook/caselog"
 	"github.com/breakglass/breakglass/logbook/witness"
 )
 
@@ -307,49 +308,32 @@ func witnessHint(err error) string {
 	return ""
 }
 
-// cosignAfterAppend has the case's witnesses cosign l's new checkpoint, if
-// the case has a witnesses file. The append has landed; nothing here can
-// fail it: what goes wrong is said, with how to cosign later. A witness
-// that failed once is not asked again by this process (an unseal appends
-// several entries; a slow witness should cost its timeout once).
-func (cd *caseDir) cosignAfterAppend(l *logbook.Log) {
-	cfg, err := witness.ReadConfig(cd.LogDir())
-	if errors.Is(err, witness.ErrNoConfig) {
+// Witnessed says what the witnesses did after an append (caselog.Observer).
+// The append has landed; nothing here fails it: what went wrong is said,
+// with how to cosign later.
+func (v caseVoice) Witnessed(w *caselog.Witnessing) {
+	later := "when a witness is reachable, run: breakglass log cosign --case " + v.cd.Dir
+	switch {
+	case w.ConfigErr != nil:
+		v.cd.warnf("the new entry is not witnessed: %v; fix the file, then %s", w.ConfigErr, later)
+		return
+	case w.CosignErr != nil:
+		v.cd.warnf("the new entry is not witnessed: %v; %s", w.CosignErr, later)
 		return
 	}
-	later := "when a witness is reachable, run: breakglass log cosign --case " + cd.Dir
-	if err != nil {
-		cd.warnf("the new entry is not witnessed: %v; fix the file, then %s", err, later)
-		return
-	}
-	if cd.witnessFailed == nil {
-		cd.witnessFailed = map[string]bool{}
-	}
-	res, err := witness.Cosign(context.Background(), l, cd.LogDir(), cfg, func(w *witness.Witness) bool {
-		return cd.witnessFailed[w.Name]
-	})
-	if err != nil {
-		cd.warnf("the new entry is not witnessed: %v; %s", err, later)
-		return
-	}
-	for _, r := range res {
-		if r.Err != nil {
-			cd.warnf("%v", r.Err)
-			if h := witnessHint(r.Err); h != "" {
-				cd.warnf("hint: %s", h)
-			}
-			cd.witnessFailed[r.Witness.Name] = true
+	for _, r := range w.Failed {
+		v.cd.warnf("%v", r.Err)
+		if h := witnessHint(r.Err); h != "" {
+			v.cd.warnf("hint: %s", h)
 		}
 	}
-	st, err := witness.Check(l, cd.LogDir(), cfg)
-	if err != nil {
-		cd.warnf("%v", witnessError(err))
-		return
+	switch st := w.Status; {
+	case w.CheckErr != nil:
+		v.cd.warnf("%v", witnessError(w.CheckErr))
+	case !w.Complete():
+		v.cd.warnf("%s not yet witnessed by a quorum of %d of %d witnesses; the logbook has them locally; %s",
+			witness.Span(st.Witnessed, st.Size), w.Config.Quorum, len(w.Config.Witnesses), later)
+	default:
+		v.cd.warnf("witnesses: %s", st.Summary())
 	}
-	if st.Witnessed < l.Size() {
-		cd.warnf("%s not yet witnessed by a quorum of %d of %d witnesses; the logbook has them locally; %s",
-			witness.Span(st.Witnessed, l.Size()), cfg.Quorum, len(cfg.Witnesses), later)
-		return
-	}
-	cd.warnf("witnesses: %s", st.Summary())
 }

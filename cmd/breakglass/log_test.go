@@ -181,7 +181,7 @@ func buildFixture(t testing.TB, dir string) {
 		if err := logbook.Create(filepath.Join(cdir, casedir.LogbookDir), origin); err != nil {
 			t.Fatal(err)
 		}
-		cd := &caseDir{Case: &casedir.Case{Dir: cdir}, warnf: t.Logf}
+		cd := testCaseDir(t, cdir)
 		for i, st := range fixtureStory(alter) {
 			ck, err := cd.Append(-1, st.e, people[st.who].r, people[st.who].s) // not record: no abort of the session in progress
 			if err != nil {
@@ -414,7 +414,14 @@ func newTestCase(t *testing.T, origin string) (*caseDir, map[string]*token.Recor
 			t.Fatal(err)
 		}
 	}
-	return &caseDir{Case: &casedir.Case{Dir: dir}, warnf: t.Logf}, recs, signers
+	return testCaseDir(t, dir), recs, signers
+}
+
+// testCaseDir opens the case dir as a command does, warning through t.Logf.
+func testCaseDir(t testing.TB, dir string) *caseDir {
+	cd := newCaseDir(&casedir.Case{Dir: dir})
+	cd.warnf = t.Logf
+	return cd
 }
 
 func TestRecordWithoutLogbookWarns(t *testing.T) {
@@ -468,7 +475,7 @@ func TestRecordRefuses(t *testing.T) {
 // stale one's record lands on top of the other's entry, recordAt does not.
 func TestRecordRetriesAfterConflict(t *testing.T) {
 	cd1, recs, signers := newTestCase(t, fixtureOrigin)
-	cd2 := &caseDir{Case: &casedir.Case{Dir: cd1.Dir}, warnf: t.Logf}
+	cd2 := testCaseDir(t, cd1.Dir)
 	if _, err := cd2.Log(); err != nil { // opened at size 0
 		t.Fatal(err)
 	}

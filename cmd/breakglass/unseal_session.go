@@ -7,13 +7,11 @@ package main
 // session whose process was killed.
 
 import (
-	"crypto"
 	"fmt"
 	"os"
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/session"
-	"github.com/breakglass/breakglass/token"
 )
 
 // startSession appends the unseal-start entry e, holding the session's
@@ -52,28 +50,4 @@ func (cl *ceremonyLog) endSession(cause error, tapped string) {
 		return
 	}
 	cl.closed = true
-}
-
-// closeUnterminated appends the abort of every unseal session that is open
-// in the case's logbook but no longer running, signed by actor, ahead of
-// the entry the command appends (caseDir.appendEntry). With size >= 0 (the
-// size the caller checked) the aborts go on top of exactly size entries,
-// and it returns how many it appended, so that the caller's entry follows
-// them; when the logbook no longer holds size entries it appends nothing,
-// and the caller's append reports the conflict.
-func (cd *caseDir) closeUnterminated(size int64, actor *token.Record, signer crypto.Signer) (int64, error) {
-	if actor == nil || signer == nil {
-		return 0, nil
-	}
-	l, err := cd.Log()
-	if err != nil || l == nil {
-		return 0, nil // the append itself says what is wrong
-	}
-	return session.CloseUnterminated(l, size, func(size int64, e logbook.Entry) error {
-		_, err := cd.Append(size, e, actor, signer)
-		return err
-	}, func(st *logbook.Entry) {
-		infof("the unseal of %s that %s started in entry %d (session %s) was never closed: its process ended; recording its abort",
-			st.Secret, session.Starter(st), st.Index, st.Details[logbook.DetailSession])
-	})
 }

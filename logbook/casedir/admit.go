@@ -6,6 +6,7 @@ package casedir
 // what is in it.
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -144,6 +145,121 @@ func (a *Admission) CheckRetire(m logbook.Member) error {
 	}
 	if left := len(a.Members()) - 1; left < a.Policy {
 		return &TooFewLeftError{Member: m, Left: left, Policy: a.Policy}
+	}
+	return nil
+}
+
+// Founders returns the founders of a genesis: the records of names, each
+// found by person (a record named twice counts once), or, without names,
+// every record of the roster with a token (paper custodians sign nothing).
+func (c *Case) Founders(names []string, person func(name string) (*token.Record, error)) ([]*token.Record, error) {
+	var out []*token.Record
+	if len(names) == 0 {
+		recs, err := c.Records()
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if r.Keys != nil {
+				out = append(out, r)
+			}
+		}
+		return out, nil
+	}
+	for _, n := range names {
+		r, err := person(n)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// ErrNewGenesisSigners: signers were chosen for the genesis of a new
+// logbook, which every founder signs.
+var ErrNewGenesisSigners = errors.New("the genesis of a new logbook is signed by every founder")
+
+// A NotFounderError is a signer chosen for a migration genesis who is not
+// one of its founders: only founders sign the genesis.
+type NotFounderError struct{ Name string }
+
+func (e *NotFounderError) Error() string {
+	return fmt.Sprintf("%s: only founders sign the genesis", e.Name)
+}
+
+// A TooFewSignersError is a migration genesis (or an admit) signed by fewer
+// custodians than the admit-signers policy asks.
+type TooFewSignersError struct{ Need, Have int }
+
+func (e *TooFewSignersError) Error() string {
+	return fmt.Sprintf("signed by %d, but at least %d must sign", e.Have, e.Need)
+}
+
+// GenesisSigners returns who signs the genesis g of founders, in the order
+// they sign (the first signs the checkpoint too):
+//
+//   - the genesis of a new logbook (entry 0) is signed by every founder:
+//     naming signers is ErrNewGenesisSigners;
+//   - a migration (the logbook has entries already) is signed by the
+//     founders names names, each found by person (a name found twice
+//     counts once), at least g.AdmitSigners of them (else a
+//     *TooFewSignersError), none but founders (else a *NotFounderError);
+//     without names, by every founder.
+//
+// Replaying the logbook enforces the same rules; checking them first costs
+// nobody a tap.
+func GenesisSigners(g logbook.Genesis, founders []*token.Record, names []string, person func(name string) (*token.Record, error)) ([]*token.Record, error) {
+	if len(names) == 0 {
+		return founders, nil
+	}
+	if !g.Migration {
+		return nil, ErrNewGenesisSigners
+	}
+	var signers []*token.Record
+	for _, n := range names {
+		r, err := person(n)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(founders, r) {
+			return nil, &NotFounderError{Name: n}
+		}
+		if !slices.Contains(signers, r) {
+			signers = append(signers, r)
+		}
+	}
+	if len(signers) < g.AdmitSigners {
+		return nil, &TooFewSignersError{Need: g.AdmitSigners, Have: len(signers)}
+	}
+	return signers, nil
+}
+
+// GenesisReason is the reason a genesis records when the people who sign
+// it give none: size is the number of entries before it (a migration's
+// reason says how many were signed before the logbook decided who signs).
+func GenesisReason(g logbook.Genesis, size int64) string {
+	if !g.Migration {
+		return "the founding custodians of the case"
+	}
+	entries := fmt.Sprintf("%d entries", size)
+	if size == 1 {
+		entries = "1 entry"
+	}
+	return fmt.Sprintf("migration: what came before (%s) was signed by whoever had a record in the case; from here on the logbook decides who signs", entries)
+}
+
+// AdmitReason is the reason an admit records when its signers give none.
+func AdmitReason(ad logbook.Admit) string { return "admit " + ad.Name }
+
+// CheckAdmitters checks that admitters, the admitted custodians who sign
+// an admit, are as many as a's policy asks (else a *TooFewSignersError).
+// Each must be admitted, which appending checks (Case.CheckActor before).
+func (a *Admission) CheckAdmitters(admitters []*token.Record) error {
+	if len(admitters) < a.Policy {
+		return &TooFewSignersError{Need: a.Policy, Have: len(admitters)}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package casedir
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/breakglass/breakglass/logbook"
@@ -125,5 +126,137 @@ func TestNotAdmittedReason(t *testing.T) {
 	}
 	if got := a.NotAdmittedReason(p.recs["carol"].Fingerprint()); got != "never admitted" {
 		t.Errorf("carol: %q", got)
+	}
+}
+
+func TestFounders(t *testing.T) {
+	c, recs, _ := newCase(t)
+	person := func(n string) (*token.Record, error) {
+		if r, ok := recs[n]; ok {
+			return r, nil
+		}
+		return nil, &NotEnrolledError{Name: n, Dir: c.Dir}
+	}
+	for _, tc := range []struct {
+		names   []string
+		want    []string
+		wantErr bool
+	}{
+		{nil, []string{"alice", "bob"}, false}, // every record with a token: not erin (paper)
+		{[]string{"bob"}, []string{"bob"}, false},
+		{[]string{"bob", "alice", "bob"}, []string{"bob", "alice"}, false},
+		{[]string{"alice", "mallory"}, nil, true},
+	} {
+		got, err := c.Founders(tc.names, person)
+		var ne *NotEnrolledError
+		if tc.wantErr != errors.As(err, &ne) || (err != nil && !tc.wantErr) {
+			t.Errorf("Founders(%q): %v", tc.names, err)
+			continue
+		}
+		var names []string
+		for _, r := range got {
+			names = append(names, r.Custodian.Name)
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("Founders(%q) = %q, want %q", tc.names, names, tc.want)
+		}
+	}
+}
+
+func TestGenesisSigners(t *testing.T) {
+	_, recs, keys := newCase(t)
+	recs["carol"], keys["carol"] = softRecord(t, "carol")
+	founders := []*token.Record{recs["alice"], recs["bob"], recs["carol"]}
+	person := func(n string) (*token.Record, error) {
+		if r, ok := recs[n]; ok {
+			return r, nil
+		}
+		return nil, &NotEnrolledError{Name: n}
+	}
+	for _, tc := range []struct {
+		name      string
+		migration bool
+		k         int
+		as        []string
+		want      []string
+		wantErr   any // nil, a sentinel, or a pointer to an error type
+	}{
+		{"new logbook: every founder", false, 2, nil, []string{"alice", "bob", "carol"}, nil},
+		{"new logbook: --as refused", false, 1, []string{"alice"}, nil, ErrNewGenesisSigners},
+		{"migration: every founder by default", true, 2, nil, []string{"alice", "bob", "carol"}, nil},
+		{"migration: the named, in order", true, 2, []string{"carol", "alice"}, []string{"carol", "alice"}, nil},
+		{"migration: a name twice counts once", true, 2, []string{"bob", "bob"}, nil, new(*TooFewSignersError)},
+		{"migration: fewer than admit-signers", true, 3, []string{"alice", "bob"}, nil, new(*TooFewSignersError)},
+		{"migration: not a founder", true, 1, []string{"alice", "erin"}, nil, new(*NotFounderError)},
+		{"migration: unknown name", true, 1, []string{"mallory", "alice"}, nil, new(*NotEnrolledError)},
+		{"migration: one of one", true, 1, []string{"bob"}, []string{"bob"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := logbook.Genesis{AdmitSigners: tc.k, Migration: tc.migration}
+			got, err := GenesisSigners(g, founders, tc.as, person)
+			switch want := tc.wantErr.(type) {
+			case nil:
+				if err != nil {
+					t.Fatalf("GenesisSigners: %v", err)
+				}
+			case error:
+				if !errors.Is(err, want) {
+					t.Fatalf("GenesisSigners: %v, want %v", err, want)
+				}
+			default:
+				if !errors.As(err, want) {
+					t.Fatalf("GenesisSigners: %v, want a %T", err, want)
+				}
+			}
+			var names []string
+			for _, r := range got {
+				names = append(names, r.Custodian.Name)
+			}
+			if !slices.Equal(names, tc.want) {
+				t.Fatalf("signers %q, want %q", names, tc.want)
+			}
+		})
+	}
+	var nf *NotFounderError
+	if _, err := GenesisSigners(logbook.Genesis{AdmitSigners: 1, Migration: true}, founders, []string{"erin"}, person); !errors.As(err, &nf) || nf.Name != "erin" {
+		t.Fatalf("not a founder: %v, want one naming erin", err)
+	}
+	var tf *TooFewSignersError
+	if _, err := GenesisSigners(logbook.Genesis{AdmitSigners: 3, Migration: true}, founders, []string{"alice", "bob", "alice"}, person); !errors.As(err, &tf) || tf.Need != 3 || tf.Have != 2 {
+		t.Fatalf("too few: %v, want need 3, have 2", err)
+	}
+}
+
+func TestDefaultReasons(t *testing.T) {
+	for _, tc := range []struct {
+		g    logbook.Genesis
+		size int64
+		want string
+	}{
+		{logbook.Genesis{}, 0, "the founding custodians of the case"},
+		{logbook.Genesis{Migration: true}, 1, "migration: what came before (1 entry) was signed by whoever had a record in the case; from here on the logbook decides who signs"},
+		{logbook.Genesis{Migration: true}, 12, "migration: what came before (12 entries) was signed by whoever had a record in the case; from here on the logbook decides who signs"},
+	} {
+		if got := GenesisReason(tc.g, tc.size); got != tc.want {
+			t.Errorf("GenesisReason(%+v, %d) = %q, want %q", tc.g, tc.size, got, tc.want)
+		}
+	}
+	if got := AdmitReason(logbook.Admit{Member: logbook.Member{Name: "dave"}}); got != "admit dave" {
+		t.Errorf("AdmitReason = %q", got)
+	}
+}
+
+func TestCheckAdmitters(t *testing.T) {
+	c, p := admittingCase(t, 2)
+	a, err := c.Admission()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tf *TooFewSignersError
+	if err := a.CheckAdmitters([]*token.Record{p.recs["alice"]}); !errors.As(err, &tf) || tf.Need != 2 || tf.Have != 1 {
+		t.Fatalf("one admitter where the policy asks 2: %v", err)
+	}
+	if err := a.CheckAdmitters([]*token.Record{p.recs["alice"], p.recs["bob"]}); err != nil {
+		t.Fatalf("two admitters: %v", err)
 	}
 }
