@@ -39,7 +39,8 @@ demo: setup build
 ## bench: the performance goals: Go benchmarks, then seal/unseal against the age CLI
 bench: setup build
 	@scripts/deps.sh time bc
-	scripts/pcscd.sh run $(GO) test -p 1 -run '^$$' -bench . -benchtime 2s ./...
+	scripts/pcscd.sh run $(GO) test -p 1 -run '^$$' -bench . -skip Paired -benchtime 2s ./...
+	$(GO) test -run '^$$' -bench Cat100MBPaired -benchtime 11x ./logbook/recording
 	scripts/bench-age.sh $(BIN)
 
 ## lint: gofmt, go vet and staticcheck must be clean
