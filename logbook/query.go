@@ -36,6 +36,12 @@ const ActionSessionEnd = "session-end"
 // session and its reason says why.
 const ActionAbort = "abort"
 
+// ActionAWSSession is the DetailAction of the note that an AWS session
+// failed after the taps (AWS refused the exchange, or the request could
+// not be presigned): DetailResult "failed", and the error. It closes its
+// session; nothing was released.
+const ActionAWSSession = "aws-session"
+
 // IsAbort reports whether e is the abort of an unseal session.
 func IsAbort(e *Entry) bool {
 	return e.Kind == KindNote && e.Details[DetailAction] == ActionAbort && e.Details[DetailSession] != ""

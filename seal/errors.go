@@ -73,3 +73,15 @@ func (e *ShareError) Error() string {
 }
 
 func (e *ShareError) Unwrap() error { return e.Err }
+
+// An UnknownCustodianError is a custodian name the roster of the sealed
+// secret Secret does not hold.
+type UnknownCustodianError struct {
+	Name, Secret string
+	// Custodians are the names the roster holds, in roster order.
+	Custodians []string
+}
+
+func (e *UnknownCustodianError) Error() string {
+	return fmt.Sprintf("%s is not in the roster of %s", e.Name, e.Secret)
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -252,4 +253,28 @@ func (f *File) ShareFile(idx int) ([]byte, bool) {
 		return nil, false
 	}
 	return encodeArmor(s), true
+}
+
+// CustodianShareFile is ShareFile of the token custodian named name. A
+// name the roster does not hold is an *[UnknownCustodianError]; a paper
+// custodian, whose share is the mnemonic they keep and not in the file, a
+// *[ShareError] wrapping [ErrPaperCustodian].
+func (f *File) CustodianShareFile(name string) ([]byte, error) {
+	cs := f.Header.Custodians()
+	idx := slices.IndexFunc(cs, func(c Custodian) bool { return c.Name == name })
+	switch {
+	case idx < 0:
+		names := make([]string, len(cs))
+		for i, c := range cs {
+			names[i] = c.Name
+		}
+		return nil, &UnknownCustodianError{Name: name, Secret: f.Header.Name, Custodians: names}
+	case cs[idx].Paper():
+		return nil, &ShareError{Index: idx, Custodian: name, Err: ErrPaperCustodian}
+	}
+	b, ok := f.ShareFile(idx)
+	if !ok { // a parsed file holds every token custodian's share
+		return nil, &ShareError{Index: idx, Custodian: name, Err: errors.New("the file holds no share for this custodian")}
+	}
+	return b, nil
 }

@@ -223,7 +223,7 @@ func ExplainUse(entries []*logbook.Entry, secretName, keyID string, t time.Time)
 		if e.Secret != secretName || e.Details[logbook.DetailKeyID] != keyID {
 			continue
 		}
-		if e.Kind != logbook.KindRelease && !(e.Kind == logbook.KindNote && e.Details["action"] == "aws-session") {
+		if e.Kind != logbook.KindRelease && !(e.Kind == logbook.KindNote && e.Details[logbook.DetailAction] == logbook.ActionAWSSession) {
 			continue
 		}
 		if d := t.Sub(e.Time); d > -UseSlack && d < UseSlack {

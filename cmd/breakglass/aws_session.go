@@ -316,17 +316,10 @@ func runAWSSession(c *cli.Context) (err error) {
 	}
 	req := aws.Request{RoleARN: h.Scope, Operator: operator, Duration: o.duration,
 		Region: c.String("region"), Endpoint: awsEndpoint(c)}
-	hh := f.HeaderHash()
-	base := logbook.Entry{Secret: h.Name, HeaderHash: hh[:], Reason: c.String("reason"),
-		Ticket: c.String("ticket"), UseCase: uc}
 	tapped := session.Tapped(cm.approvals)
+	release := session.AWSRelease{KeyID: h.KeyID, RoleARN: h.Scope, Output: o.mode, Tapped: tapped, Concurrent: concurrent}
 	failed := func(err error, what string) error {
-		e := base
-		e.Kind = logbook.KindNote
-		e.Details = map[string]string{"action": "aws-session", logbook.DetailResult: "failed",
-			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, "error": logbook.OneLine(err.Error()),
-			logbook.DetailTapped: tapped, logbook.DetailSession: cl.ID}
-		if rerr := ac.record(e, opRec, -1); rerr != nil {
+		if rerr := ac.record(cl.AWSFailed(h.KeyID, tapped, err), opRec, -1); rerr != nil {
 			reportError(os.Stderr, fmt.Errorf("the failed attempt could not be recorded: %w", rerr))
 		} else {
 			cl.closed = true // the note names the session
@@ -340,17 +333,9 @@ func runAWSSession(c *cli.Context) (err error) {
 		if err != nil {
 			return failed(err, "no presigned request")
 		}
-		e := base
-		e.Kind = logbook.KindRelease
-		e.Details = map[string]string{
-			logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: tapped,
-			"role-arn": h.Scope, "output": o.mode, "presigned-request-sha256": p.Hash(),
-			"request-signed": p.SignedAt.UTC().Format(time.RFC3339), "request-expires": p.Expires.UTC().Format(time.RFC3339),
-			"expires": p.LatestEnd().UTC().Format(time.RFC3339), logbook.DetailSession: cl.ID,
-		}
-		if concurrent != "" {
-			e.Details["concurrent-release"] = logbook.OneLine(concurrent)
-		}
+		release.RequestSHA256, release.RequestSigned, release.RequestExpires = p.Hash(), p.SignedAt, p.Expires
+		release.Expires = p.LatestEnd()
+		e := cl.AWSRelease(release)
 		if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
 			return withHints(fmt.Errorf("the release could not be recorded, so the presigned request was not shown: %w", err),
 				"nothing was released; fix the logbook and start again")
@@ -366,17 +351,8 @@ func runAWSSession(c *cli.Context) (err error) {
 	}
 	defer sess.Wipe()
 
-	e := base
-	e.Kind = logbook.KindRelease
-	e.Details = map[string]string{
-		logbook.DetailOperator: operator, logbook.DetailKeyID: h.KeyID, logbook.DetailTapped: tapped,
-		"session-key-id": sess.AccessKeyID, "expires": sess.Expiration.UTC().Format(time.RFC3339),
-		"role-arn": h.Scope, "assumed-role-arn": sess.AssumedRoleARN, "output": o.mode,
-		logbook.DetailSession: cl.ID,
-	}
-	if concurrent != "" {
-		e.Details["concurrent-release"] = logbook.OneLine(concurrent)
-	}
+	release.SessionKeyID, release.AssumedRoleARN, release.Expires = sess.AccessKeyID, sess.AssumedRoleARN, sess.Expiration
+	e := cl.AWSRelease(release)
 	e.Details = es.releaseDetails(e.Details)
 	if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
 		return withHints(fmt.Errorf("the release could not be recorded, so nothing was released: %w", err),

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/x509"
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -44,18 +42,14 @@ func runCardVerify(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageError("card verify needs at least one FILE")
 	}
-	var roots *x509.CertPool
-	if f := c.String("roots"); f != "" {
-		p, err := loadRoots(f)
-		if err != nil {
-			return err
-		}
-		roots = p
+	trust, err := attestTrustOf(c)
+	if err != nil {
+		return err
 	}
 	failed := 0
 	var last error
 	for _, path := range c.Args().Slice() {
-		if err := verifyOne(c, path, roots); err != nil {
+		if err := verifyOne(path, trust); err != nil {
 			failed++
 			last = err
 			fmt.Printf("%s: FAILED: %v\n", path, err)
@@ -71,7 +65,9 @@ func runCardVerify(c *cli.Context) error {
 	return nil
 }
 
-func verifyOne(c *cli.Context, path string, roots *x509.CertPool) error {
+// verifyOne checks the record at path and prints what it proves; trust
+// says which attestation roots vouch for a PIV card.
+func verifyOne(path string, trust piv.Trust) error {
 	rec, err := readRecord(path)
 	if err != nil {
 		return err
@@ -102,27 +98,16 @@ func verifyOne(c *cli.Context, path string, roots *x509.CertPool) error {
 		fmt.Printf("  token         pkcs11 %s\n", rec.Token.URI)
 		fmt.Printf("  proven        self-signature by the token's signing key (no attestation for PKCS#11 tokens)\n")
 	case token.KindPIV:
-		virtualCA := false
-		proof, err := piv.VerifyAttestation(rec, roots)
-		if err != nil && roots == nil && c.Bool("allow-virtual") {
-			var fe *token.FieldError
-			if errors.As(err, &fe) && fe.Reason != "" {
-				if vroots, verr := virtualRoots(); verr == nil {
-					if p, verr := piv.VerifyAttestation(rec, vroots); verr == nil {
-						proof, err, virtualCA = p, nil, true
-					}
-				}
-			}
-		}
+		proof, err := trust.Verify(rec)
 		if err != nil {
 			hints := []string{"the attestation does not prove the keys were made on a genuine YubiKey"}
-			if !c.Bool("allow-virtual") {
+			if trust.Virtual == nil {
 				hints = append(hints, "for virtual cards (tests and rehearsals only) add --allow-virtual")
 			}
 			return withHints(fmt.Errorf("%s: %w", path, err), hints...)
 		}
 		fmt.Printf("  token         piv serial %d, firmware %s, %s, slots %s/%s\n", proof.Serial, proof.Firmware, proof.FormFactor, rec.Keys.KeyAgreement.ID, rec.Keys.Signing.ID)
-		if virtualCA {
+		if proof.Virtual {
 			fmt.Printf("  proven        keys generated on a VIRTUAL card (breakglass test CA): NOT a hardware token\n")
 		} else {
 			fmt.Printf("  proven        keys generated on the card (attestation chain verified), self-signature\n")

@@ -61,7 +61,7 @@ func runDrillReport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	secrets, _, err := caseSecrets(cd)
+	secrets, err := caseSecrets(cd)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func runDrillSchedule(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	secrets, _, err := caseSecrets(cd)
+	secrets, err := caseSecrets(cd)
 	if err != nil {
 		return err
 	}

@@ -3,18 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/breakglass/breakglass/aws"
-	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/drills"
-	"github.com/breakglass/breakglass/seal"
 )
 
 const drillStatusHelp = `status answers the drill coordinator's questions for every sealed secret of
@@ -62,32 +56,15 @@ func parseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// caseSecrets reads the sealed secrets of the case (CASE/*.glass), each
-// with its owner when an AWS provisioning record names one.
-func caseSecrets(cd *caseDir) ([]drills.Secret, []*seal.File, error) {
-	files, err := filepath.Glob(filepath.Join(cd.Dir, "*.glass"))
-	if err != nil {
-		return nil, nil, err
+// caseSecrets reads the sealed secrets of the case (drills.CaseSecrets),
+// with readGlass's hints for a file that cannot be read.
+func caseSecrets(cd *caseDir) ([]drills.Secret, error) {
+	secrets, err := drills.CaseSecrets(cd.Dir)
+	var se *drills.SecretError
+	if errors.As(err, &se) {
+		return nil, glassError(se.Path, se.Err)
 	}
-	sort.Strings(files)
-	var out []drills.Secret
-	var glass []*seal.File
-	for _, p := range files {
-		f, file, err := readGlass(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		file.Close()
-		s := drills.Secret{File: p, Header: f.Header}
-		if b, err := os.ReadFile(aws.RecordPath(p)); err == nil {
-			if r, err := aws.ParseRecord(b); err == nil {
-				s.Owner = r.Owner
-			}
-		}
-		out = append(out, s)
-		glass = append(glass, f)
-	}
-	return out, glass, nil
+	return secrets, err
 }
 
 func runDrillStatus(c *cli.Context) error {
@@ -102,7 +79,7 @@ func runDrillStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	secrets, glass, err := caseSecrets(cd)
+	secrets, err := caseSecrets(cd)
 	if err != nil {
 		return err
 	}
@@ -111,18 +88,7 @@ func runDrillStatus(c *cli.Context) error {
 	}
 	st := drills.Status(l.Entries(), secrets, drills.Options{MaxAge: maxAge})
 	// A file the logbook does not vouch for says nothing about its drills.
-	for i, s := range secrets {
-		var he *casedir.HeaderError
-		if err := casedir.CheckLoggedHeader(l, glass[i]); errors.As(err, &he) {
-			for j := range st {
-				if st[j].File == s.File {
-					st[j].Findings = append(st[j].Findings, drills.Finding{Severity: drills.Attention,
-						Problem: "the file's header is not the one the logbook recorded (" + he.Error() + ")",
-						Fix:     "restore it from the case's history (git log -p " + s.File + "), or reseal it"})
-				}
-			}
-		}
-	}
+	drills.AddHeaderFindings(l, secrets, st)
 	attention := 0
 	for _, s := range st {
 		if s.NeedsAttention() {

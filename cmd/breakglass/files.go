@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/breakglass/breakglass/internal/atomicfile"
@@ -51,22 +52,31 @@ func writeNewFile(path string, mode os.FileMode, replace bool, write func(io.Wri
 func readGlass(path string) (*seal.File, *os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, withHints(fmt.Errorf("cannot read the sealed secret: %v", err),
-			"give the path of a NAME.glass file made by breakglass seal")
+		return nil, nil, glassError(path, err)
 	}
 	g, err := seal.Parse(f)
 	if err != nil {
 		f.Close()
-		var fe *seal.FormatError
-		switch {
-		case errors.Is(err, seal.ErrDamaged):
-			return nil, nil, withHints(fmt.Errorf("%s: %w", path, err),
-				"no card was used; restore the file from git or a backup copy (git diff shows what changed)")
-		case errors.As(err, &fe):
-			return nil, nil, withHints(fmt.Errorf("%s: %w", path, err),
-				"no card was used; is this the right file? restore it from git or a backup copy")
-		}
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, glassError(path, err)
 	}
 	return g, f, nil
+}
+
+// glassError says what went wrong reading the sealed file at path: opening
+// it (an *fs.PathError of op open), or parsing it.
+func glassError(path string, err error) error {
+	var pe *fs.PathError
+	var fe *seal.FormatError
+	switch {
+	case errors.As(err, &pe) && pe.Op == "open":
+		return withHints(fmt.Errorf("cannot read the sealed secret: %v", err),
+			"give the path of a NAME.glass file made by breakglass seal")
+	case errors.Is(err, seal.ErrDamaged):
+		return withHints(fmt.Errorf("%s: %w", path, err),
+			"no card was used; restore the file from git or a backup copy (git diff shows what changed)")
+	case errors.As(err, &fe):
+		return withHints(fmt.Errorf("%s: %w", path, err),
+			"no card was used; is this the right file? restore it from git or a backup copy")
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }

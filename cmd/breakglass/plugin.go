@@ -5,6 +5,7 @@ package main
 // export cuts a custodian's share block out of a .glass for it.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/ageplugin"
 )
 
@@ -163,22 +165,17 @@ func runShareExport(c *cli.Context) error {
 		return err
 	}
 	name := c.String("custodian")
-	idx := -1
-	var names []string
-	for i, cu := range f.Header.Custodians() {
-		names = append(names, cu.Name)
-		if cu.Name == name {
-			idx = i
-			if cu.Paper() {
-				return withHints(fmt.Errorf("%s holds a paper share; it is not in the file", name),
-					"a paper custodian's share is the mnemonic they keep")
-			}
-		}
+	block, err := f.CustodianShareFile(name)
+	var ue *seal.UnknownCustodianError
+	switch {
+	case errors.Is(err, seal.ErrPaperCustodian):
+		return withHints(fmt.Errorf("%s holds a paper share; it is not in the file", name),
+			"a paper custodian's share is the mnemonic they keep")
+	case errors.As(err, &ue):
+		return withHints(ue, "the custodians are: "+strings.Join(ue.Custodians, ", "))
+	case err != nil:
+		return err
 	}
-	if idx < 0 {
-		return withHints(fmt.Errorf("%s is not in the roster of %s", name, f.Header.Name), "the custodians are: "+strings.Join(names, ", "))
-	}
-	block, _ := f.ShareFile(idx)
 	_, err = os.Stdout.Write(block)
 	return err
 }

@@ -132,27 +132,24 @@ const maxHeldSecret = 64 << 20
 // maxEnvSecret bounds a secret passed in the environment.
 const maxEnvSecret = 1 << 20
 
-// chooseUseCase checks --use-case against the header, or asks.
+// chooseUseCase checks --use-case against the header
+// (seal.Header.CheckUseCase), or asks.
 func chooseUseCase(c *cli.Context, h *seal.Header) (string, error) {
 	uc := c.String("use-case")
-	if len(h.UseCases) == 0 {
-		return uc, nil
+	var ue *seal.UseCaseError
+	if err := h.CheckUseCase(uc); !errors.As(err, &ue) {
+		return uc, err
 	}
-	for _, u := range h.UseCases {
-		if u == uc {
-			return uc, nil
-		}
-	}
-	quoted := make([]string, len(h.UseCases))
-	for i, u := range h.UseCases {
+	quoted := make([]string, len(ue.UseCases))
+	for i, u := range ue.UseCases {
 		quoted[i] = strconv.Quote(u)
 	}
+	permitted := "the permitted use cases are: " + strings.Join(quoted, ", ")
 	if uc != "" {
-		return "", withHints(fmt.Errorf("use case %q is not one sealed in %s", uc, h.Name),
-			"the permitted use cases are: "+strings.Join(quoted, ", "))
+		return "", withHints(ue, permitted)
 	}
 	if !isTerminal(os.Stdin) {
-		return "", withHints(errors.New("--use-case is required"), "the permitted use cases are: "+strings.Join(quoted, ", "))
+		return "", withHints(errors.New("--use-case is required"), permitted)
 	}
 	n, err := term.Choose("permitted use cases of "+h.Name+": which one applies?", h.UseCases)
 	if errors.Is(err, term.ErrInterrupted) {

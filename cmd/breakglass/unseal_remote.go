@@ -9,7 +9,6 @@ package main
 // it, so a response opens one unseal only.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -230,18 +229,6 @@ func showQR(c *cli.Context, code *qrtext.Code, out string) {
 	os.Stderr.Write(code.Text(qrtext.LightInk))
 }
 
-// scannedText undoes what carrying a request or response as a QR code
-// adds: readers such as zbarimg end their output with one more newline,
-// and others drop the final one. It ends b with exactly one newline;
-// everything else must be as written.
-func scannedText(b []byte) []byte {
-	t := bytes.TrimRight(b, "\r\n")
-	if len(t) == 0 {
-		return b
-	}
-	return append(t[:len(t):len(t)], '\n')
-}
-
 // terminalColumns is the width of the terminal f, or 0 when f is not one.
 func terminalColumns(f *os.File) int {
 	w, _, err := xterm.GetSize(int(f.Fd()))
@@ -257,7 +244,7 @@ func readRequestFile(path string) (*remote.Request, error) {
 	if err != nil {
 		return nil, withHints(fmt.Errorf("cannot read the request: %v", atomicfile.UnwrapPath(err)), "give the file the operator sent")
 	}
-	r, err := remote.ParseRequest(scannedText(b))
+	r, err := remote.ParseRequest(qrtext.Scanned(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

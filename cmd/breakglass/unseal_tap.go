@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/internal/atomicfile"
+	"github.com/breakglass/breakglass/internal/qrtext"
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/seal/approval"
@@ -151,7 +152,7 @@ func readResponses(reqPath string, paths []string) (*ceremony.Remote, error) {
 		if err != nil {
 			return nil, withHints(fmt.Errorf("--response: %v", atomicfile.UnwrapPath(err)), "check the path")
 		}
-		rm.Responses = append(rm.Responses, ceremony.Response{From: p, Text: scannedText(b)})
+		rm.Responses = append(rm.Responses, ceremony.Response{From: p, Text: qrtext.Scanned(b)})
 	}
 	return rm, nil
 }

@@ -5,7 +5,8 @@
 // paper custodian's SLIP-0039 mnemonic at seal time, and a remote unseal
 // request or tap response. The text stays the canonical form; the code is
 // only another way to carry exactly the same bytes, so any QR reader gives
-// back what breakglass accepts as text.
+// back what breakglass accepts as text. Readers differ only at the end of
+// the text, which [Scanned] puts right.
 //
 // # Encoding
 //

@@ -5,6 +5,11 @@
 // sealed AWS keys are, and which drills are overdue. It also writes the
 // drill schedule as an RFC 5545 calendar ([Schedule]).
 //
+// The secrets are the case's *.glass files ([CaseSecrets]). A file whose
+// header the logbook does not vouch for is itself a finding
+// ([AddHeaderFindings]): what the logbook says of its drills is about
+// another file.
+//
 // A custodian is "seen" when the logbook shows them using their token or
 // share: a tap (in an unseal, a drill, a reseal), a drill entry that names
 // them among those who tapped, or their own enroll entry. The logbook is
@@ -29,6 +34,9 @@ type Secret struct {
 	File   string
 	Owner  string // the owning team, when known (an AWS provisioning record)
 	Header *seal.Header
+	// Sealed is the parsed file (CaseSecrets), whose header hash
+	// AddHeaderFindings checks against the logbook; nil when not at hand.
+	Sealed *seal.File
 }
 
 // Options tune Status. The zero value is fine.

@@ -8,7 +8,10 @@
 // reason, ticket and use case, and two details: the operator's name and a
 // random session id ([NewID]) that joins them ([Session.Entry]). An
 // unseal-start opens the session; each tap is a tap entry holding the
-// signed approval ([Session.Tap]); the release closes it.
+// signed approval ([Session.Tap]); the release closes it. An AWS
+// session's release says what AWS granted ([Session.AWSRelease]); when AWS
+// refuses it after the taps, a note says so and closes the session
+// ([Session.AWSFailed]).
 //
 // # One release at a time
 //

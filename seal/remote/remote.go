@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -196,7 +195,7 @@ func (r *Request) CheckFile(f *seal.File) error {
 		return &MismatchError{Field: "header-hash", Request: r.HeaderHash, File: hh, FileShort: hh[:12]}
 	case r.Secret != f.Header.Name:
 		return &MismatchError{Field: "secret", Request: r.Secret, File: f.Header.Name}
-	case len(f.Header.UseCases) > 0 && !slices.Contains(f.Header.UseCases, r.UseCase):
+	case f.Header.CheckUseCase(r.UseCase) != nil:
 		return &MismatchError{Field: "use-case", Request: r.UseCase, UseCases: f.Header.UseCases}
 	}
 	return nil

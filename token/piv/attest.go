@@ -19,6 +19,9 @@ type Proof struct {
 	FormFactor string
 	// KeyAgreement and Signing hold each key's attested slot and policies.
 	KeyAgreement, Signing *piv.Attestation
+	// Virtual: the chain ends at the virtual card's test CA (Trust.Virtual),
+	// not at a maker's root; the keys are not on a hardware token.
+	Virtual bool
 }
 
 // Trust is what a verifier accepts as the maker of a PIV card.
@@ -31,13 +34,19 @@ type Trust struct {
 	Virtual func() (*x509.CertPool, error)
 }
 
-// Verify is VerifyAttestation against what t trusts.
+// Verify is VerifyAttestation against what t trusts: Roots first, then
+// (if set) the virtual card's test CA, in which case the Proof says
+// Virtual. When neither vouches for the card, the error is the last one
+// tried: the virtual CA's (or why it could not be loaded) when t accepts
+// one.
 func (t Trust) Verify(r *token.Record) (*Proof, error) {
 	p, err := VerifyAttestation(r, t.Roots)
 	if err != nil && t.Virtual != nil {
 		var vroots *x509.CertPool
 		if vroots, err = t.Virtual(); err == nil {
-			p, err = VerifyAttestation(r, vroots)
+			if p, err = VerifyAttestation(r, vroots); err == nil {
+				p.Virtual = true
+			}
 		}
 	}
 	return p, err
