@@ -29,8 +29,11 @@ test: setup lint test-go
 # command that scans every reader must not open another package's card.
 # AWS_EC2_METADATA_DISABLED: a test that finds no AWS credentials must never
 # ask an instance-metadata address for them (tests talk to loopback only).
+# Then every benchmark runs once, so that `make bench` cannot break unseen
+# (about a minute).
 test-go:
 	AWS_EC2_METADATA_DISABLED=true scripts/pcscd.sh run $(GO) test -race -count=1 -p 1 -timeout 30m ./...
+	AWS_EC2_METADATA_DISABLED=true scripts/pcscd.sh run $(GO) test -count=1 -p 1 -run '^$$' -bench . -benchtime 1x ./...
 
 ## demo: the main job end to end on virtual cards
 demo: setup build
