@@ -59,9 +59,9 @@ func (s *tapSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) 
 	return tok.SigningKey().Sign(rand, digest, opts)
 }
 
-// recordCosigned appends e signed by actor's token and then by each of
+// logCosigned appends e signed by actor's token and then by each of
 // cosigners' tokens, opened one after another (each taps: PIN and touch).
-func (cd *caseDir) recordCosigned(c *cli.Context, e logbook.Entry, actor *token.Record, cosigners []*token.Record) (logbook.Checkpoint, error) {
+func (cd *caseDir) logCosigned(c *cli.Context, e logbook.Entry, actor *token.Record, cosigners []*token.Record) (logbook.Checkpoint, error) {
 	purpose := signPurpose(e)
 	var cos []casedir.Cosigner
 	for _, r := range cosigners {
@@ -158,7 +158,7 @@ func runLogGenesis(c *cli.Context) error {
 		return withHints(fmt.Errorf("the case %s has no enrollment record with a token to found the logbook", cd.Dir),
 			"enroll the founders first: breakglass card enroll --name NAME …")
 	}
-	return recordGenesis(c, cd, l, founders)
+	return logGenesis(c, cd, l, founders)
 }
 
 // chooseFounders is --founder, else every record with a token in the case
@@ -168,9 +168,9 @@ func chooseFounders(c *cli.Context, cd *caseDir) ([]*token.Record, error) {
 	return fs, recordError(err)
 }
 
-// recordGenesis appends the genesis naming founders: at entry 0 signed by
+// logGenesis appends the genesis naming founders: at entry 0 signed by
 // all of them, else (a migration) by --as or all of them.
-func recordGenesis(c *cli.Context, cd *caseDir, l *logbook.Log, founders []*token.Record) error {
+func logGenesis(c *cli.Context, cd *caseDir, l *logbook.Log, founders []*token.Record) error {
 	a, err := cd.Admission()
 	if err != nil {
 		return logError(err)
@@ -216,7 +216,7 @@ func recordGenesis(c *cli.Context, cd *caseDir, l *logbook.Log, founders []*toke
 		infof("founder: %s", m)
 	}
 	infof("an admit needs %d admitted %s; %s sign the genesis", g.AdmitSigners, map[bool]string{true: "custodian", false: "custodians"}[g.AdmitSigners == 1], logPlural(int64(len(signers)), "founder", "founders"))
-	ck, err := cd.recordCosigned(c, e, signers[0], signers[1:])
+	ck, err := cd.logCosigned(c, e, signers[0], signers[1:])
 	if err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func runCardAdmit(c *cli.Context) error {
 	if e.Reason == "" {
 		e.Reason = casedir.AdmitReason(ad)
 	}
-	ck, err := cd.recordCosigned(c, e, signers[0], signers[1:])
+	ck, err := cd.logCosigned(c, e, signers[0], signers[1:])
 	if err != nil {
 		return err
 	}
@@ -417,7 +417,7 @@ func runCardRetire(c *cli.Context) error {
 	}
 	e := logbook.RetireEntry(m)
 	e.Reason, e.Ticket = c.String("reason"), c.String("ticket")
-	ck, err := cd.recordSignedAs(c, e, c.String("as"))
+	ck, err := cd.logSignedAs(c, e, c.String("as"))
 	if err != nil {
 		return err
 	}
@@ -428,13 +428,13 @@ func runCardRetire(c *cli.Context) error {
 	return nil
 }
 
-// recordSignedAs appends e signed by the admitted person as names.
-func (cd *caseDir) recordSignedAs(c *cli.Context, e logbook.Entry, as string) (logbook.Checkpoint, error) {
+// logSignedAs appends e signed by the admitted person as names.
+func (cd *caseDir) logSignedAs(c *cli.Context, e logbook.Entry, as string) (logbook.Checkpoint, error) {
 	actor, err := cd.person(as)
 	if err != nil {
 		return logbook.Checkpoint{}, err
 	}
-	return cd.recordSigned(c, e, actor, -1)
+	return cd.logSigned(c, e, actor, -1)
 }
 
 // ---- reports and refusals ----

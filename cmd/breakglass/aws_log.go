@@ -57,9 +57,9 @@ func (a *awsCase) person(name string, required bool) (*token.Record, error) {
 	return r, err
 }
 
-// record appends e signed by actor's token. size >= 0 appends only if the
+// logEntry appends e signed by actor's token. size >= 0 appends only if the
 // logbook still holds size entries. Without a logbook it warns and returns.
-func (a *awsCase) record(e logbook.Entry, actor *token.Record, size int64) error {
+func (a *awsCase) logEntry(e logbook.Entry, actor *token.Record, size int64) error {
 	if a.log == nil {
 		what := string(e.Kind)
 		if e.Kind == logbook.KindNote {
@@ -68,7 +68,7 @@ func (a *awsCase) record(e logbook.Entry, actor *token.Record, size int64) error
 		infof("no logbook in %s; the %s of %s is not recorded", a.cd.Dir, what, e.Secret)
 		return nil
 	}
-	_, err := a.cd.recordSigned(a.c, e, actor, size)
+	_, err := a.cd.logSigned(a.c, e, actor, size)
 	return err
 }
 

@@ -233,7 +233,7 @@ func runAWSProvision(c *cli.Context) error {
 		// A provision that was done but not recorded is recorded now;
 		// otherwise, with a logbook, the file must be the logged one.
 		done, err := ac.cd.finishPending(ac.log, f, func(e logbook.Entry) error {
-			_, err := ac.cd.recordSigned(c, e, actor, -1)
+			_, err := ac.cd.logSigned(c, e, actor, -1)
 			return err
 		})
 		if done || err != nil {
@@ -347,7 +347,7 @@ func runAWSProvision(c *cli.Context) error {
 	for k, v := range plan.PolicyHashes {
 		details["policy-"+k+"-sha256"] = v
 	}
-	err = ac.recordChange(signer, "aws provision", out, "the same breakglass aws provision command", logbook.Entry{Kind: logbook.KindSeal, Secret: spec.Name,
+	err = ac.logChange(signer, "aws provision", out, "the same breakglass aws provision command", logbook.Entry{Kind: logbook.KindSeal, Secret: spec.Name,
 		HeaderHash: sealed.HeaderHash[:], Reason: "aws provision", Details: details})
 	if err != nil {
 		return err

@@ -116,7 +116,7 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 	// A revoke or rotate that was done but not recorded is recorded now,
 	// not done a second time.
 	if done, err := ac.cd.finishPending(ac.log, f, func(e logbook.Entry) error {
-		_, err := ac.cd.recordSigned(c, e, actor, -1)
+		_, err := ac.cd.logSigned(c, e, actor, -1)
 		return err
 	}); done || err != nil {
 		return err
@@ -231,7 +231,7 @@ func runAWSReplace(c *cli.Context, incident bool) error {
 		e.Details["old-key-id"] = oldKey
 		e.Details["old-key-deleted"] = fmt.Sprint(err == nil)
 	}
-	if err := ac.recordChange(signer, "aws "+verb, path, "breakglass aws "+verb+" "+path, e); err != nil {
+	if err := ac.logChange(signer, "aws "+verb, path, "breakglass aws "+verb+" "+path, e); err != nil {
 		return err
 	}
 	infof("commit %s; then run breakglass aws check %s", path, path)

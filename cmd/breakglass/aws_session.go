@@ -294,7 +294,7 @@ func runAWSSession(c *cli.Context) (err error) {
 		defer es.abandon()
 	}
 	startDetails := map[string]string{"concurrent-release": concurrent, "output": o.mode, logbook.DetailKeyID: h.KeyID}
-	if err := cl.recordOperator(cl.Entry(logbook.KindUnsealStart, startDetails), size); err != nil {
+	if err := cl.logOperator(cl.Entry(logbook.KindUnsealStart, startDetails), size); err != nil {
 		var ce *logbook.ConflictError
 		if errors.As(err, &ce) {
 			return withHints(errors.New("the logbook changed while the session was being checked; nothing was tapped"), "run the command again")
@@ -307,7 +307,7 @@ func runAWSSession(c *cli.Context) (err error) {
 	if err := cm.run(context.Background()); err != nil {
 		return err
 	}
-	if err := cl.recordTaps(cm.approvals); err != nil {
+	if err := cl.logTaps(cm.approvals); err != nil {
 		return withHints(fmt.Errorf("a tap could not be recorded, so nothing was released: %w", err), "fix the logbook and start again")
 	}
 	key, err := awsOpenSealedKey(cm.u, h)
@@ -319,7 +319,7 @@ func runAWSSession(c *cli.Context) (err error) {
 	tapped := session.Tapped(cm.approvals)
 	release := session.AWSRelease{KeyID: h.KeyID, RoleARN: h.Scope, Output: o.mode, Tapped: tapped, Concurrent: concurrent}
 	failed := func(err error, what string) error {
-		if rerr := ac.record(cl.AWSFailed(h.KeyID, tapped, err), opRec, -1); rerr != nil {
+		if rerr := ac.logEntry(cl.AWSFailed(h.KeyID, tapped, err), opRec, -1); rerr != nil {
 			reportError(os.Stderr, fmt.Errorf("the failed attempt could not be recorded: %w", rerr))
 		} else {
 			cl.closed = true // the note names the session
@@ -336,7 +336,7 @@ func runAWSSession(c *cli.Context) (err error) {
 		release.RequestSHA256, release.RequestSigned, release.RequestExpires = p.Hash(), p.SignedAt, p.Expires
 		release.Expires = p.LatestEnd()
 		e := cl.AWSRelease(release)
-		if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
+		if err := awsLogRelease(ac, e, opRec, concurrent != ""); err != nil {
 			return withHints(fmt.Errorf("the release could not be recorded, so the presigned request was not shown: %w", err),
 				"nothing was released; fix the logbook and start again")
 		}
@@ -354,7 +354,7 @@ func runAWSSession(c *cli.Context) (err error) {
 	release.SessionKeyID, release.AssumedRoleARN, release.Expires = sess.AccessKeyID, sess.AssumedRoleARN, sess.Expiration
 	e := cl.AWSRelease(release)
 	e.Details = es.releaseDetails(e.Details)
-	if err := awsRecordRelease(ac, e, opRec, concurrent != ""); err != nil {
+	if err := awsLogRelease(ac, e, opRec, concurrent != ""); err != nil {
 		return withHints(fmt.Errorf("the release could not be recorded, so nothing was released: %w", err),
 			"the STS session "+sess.AccessKeyID+" exists in AWS until "+sess.Expiration.UTC().Format(time.RFC3339)+
 				": run breakglass aws revoke "+o.path+" to end it")
@@ -365,13 +365,13 @@ func runAWSSession(c *cli.Context) (err error) {
 	return awsDeliver(c, o, sess, req, es)
 }
 
-// awsRecordRelease records the release (caseDir.recordRelease), or warns
+// awsLogRelease appends the release (caseDir.logRelease), or warns
 // that it is not recorded when the case has no logbook.
-func awsRecordRelease(ac *awsCase, e logbook.Entry, actor *token.Record, concurrent bool) error {
+func awsLogRelease(ac *awsCase, e logbook.Entry, actor *token.Record, concurrent bool) error {
 	if ac.log == nil {
-		return ac.record(e, actor, -1)
+		return ac.logEntry(e, actor, -1)
 	}
-	return ac.cd.recordRelease(ac.c, e, actor, concurrent)
+	return ac.cd.logRelease(ac.c, e, actor, concurrent)
 }
 
 // awsOpenSealedKey decrypts the sealed key after the taps and checks it is

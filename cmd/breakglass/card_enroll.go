@@ -160,7 +160,7 @@ func runCardEnroll(c *cli.Context) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := el.record(rec, tok, out); err != nil {
+	if err := el.logEnroll(rec, tok, out); err != nil {
 		os.Remove(out)
 		again := "fix the logbook, then enroll again (with --force for a token that now holds the new keys)"
 		if c.Bool("piv") {

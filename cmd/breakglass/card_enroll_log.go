@@ -97,9 +97,9 @@ func (el *enrollLog) checkOut(out string) error {
 	return nil
 }
 
-// record appends the enroll entry of rec (written to out), signed by tok
+// logEnroll appends the enroll entry of rec (written to out), signed by tok
 // (nil for a paper custodian: signed by --as). Without a logbook it warns.
-func (el *enrollLog) record(rec *token.Record, tok token.Token, out string) error {
+func (el *enrollLog) logEnroll(rec *token.Record, tok token.Token, out string) error {
 	if !el.hasLog {
 		infof("no logbook in %s; this enrollment is not recorded", el.cd.Dir)
 		return nil
@@ -112,11 +112,11 @@ func (el *enrollLog) record(rec *token.Record, tok token.Token, out string) erro
 	// A fresh view of the case: its roster now holds the new record.
 	cd := newCaseDir(&casedir.Case{Dir: el.cd.Dir, Roster: el.cd.Roster})
 	if tok == nil {
-		_, err = cd.recordSigned(el.c, e, el.paperBy, -1)
+		_, err = cd.logSigned(el.c, e, el.paperBy, -1)
 		return err
 	}
 	infof("signing the enroll entry with the new token; touch it if it blinks")
-	if _, err = cd.record(e, rec, tok.SigningKey()); err != nil {
+	if _, err = cd.logEntry(e, rec, tok.SigningKey()); err != nil {
 		return err
 	}
 	if cd.CheckAdmitted(rec) != nil {

@@ -14,8 +14,8 @@ package main
 //	cd, err := openCase(c)         // c has caseFlags() among its flags
 //	recs, err := cd.Records()      // the roster, every record verified
 //	l, err := cd.Log()             // the verified logbook, or nil, nil
-//	ckpt, err := cd.record(e, actorRecord, tok.SigningKey())
-//	ckpt, err := cd.recordAt(l.Size(), e, actorRecord, signer)  // check-then-append
+//	ckpt, err := cd.logEntry(e, actorRecord, tok.SigningKey())
+//	ckpt, err := cd.logEntryAt(l.Size(), e, actorRecord, signer)  // check-then-append
 
 import (
 	"crypto"
@@ -209,26 +209,26 @@ func logError(err error) error {
 	return err
 }
 
-// record appends e to the case's logbook, signed by signer, the signing key
+// logEntry appends e to the case's logbook, signed by signer, the signing key
 // of actor's token (the token may ask for a touch, twice: the entry and the
 // checkpoint). It fills in e.Actor and e.Key from actor. If another process
 // appended first, it retries on top of the new entries.
 //
-// Without a logbook, record warns that the step is not recorded and returns
+// Without a logbook, logEntry warns that the step is not recorded and returns
 // a zero Checkpoint and no error. With one, an entry it cannot write is an
 // error: the caller must not go on as if it had been recorded.
-func (cd *caseDir) record(e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
+func (cd *caseDir) logEntry(e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
 	return cd.appendEntry(-1, e, actor, signer)
 }
 
-// recordAt is record for check-then-append: it appends e only if the
+// logEntryAt is logEntry for check-then-append: it appends e only if the
 // logbook still holds size entries, the number the caller saw when it
 // checked (for example that no release of the secret is open, see
 // logbook.OpenReleases). Otherwise it returns the *logbook.ConflictError: the
 // log is up to date, so check again and retry with its new Size.
-func (cd *caseDir) recordAt(size int64, e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
+func (cd *caseDir) logEntryAt(size int64, e logbook.Entry, actor *token.Record, signer crypto.Signer) (logbook.Checkpoint, error) {
 	if size < 0 {
-		return logbook.Checkpoint{}, fmt.Errorf("recordAt: negative size %d", size)
+		return logbook.Checkpoint{}, fmt.Errorf("logEntryAt: negative size %d", size)
 	}
 	return cd.appendEntry(size, e, actor, signer)
 }

@@ -53,16 +53,16 @@ func (cd *caseDir) person(name string) (*token.Record, error) {
 	return nil, withHints(err, hint)
 }
 
-// recordSigned opens actor's token, appends e signed by it, and closes the
-// token. size >= 0 appends only on top of size entries (recordAt). Without a
+// logSigned opens actor's token, appends e signed by it, and closes the
+// token. size >= 0 appends only on top of size entries (logEntryAt). Without a
 // logbook it warns and returns a zero Checkpoint.
-func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Record, size int64) (logbook.Checkpoint, error) {
+func (cd *caseDir) logSigned(c *cli.Context, e logbook.Entry, actor *token.Record, size int64) (logbook.Checkpoint, error) {
 	l, err := cd.Log()
 	if err != nil {
 		return logbook.Checkpoint{}, logError(err)
 	}
 	if l == nil {
-		return cd.record(e, actor, nil)
+		return cd.logEntry(e, actor, nil)
 	}
 	if actor == nil {
 		return logbook.Checkpoint{}, withHints(errors.New("no enrolled person to sign the logbook entry"),
@@ -78,9 +78,9 @@ func (cd *caseDir) recordSigned(c *cli.Context, e logbook.Entry, actor *token.Re
 	defer tok.Close()
 	var ck logbook.Checkpoint
 	if size >= 0 {
-		ck, err = cd.recordAt(size, e, actor, tok.SigningKey())
+		ck, err = cd.logEntryAt(size, e, actor, tok.SigningKey())
 	} else {
-		ck, err = cd.record(e, actor, tok.SigningKey())
+		ck, err = cd.logEntry(e, actor, tok.SigningKey())
 	}
 	return ck, err
 }
@@ -214,9 +214,9 @@ func (cl *ceremonyLog) entries() []*logbook.Entry {
 	return cl.log.Entries()
 }
 
-// recordOperator appends e signed by the operator's token. size >= 0 is
-// check-then-append (recordAt).
-func (cl *ceremonyLog) recordOperator(e logbook.Entry, size int64) error {
+// logOperator appends e signed by the operator's token. size >= 0 is
+// check-then-append (logEntryAt).
+func (cl *ceremonyLog) logOperator(e logbook.Entry, size int64) error {
 	if cl.log == nil {
 		if e.Kind == logbook.KindUnsealStart || e.Kind == logbook.KindDrill {
 			infof("no logbook in %s; this %s is not recorded", cl.cd.Dir, map[logbook.Kind]string{logbook.KindUnsealStart: "unseal", logbook.KindDrill: "drill"}[e.Kind])
@@ -226,13 +226,13 @@ func (cl *ceremonyLog) recordOperator(e logbook.Entry, size int64) error {
 	if e.Kind == logbook.KindUnsealStart {
 		return cl.startSession(e, size)
 	}
-	_, err := cl.cd.recordSigned(cl.c, e, cl.operator, size)
+	_, err := cl.cd.logSigned(cl.c, e, cl.operator, size)
 	return err
 }
 
 // onTap records a tap right after it, signed by the custodian's own token
 // when their enrollment record is in the case. A custodian the case does
-// not know is recorded at the end, signed by the operator (recordTaps).
+// not know is recorded at the end, signed by the operator (logTaps).
 func (cl *ceremonyLog) onTap(tok token.Token, a *approval.Approval) error {
 	if cl.log == nil {
 		return nil
@@ -251,16 +251,16 @@ func (cl *ceremonyLog) onTap(tok token.Token, a *approval.Approval) error {
 	if actor == nil || cl.cd.checkActor(actor) != nil {
 		return nil
 	}
-	if _, err := cl.cd.record(cl.Tap(a), actor, tok.SigningKey()); err != nil {
+	if _, err := cl.cd.logEntry(cl.Tap(a), actor, tok.SigningKey()); err != nil {
 		return err
 	}
 	cl.logged[a] = true
 	return nil
 }
 
-// recordTaps records, signed by the operator, the taps onTap did not:
+// logTaps appends, signed by the operator, the taps onTap did not:
 // paper shares, remote responses, custodians not in the case.
-func (cl *ceremonyLog) recordTaps(approvals []*approval.Approval) error {
+func (cl *ceremonyLog) logTaps(approvals []*approval.Approval) error {
 	if cl.log == nil {
 		return nil
 	}
@@ -268,7 +268,7 @@ func (cl *ceremonyLog) recordTaps(approvals []*approval.Approval) error {
 		if cl.logged[a] {
 			continue
 		}
-		if err := cl.recordOperator(cl.Tap(a), -1); err != nil {
+		if err := cl.logOperator(cl.Tap(a), -1); err != nil {
 			return err
 		}
 		cl.logged[a] = true
@@ -276,30 +276,30 @@ func (cl *ceremonyLog) recordTaps(approvals []*approval.Approval) error {
 	return nil
 }
 
-// recordRelease appends the release entry e, signed by the operator,
+// logRelease appends the release entry e, signed by the operator,
 // re-checking the one-person-at-a-time rule against the logbook as it is
 // now (another release may have landed during the taps) and appending only
 // on top of what it checked. With concurrent, an open release does not
 // stop it. Without a logbook it does nothing (the start warned).
-func (cl *ceremonyLog) recordRelease(e logbook.Entry, concurrent bool) error {
+func (cl *ceremonyLog) logRelease(e logbook.Entry, concurrent bool) error {
 	if cl.log == nil {
 		return nil
 	}
-	err := cl.cd.recordRelease(cl.c, e, cl.operator, concurrent)
+	err := cl.cd.logRelease(cl.c, e, cl.operator, concurrent)
 	cl.closed = cl.closed || err == nil
 	return err
 }
 
-// recordRelease is the check-then-append of a release entry (see
-// ceremonyLog.recordRelease), for unseal and aws session.
-func (cd *caseDir) recordRelease(c *cli.Context, e logbook.Entry, actor *token.Record, concurrent bool) error {
+// logRelease is the check-then-append of a release entry (see
+// ceremonyLog.logRelease), for unseal and aws session.
+func (cd *caseDir) logRelease(c *cli.Context, e logbook.Entry, actor *token.Record, concurrent bool) error {
 	l, err := cd.Log()
 	if err != nil || l == nil {
 		return logError(err)
 	}
 	var appendErr error
 	err = session.AppendRelease(l, e.Secret, concurrent, func(size int64) error {
-		_, appendErr = cd.recordSigned(c, e, actor, size)
+		_, appendErr = cd.logSigned(c, e, actor, size)
 		return appendErr
 	})
 	var re *session.RaceError
@@ -319,7 +319,7 @@ func (cl *ceremonyLog) outputFailed(cause error) {
 	if cl.log == nil {
 		return
 	}
-	if err := cl.recordOperator(cl.OutputFailed(cause), -1); err != nil {
+	if err := cl.logOperator(cl.OutputFailed(cause), -1); err != nil {
 		reportError(os.Stderr, fmt.Errorf("the failed output could not be recorded either: %w", err))
 	}
 }

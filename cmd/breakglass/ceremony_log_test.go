@@ -32,7 +32,7 @@ func TestLatestSeal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, s := range steps {
-		if _, err := cd.record(s.e, recs["alice"], signers["alice"]); err != nil {
+		if _, err := cd.logEntry(s.e, recs["alice"], signers["alice"]); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		got := latestSeal(l, "demo")

@@ -166,7 +166,7 @@ func runDrillVerify(c *cli.Context) error {
 	if result == logbook.DrillAborted && cl.log != nil {
 		infof("the drill was stopped (Ctrl-C); recording it as aborted, not as failed")
 	}
-	if rerr := cl.recordOperator(cl.Entry(logbook.KindDrill, d), -1); rerr != nil {
+	if rerr := cl.logOperator(cl.Entry(logbook.KindDrill, d), -1); rerr != nil {
 		rerr = fmt.Errorf("the drill result (%s) could not be recorded: %w", result, rerr)
 		if err != nil {
 			reportError(os.Stderr, rerr)

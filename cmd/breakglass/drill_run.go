@@ -173,7 +173,7 @@ func runDrillRun(c *cli.Context) error {
 			all = append(all, r.Approval)
 		}
 	}
-	if rerr := cl.recordTaps(all); rerr != nil && err == nil {
+	if rerr := cl.logTaps(all); rerr != nil && err == nil {
 		err = fmt.Errorf("a tap could not be recorded: %w", rerr)
 		result = logbook.DrillFail
 	}
@@ -204,7 +204,7 @@ func runDrillRun(c *cli.Context) error {
 	}
 	entry := cl.Entry(logbook.KindDrill, d)
 	var at *int64
-	if rerr := cl.recordOperator(entry, -1); rerr != nil {
+	if rerr := cl.logOperator(entry, -1); rerr != nil {
 		rerr = fmt.Errorf("the drill result (%s) could not be recorded: %w", result, rerr)
 		if err != nil {
 			reportError(os.Stderr, rerr)

@@ -174,7 +174,7 @@ func (es *execSession) run(cmd *exec.Cmd, deadline time.Time) error {
 	es.rec.SetDeadline(deadline)
 	infof("recording the session for the auditors into %s", es.name)
 	res, runErr := es.rec.Run(cmd, os.Stdin, os.Stdout)
-	es.recordEnd(res)
+	es.logSessionEnd(res)
 	switch {
 	case runErr != nil:
 		return commandError(cmd.Args[0], runErr)
@@ -191,16 +191,16 @@ func (es *execSession) run(cmd *exec.Cmd, deadline time.Time) error {
 	return nil
 }
 
-// recordEnd appends the session-end note, signed by the operator, and says
+// logSessionEnd appends the session-end note, signed by the operator, and says
 // what was recorded.
-func (es *execSession) recordEnd(res *recording.Result) {
+func (es *execSession) logSessionEnd(res *recording.Result) {
 	var recErr error
 	if res.Err != nil {
 		recErr = atomicfile.UnwrapPath(res.Err)
 	}
 	e := es.cl.End(es.name, res, es.noInput, recErr)
 	sum := hex.EncodeToString(res.SHA256[:])
-	if err := es.cl.recordOperator(e, -1); err != nil {
+	if err := es.cl.logOperator(e, -1); err != nil {
 		reportError(os.Stderr, withHints(fmt.Errorf("the end of the session could not be recorded: %w", err),
 			"the next command on the case records it as unterminated, with the recording's hash then"))
 	} else if es.cl.log == nil {

@@ -130,7 +130,7 @@ func runLogInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := recordGenesis(c, cd, l, founders); err != nil {
+	if err := logGenesis(c, cd, l, founders); err != nil {
 		return withHints(err, "the logbook was created without its genesis: fix the problem, then record it with breakglass log genesis")
 	}
 	infof("commit it with the case (git add %s), and publish a checkpoint after each unseal (breakglass log checkpoint)", cd.LogDir())

@@ -71,13 +71,13 @@ func runLogNote(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return recordPersonal(c, cd, l, e, as)
+	return logPersonal(c, cd, l, e, as)
 }
 
-// recordPersonal appends e, signed by the token of the roster person as
+// logPersonal appends e, signed by the token of the roster person as
 // names, after checking the entry's fields before anyone touches a card. It
 // is log note and log revoke.
-func recordPersonal(c *cli.Context, cd *caseDir, l *logbook.Log, e logbook.Entry, as string) error {
+func logPersonal(c *cli.Context, cd *caseDir, l *logbook.Log, e logbook.Entry, as string) error {
 	actor, err := cd.person(as)
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func recordPersonal(c *cli.Context, cd *caseDir, l *logbook.Log, e logbook.Entry
 	}
 	defer tok.Close()
 	infof("signing the %s as %s (%s): enter the PIN and touch the token if asked", e.Kind, actor.Custodian.Name, tok.Info().Name())
-	ck, err := cd.record(e, actor, tok.SigningKey())
+	ck, err := cd.logEntry(e, actor, tok.SigningKey())
 	if err != nil {
 		return err
 	}

@@ -74,5 +74,5 @@ func runLogRevoke(c *cli.Context) error {
 		e.Details = map[string]string{logbook.DetailKeyID: keyID}
 	}
 	infof("closing the release of %s: %s", name, strings.Join(closing, "; "))
-	return recordPersonal(c, cd, l, e, c.String("as"))
+	return logPersonal(c, cd, l, e, c.String("as"))
 }

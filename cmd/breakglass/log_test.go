@@ -183,7 +183,7 @@ func buildFixture(t testing.TB, dir string) {
 		}
 		cd := testCaseDir(t, cdir)
 		for i, st := range fixtureStory(alter) {
-			ck, err := cd.Append(-1, st.e, people[st.who].r, people[st.who].s) // not record: no abort of the session in progress
+			ck, err := cd.Append(-1, st.e, people[st.who].r, people[st.who].s) // not logEntry: no abort of the session in progress
 			if err != nil {
 				t.Fatalf("entry %d: %v", i, err)
 			}
@@ -428,7 +428,7 @@ func TestRecordWithoutLogbookWarns(t *testing.T) {
 	cd, recs, signers := newTestCase(t, "")
 	var warned []string
 	cd.warnf = func(f string, a ...any) { warned = append(warned, fmt.Sprintf(f, a...)) }
-	ck, err := cd.record(logbook.Entry{Kind: logbook.KindNote, Reason: "hello"}, recs["alice"], signers["alice"])
+	ck, err := cd.logEntry(logbook.Entry{Kind: logbook.KindNote, Reason: "hello"}, recs["alice"], signers["alice"])
 	if err != nil || ck.N != 0 || len(ck.Signed) != 0 {
 		t.Fatalf("record without a logbook = %+v, %v; want a zero checkpoint and no error", ck, err)
 	}
@@ -459,7 +459,7 @@ func TestRecordRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cd, recs, signers := newTestCase(t, fixtureOrigin)
-			_, err := cd.record(logbook.Entry{Kind: logbook.KindNote, Reason: "x"}, tc.actor(recs), tc.signer(signers))
+			_, err := cd.logEntry(logbook.Entry{Kind: logbook.KindNote, Reason: "x"}, tc.actor(recs), tc.signer(signers))
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("record: %v; want an error containing %q", err, tc.wantErr)
 			}
@@ -472,23 +472,23 @@ func TestRecordRefuses(t *testing.T) {
 }
 
 // TestRecordRetriesAfterConflict: two processes' views of one case; the
-// stale one's record lands on top of the other's entry, recordAt does not.
+// stale one's append lands on top of the other's entry, logEntryAt does not.
 func TestRecordRetriesAfterConflict(t *testing.T) {
 	cd1, recs, signers := newTestCase(t, fixtureOrigin)
 	cd2 := testCaseDir(t, cd1.Dir)
 	if _, err := cd2.Log(); err != nil { // opened at size 0
 		t.Fatal(err)
 	}
-	if _, err := cd1.record(logbook.Entry{Kind: logbook.KindNote, Reason: "first"}, recs["alice"], signers["alice"]); err != nil {
+	if _, err := cd1.logEntry(logbook.Entry{Kind: logbook.KindNote, Reason: "first"}, recs["alice"], signers["alice"]); err != nil {
 		t.Fatal(err)
 	}
 	// cd2 still believes the logbook is empty.
-	_, err := cd2.recordAt(0, logbook.Entry{Kind: logbook.KindNote, Reason: "checked"}, recs["bob"], signers["bob"])
+	_, err := cd2.logEntryAt(0, logbook.Entry{Kind: logbook.KindNote, Reason: "checked"}, recs["bob"], signers["bob"])
 	var ce *logbook.ConflictError
 	if !errors.As(err, &ce) || ce.Size != 1 {
-		t.Fatalf("recordAt on a stale size: %v; want a *logbook.ConflictError with Size 1", err)
+		t.Fatalf("logEntryAt on a stale size: %v; want a *logbook.ConflictError with Size 1", err)
 	}
-	ck, err := cd2.record(logbook.Entry{Kind: logbook.KindNote, Reason: "second"}, recs["bob"], signers["bob"])
+	ck, err := cd2.logEntry(logbook.Entry{Kind: logbook.KindNote, Reason: "second"}, recs["bob"], signers["bob"])
 	if err != nil || ck.N != 2 {
 		t.Fatalf("record after a conflict = size %d, %v; want 2, nil", ck.N, err)
 	}

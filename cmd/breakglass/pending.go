@@ -86,10 +86,10 @@ func (cd *caseDir) holdSigner(c *cli.Context, actor *token.Record, what string) 
 	return &heldSigner{cd: cd, actor: actor, tok: tok}, nil
 }
 
-// record appends e signed by the held token.
-func (s *heldSigner) record(e logbook.Entry) error {
+// logEntry appends e signed by the held token.
+func (s *heldSigner) logEntry(e logbook.Entry) error {
 	touchNote(s.actor, signPurpose(e))
-	_, err := s.cd.record(e, s.actor, s.tok.SigningKey())
+	_, err := s.cd.logEntry(e, s.actor, s.tok.SigningKey())
 	return err
 }
 
@@ -105,20 +105,20 @@ func (s *heldSigner) Close() {
 // touch would.
 var testOnlyBeforeRecord func()
 
-// recordChange appends e, the entry of a change that is already done, with
+// logChange appends e, the entry of a change that is already done, with
 // the held signer: first kept as pending (so that neither a failed touch
 // nor Ctrl-C loses it), then signed, then dropped. again is the command
 // line that finishes the job. Without a logbook it warns that the step is
 // not recorded.
-func (a *awsCase) recordChange(s *heldSigner, command, glass, again string, e logbook.Entry) error {
+func (a *awsCase) logChange(s *heldSigner, command, glass, again string, e logbook.Entry) error {
 	if a.log == nil {
-		return a.record(e, nil, -1)
+		return a.logEntry(e, nil, -1)
 	}
 	saveErr := a.cd.SavePending(a.log, command, glass, e)
 	if testOnlyBeforeRecord != nil {
 		testOnlyBeforeRecord()
 	}
-	if err := s.record(e); err != nil {
+	if err := s.logEntry(e); err != nil {
 		if saveErr != nil {
 			return withHints(fmt.Errorf("%s: the %s is done, but %w", e.Secret, command, err),
 				fmt.Sprintf("it could not be kept for a re-run either (%v): record it by hand with breakglass log note, naming the header hash %x", saveErr, e.HeaderHash))

@@ -90,7 +90,7 @@ func sealRecorded(c *cli.Context, cd *caseDir, actor *token.Record, kind logbook
 		if err != nil {
 			return nil, err
 		}
-		if _, err := cd.recordSigned(c, casedir.SealEntry(kind, s, reason, extra), actor, -1); err != nil {
+		if _, err := cd.logSigned(c, casedir.SealEntry(kind, s, reason, extra), actor, -1); err != nil {
 			return nil, err
 		}
 		return s, nil

@@ -262,7 +262,7 @@ func runUnseal(c *cli.Context) (err error) {
 		mode = "stdout"
 	}
 	details := map[string]string{"concurrent-release": concurrent, "output": mode, logbook.DetailKeyID: f.Header.KeyID}
-	if err := cl.recordOperator(cl.Entry(logbook.KindUnsealStart, details), size); err != nil {
+	if err := cl.logOperator(cl.Entry(logbook.KindUnsealStart, details), size); err != nil {
 		var ce *logbook.ConflictError
 		if errors.As(err, &ce) {
 			return withHints(errors.New("the logbook changed while the unseal was being checked; nothing was tapped"), "run the command again")
@@ -281,13 +281,13 @@ func runUnseal(c *cli.Context) (err error) {
 	if err != nil {
 		return openErr(err)
 	}
-	if err := cl.recordTaps(cm.approvals); err != nil {
+	if err := cl.logTaps(cm.approvals); err != nil {
 		return withHints(fmt.Errorf("a tap could not be recorded, so nothing was released: %w", err), "fix the logbook and start again")
 	}
 	details[logbook.DetailTapped] = session.Tapped(cm.approvals)
 	es.releaseDetails(details)
 	release := func() error {
-		if err := cl.recordRelease(cl.Entry(logbook.KindRelease, details), concurrent != ""); err != nil {
+		if err := cl.logRelease(cl.Entry(logbook.KindRelease, details), concurrent != ""); err != nil {
 			return fmt.Errorf("the release could not be recorded, so nothing was released: %w", err)
 		}
 		return nil

@@ -21,7 +21,7 @@ func (cl *ceremonyLog) startSession(e logbook.Entry, size int64) error {
 	if err != nil {
 		infof("warning: cannot mark unseal session %s as running (%v): a command run meanwhile may record it as unterminated", cl.ID, err)
 	}
-	ck, err := cl.cd.recordSigned(cl.c, e, cl.operator, size)
+	ck, err := cl.cd.logSigned(cl.c, e, cl.operator, size)
 	if err != nil {
 		lock.Release()
 		return err
@@ -44,7 +44,7 @@ func (cl *ceremonyLog) endSession(cause error, tapped string) {
 	}
 	e := cl.Abort(cause, tapped, cl.startIndex)
 	infof("recording the abort of the unseal of %s (session %s) in the logbook, signed by %s", e.Secret, cl.ID, cl.Operator)
-	if _, err := cl.cd.recordSigned(cl.c, e, cl.operator, -1); err != nil {
+	if _, err := cl.cd.logSigned(cl.c, e, cl.operator, -1); err != nil {
 		reportError(os.Stderr, withHints(fmt.Errorf("the abort could not be recorded: %w", err),
 			"the next command that writes to the logbook records it, as unterminated"))
 		return
