@@ -1,29 +1,40 @@
 package logbook
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
-// OneLine makes s fit a logbook value: control characters become spaces,
-// and it is cut at 300 bytes.
+// maxOneLine is how long OneLine lets a value be, in bytes.
+const maxOneLine = 300
+
+// OneLine makes s fit a logbook value (see docs/format-logbook.md): every
+// control character (C0, DEL and C1, newlines included) becomes a space,
+// invalid UTF-8 becomes U+FFFD, it is cut to at most 300 bytes on a
+// character boundary, and leading and trailing spaces go. The result is
+// empty or a valid value.
 func OneLine(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r
-	}, s)
-	if len(s) > 300 {
-		s = s[:300]
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+	if len(s) > maxOneLine {
+		cut := maxOneLine
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
 	}
-	return s
+	return strings.TrimSpace(s)
 }
 
-// Field is OneLine without leading or trailing space.
-func Field(s string) string { return strings.TrimSpace(OneLine(s)) }
-
-// CleanDetails makes every value of d a Field, and drops the empty ones.
+// CleanDetails makes every value of d OneLine, and drops the empty ones.
 func CleanDetails(d map[string]string) map[string]string {
 	for k, v := range d {
-		if v = Field(v); v == "" {
+		if v = OneLine(v); v == "" {
 			delete(d, k)
 		} else {
 			d[k] = v

@@ -90,7 +90,7 @@ func NewID() string {
 
 // SetRequest fills in the request's reason, ticket and use case.
 func (s *Session) SetRequest(r approval.Request) {
-	s.Base.Reason, s.Base.Ticket, s.Base.UseCase = logbook.Field(r.Reason), logbook.Field(r.Ticket), logbook.Field(r.UseCase)
+	s.Base.Reason, s.Base.Ticket, s.Base.UseCase = logbook.OneLine(r.Reason), logbook.OneLine(r.Ticket), logbook.OneLine(r.UseCase)
 }
 
 // Entry returns a new entry of kind with the session's common fields and
@@ -124,7 +124,7 @@ func (s *Session) Tap(a *approval.Approval) logbook.Entry {
 func (s *Session) Abort(cause error, tapped string, start int64) logbook.Entry {
 	e := s.Entry(logbook.KindNote, map[string]string{logbook.DetailAction: logbook.ActionAbort, logbook.DetailTapped: tapped,
 		DetailUnsealStart: fmt.Sprint(start)})
-	e.Reason = logbook.Field(AbortReason(cause))
+	e.Reason = logbook.OneLine(AbortReason(cause))
 	return e
 }
 

@@ -91,15 +91,6 @@ func TestEntryCarriesTheSession(t *testing.T) {
 	}
 }
 
-func TestOneLineBounds(t *testing.T) {
-	if got := logbook.OneLine("a\nb\x7fc"); got != "a b c" {
-		t.Fatalf("OneLine = %q", got)
-	}
-	if got := logbook.OneLine(strings.Repeat("x", 400)); len(got) != 300 {
-		t.Fatalf("OneLine kept %d bytes, want 300", len(got))
-	}
-}
-
 func TestTap(t *testing.T) {
 	s := New("carol", "prod-aws", nil)
 	paper := s.Tap(&approval.Approval{Custodian: "alice", Token: "paper", Message: []byte("msg")})
