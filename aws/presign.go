@@ -87,7 +87,7 @@ func stsEndpoint(req Request) (endpoint, region string) {
 // assumeRoleParams checks the operator, session name and duration as
 // Session does, and gives the query parameters of the AssumeRole call.
 func assumeRoleParams(req Request) (url.Values, error) {
-	if !sourceIdentityRE.MatchString(req.Operator) || strings.HasPrefix(strings.ToLower(req.Operator), "aws:") {
+	if !ValidOperator(req.Operator) {
 		return nil, fmt.Errorf("aws: operator name %q cannot be a source identity: use 2 to 64 letters, digits or +=,.@_-", req.Operator)
 	}
 	name := req.SessionName

@@ -206,3 +206,15 @@ func TestPresignedLastUse(t *testing.T) {
 		t.Errorf("last use: %v %+v", err, lu)
 	}
 }
+
+func TestValidOperator(t *testing.T) {
+	for name, want := range map[string]bool{
+		"alice": true, "a.b@example.com": true, "x+y=z,w_-": true, strings.Repeat("a", 64): true,
+		"a": false, strings.Repeat("a", 65): false, "aws:alice": false, "AWS:x": false,
+		"alice smith": false, "élise": false, "": false, "a/b": false,
+	} {
+		if got := bgaws.ValidOperator(name); got != want {
+			t.Errorf("ValidOperator(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

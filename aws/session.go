@@ -72,6 +72,12 @@ type Request struct {
 // sourceIdentityRE is STS's pattern for SourceIdentity and RoleSessionName.
 var sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
+// ValidOperator reports whether name can be a session's operator: STS
+// takes it as the SourceIdentity, which is 2 to 64 letters, digits or
+// +=,.@_- (so never STS's reserved "aws:" prefix). A command checks it
+// before anyone taps; Session and Presign refuse other names.
+func ValidOperator(name string) bool { return sourceIdentityRE.MatchString(name) }
+
 // Session exchanges the long-term key for personal STS credentials:
 // AssumeRole with SourceIdentity = the operator. It never logs or prints
 // the key; the caller wipes it afterwards. Errors wrap ErrDurationTooLong,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"time"
 
@@ -126,9 +125,6 @@ func awsSessionCommand() *cli.Command {
 		Action:      runAWSSession,
 	}
 }
-
-// sourceIdentityRE is STS's pattern for SourceIdentity and RoleSessionName.
-var sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 // awsSessionOptions are session's checked command line.
 type awsSessionOptions struct {
@@ -258,7 +254,7 @@ func runAWSSession(c *cli.Context) (err error) {
 			return err
 		}
 	}
-	if !sourceIdentityRE.MatchString(operator) || strings.HasPrefix(strings.ToLower(operator), "aws:") {
+	if !aws.ValidOperator(operator) {
 		return usageError("operator name %q cannot be an AWS source identity: use 2 to 64 letters, digits or +=,.@_-", operator)
 	}
 	// As in unseal: the header is the logged one, no one else holds the
