@@ -8,6 +8,7 @@ package recording
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -197,6 +198,7 @@ func BenchmarkCat100MBPaired(b *testing.B) {
 		return d
 	}
 	var ratios []float64
+	var times []string
 	b.ResetTimer()
 	for i := range b.N {
 		var d, r time.Duration
@@ -206,9 +208,11 @@ func BenchmarkCat100MBPaired(b *testing.B) {
 			r, d = recorded(), direct()
 		}
 		ratios = append(ratios, r.Seconds()/d.Seconds())
+		times = append(times, fmt.Sprintf("%.2f/%.2f", r.Seconds(), d.Seconds()))
 	}
 	b.StopTimer()
 	b.Logf("ratios, in order: %.2f", ratios)
+	b.Logf("recorded/direct seconds: %s", strings.Join(times, " "))
 	slices.Sort(ratios)
 	b.ReportMetric(ratios[len(ratios)/2], "median-ratio")
 	b.ReportMetric(ratios[len(ratios)-1], "max-ratio")
