@@ -1,14 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/breakglass/breakglass/aws"
@@ -36,25 +30,17 @@ func runAWSCallerIdentity(c *cli.Context) error {
 	}
 	ctx, cancel := awsContext(c)
 	defer cancel()
-	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	who, err := aws.CallerIdentity(ctx, cfg)
 	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) && strings.HasPrefix(ae.ErrorCode(), "ExpiredToken") {
-			return awsErr("get caller identity", fmt.Errorf("%w: %v", aws.ErrExpired, err))
-		}
-		return awsErr("get caller identity", err)
+		return awsErr("aws caller-identity", err)
 	}
-	arn := awssdk.ToString(out.Arn)
-	fmt.Fprintf(c.App.Writer, "account: %s\narn: %s\nuser-id: %s\n", awssdk.ToString(out.Account), arn, awssdk.ToString(out.UserId))
-	// An assumed role's ARN ends in the session name, which breakglass
-	// sets to the operator (and the SourceIdentity with it).
-	if i := strings.Index(arn, ":assumed-role/"); i >= 0 {
-		parts := strings.Split(arn[i:], "/")
-		fmt.Fprintf(c.App.Writer, "session: %s\n", parts[len(parts)-1])
+	fmt.Fprintf(c.App.Writer, "account: %s\narn: %s\nuser-id: %s\n", who.Account, who.ARN, who.UserID)
+	if who.SessionName != "" {
+		fmt.Fprintf(c.App.Writer, "session: %s\n", who.SessionName)
 	}
 	if c.Bool("probe-iam") {
-		if _, err := iam.NewFromConfig(cfg).ListRoles(ctx, &iam.ListRolesInput{}); err != nil {
-			return awsErr("iam:ListRoles", err)
+		if err := aws.ProbeIAM(ctx, cfg); err != nil {
+			return awsErr("aws caller-identity --probe-iam", err)
 		}
 		fmt.Fprintf(c.App.Writer, "iam:ListRoles: allowed\n")
 	}
