@@ -113,6 +113,7 @@ type TrailLogs struct {
 	cfg     awssdk.Config
 	bucket  string
 	prefix  string // the trail's S3 key prefix, without a trailing slash
+	org     string // an organization trail's organization id, or ""
 	account string
 	regions []string
 
@@ -122,14 +123,28 @@ type TrailLogs struct {
 	days    int
 }
 
-// NewTrailLogs reads the log files of account's trail in bucket, under
-// the trail's key prefix (none: ""), in regions (none: us-east-1), with
-// cfg's credentials (s3:ListBucket and s3:GetObject). A configuration
-// with a custom endpoint (AWS_ENDPOINT_URL) addresses the bucket in the
-// path, as S3-compatible servers and the loopback server want.
-func NewTrailLogs(cfg awssdk.Config, bucket, prefix, account string, regions []string) (*TrailLogs, error) {
-	if bucket == "" || strings.ContainsAny(bucket, "/ ") {
-		return nil, fmt.Errorf("aws: %q is not an S3 bucket name", bucket)
+// A TrailBucket is where a trail delivers its log files: the S3 bucket,
+// the trail's key prefix (none: ""), and for an organization's trail the
+// organization's id (o-…), under which CloudTrail puts every member
+// account's files: PREFIX/AWSLogs/ORG/ACCOUNT/CloudTrail/.
+type TrailBucket struct {
+	Name, Prefix, Organization string
+}
+
+// orgID is the form of an AWS Organizations id.
+var orgID = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+
+// NewTrailLogs reads the log files of account's trail in bucket b, in
+// regions (none: us-east-1), with cfg's credentials (s3:ListBucket and
+// s3:GetObject). A configuration with a custom endpoint
+// (AWS_ENDPOINT_URL) addresses the bucket in the path, as S3-compatible
+// servers and the loopback server want.
+func NewTrailLogs(cfg awssdk.Config, b TrailBucket, account string, regions []string) (*TrailLogs, error) {
+	if b.Name == "" || strings.ContainsAny(b.Name, "/ ") {
+		return nil, fmt.Errorf("aws: %q is not an S3 bucket name", b.Name)
+	}
+	if b.Organization != "" && !orgID.MatchString(b.Organization) {
+		return nil, fmt.Errorf("aws: %q is not an organization id (o- and 10 to 32 lowercase letters or digits)", b.Organization)
 	}
 	if !accountID.MatchString(account) {
 		return nil, fmt.Errorf("aws: %q is not an account id", account)
@@ -137,10 +152,10 @@ func NewTrailLogs(cfg awssdk.Config, bucket, prefix, account string, regions []s
 	if len(regions) == 0 {
 		regions = []string{"us-east-1"}
 	}
-	return &TrailLogs{cfg: cfg, bucket: bucket, prefix: strings.Trim(prefix, "/"), account: account, regions: regions}, nil
+	return &TrailLogs{cfg: cfg, bucket: b.Name, prefix: strings.Trim(b.Prefix, "/"), org: b.Organization, account: account, regions: regions}, nil
 }
 
-// Location is where the log files are: s3://BUCKET/PREFIX/AWSLogs/ACCOUNT/CloudTrail/.
+// Location is where the log files are: s3://BUCKET/PREFIX/AWSLogs/[ORG/]ACCOUNT/CloudTrail/.
 func (t *TrailLogs) Location() string { return "s3://" + t.bucket + "/" + t.folder("") }
 
 // Read lists and reads the log files of the days the windows touch (a
@@ -190,7 +205,11 @@ func (t *TrailLogs) Read(ctx context.Context, windows []TrailWindow) error {
 }
 
 func (t *TrailLogs) folder(rest string) string {
-	p := "AWSLogs/" + t.account + "/CloudTrail/" + rest
+	p := t.account + "/CloudTrail/" + rest
+	if t.org != "" {
+		p = t.org + "/" + p
+	}
+	p = "AWSLogs/" + p
 	if t.prefix != "" {
 		p = t.prefix + "/" + p
 	}

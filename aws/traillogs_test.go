@@ -94,7 +94,7 @@ func TestTrailLogs(t *testing.T) {
 	window := []bgaws.TrailWindow{{From: now.Add(-time.Minute), To: now.Add(time.Minute)}}
 	admin := adminConfig(srv)
 	read := func() (*bgaws.TrailLogs, error) {
-		tl, err := bgaws.NewTrailLogs(admin, "trail", "logs/", srv.AccountID(), nil)
+		tl, err := bgaws.NewTrailLogs(admin, bgaws.TrailBucket{Name: "trail", Prefix: "logs/"}, srv.AccountID(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,14 +171,59 @@ func TestTrailLogs(t *testing.T) {
 		}
 	}
 
-	if _, err := bgaws.NewTrailLogs(admin, "a/b", "", srv.AccountID(), nil); err == nil {
+	if _, err := bgaws.NewTrailLogs(admin, bgaws.TrailBucket{Name: "a/b"}, srv.AccountID(), nil); err == nil {
 		t.Error("a bucket name with a slash")
 	}
-	if _, err := bgaws.NewTrailLogs(admin, "trail", "", "12", nil); err == nil {
+	if _, err := bgaws.NewTrailLogs(admin, bgaws.TrailBucket{Name: "trail"}, "12", nil); err == nil {
 		t.Error("a short account id")
 	}
-	tl, _ = bgaws.NewTrailLogs(admin, "nope", "", srv.AccountID(), nil)
+	tl, _ = bgaws.NewTrailLogs(admin, bgaws.TrailBucket{Name: "nope"}, srv.AccountID(), nil)
 	if err := tl.Read(ctx, window); err == nil || !strings.Contains(err.Error(), "NoSuchBucket") {
 		t.Errorf("no such bucket: %v", err)
+	}
+}
+
+// TestTrailLogsOrganization: an organization's trail delivers every
+// member account's files under AWSLogs/ORG/ACCOUNT/; TrailLogs finds the
+// account's events there, and finds nothing where an account trail's
+// files would be.
+func TestTrailLogsOrganization(t *testing.T) {
+	srv := newServer(t)
+	srv.AddOrgTrailBucket("org-trail", "", "o-a1b2c3d4e5")
+	s := spec(srv)
+	key := *provision(t, srv, s)
+	if _, err := bgaws.Session(ctx, key, request(srv, s, "alice")); err != nil {
+		t.Fatal(err)
+	}
+	now := srv.Now()
+	window := []bgaws.TrailWindow{{From: now.Add(-time.Minute), To: now.Add(time.Minute)}}
+	admin := adminConfig(srv)
+	role := s.RoleARN(srv.AccountID())
+	for _, tt := range []struct {
+		org  string
+		want bool
+	}{{"o-a1b2c3d4e5", true}, {"", false}} {
+		tl, err := bgaws.NewTrailLogs(admin, bgaws.TrailBucket{Name: "org-trail", Organization: tt.org}, srv.AccountID(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tl.Read(ctx, window); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := tl.EventsOfResource(ctx, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(evs) > 0; got != tt.want {
+			t.Errorf("organization %q: %d events of the role in %s (objects %v)", tt.org, len(evs), tl.Location(), srv.TrailObjectKeys("org-trail"))
+		}
+	}
+	if tl, _ := bgaws.NewTrailLogs(admin, bgaws.TrailBucket{Name: "org-trail", Organization: "o-a1b2c3d4e5"}, srv.AccountID(), nil); tl.Location() != "s3://org-trail/AWSLogs/o-a1b2c3d4e5/"+srv.AccountID()+"/CloudTrail/" {
+		t.Errorf("location %s", tl.Location())
+	}
+	for _, bad := range []string{"o-short", "O-A1B2C3D4E5", "a1b2c3d4e5f6", "o-a1b2c3d4e5/x"} {
+		if _, err := bgaws.NewTrailLogs(admin, bgaws.TrailBucket{Name: "org-trail", Organization: bad}, srv.AccountID(), nil); err == nil {
+			t.Errorf("organization id %q accepted", bad)
+		}
 	}
 }

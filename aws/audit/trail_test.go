@@ -156,7 +156,7 @@ func TestAddTrail(t *testing.T) {
 
 	// The trail's log files, alone and with LookupEvents (each event
 	// counted once), tell the same.
-	logs, err := aws.NewTrailLogs(admin, "trail", "", srv.AccountID(), nil)
+	logs, err := aws.NewTrailLogs(admin, aws.TrailBucket{Name: "trail"}, srv.AccountID(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

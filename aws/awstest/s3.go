@@ -32,6 +32,8 @@ import (
 //
 //	PREFIX/AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz
 //
+// or, for an organization's trail, under AWSLogs/ORG-ID/ACCOUNT/CloudTrail/
+//
 // with the delivery time (the end of the five minutes) in the folder and
 // the name, holding {"Records":[…]}. Unlike CloudTrail it delivers at once
 // (a file grows until its five minutes are over), and it keeps no more
@@ -48,6 +50,7 @@ const trailFileInterval = 5 * time.Minute
 // trailBucket is a bucket a trail delivers to.
 type trailBucket struct {
 	Prefix  string            `json:"prefix"`
+	Org     string            `json:"org,omitempty"`     // an organization trail's id
 	Objects map[string][]byte `json:"objects,omitempty"` // put by tests, by key
 }
 
@@ -59,7 +62,11 @@ type s3Object struct {
 
 // AddTrailBucket makes a bucket to which a trail delivers the server's
 // events, under the key prefix (none: "").
-func (s *Server) AddTrailBucket(bucket, prefix string) {
+func (s *Server) AddTrailBucket(bucket, prefix string) { s.AddOrgTrailBucket(bucket, prefix, "") }
+
+// AddOrgTrailBucket is AddTrailBucket for the trail of the organization
+// org (an id o-…), which delivers under AWSLogs/ORG/ACCOUNT/.
+func (s *Server) AddOrgTrailBucket(bucket, prefix, org string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.st.TrailBuckets == nil {
@@ -69,6 +76,7 @@ func (s *Server) AddTrailBucket(bucket, prefix string) {
 		s.st.TrailBuckets[bucket] = &trailBucket{}
 	}
 	s.st.TrailBuckets[bucket].Prefix = strings.Trim(prefix, "/")
+	s.st.TrailBuckets[bucket].Org = org
 	s.persist()
 }
 
@@ -106,19 +114,23 @@ func (s *Server) TrailObjectKeys(bucket string) []string {
 func (s *Server) TrailLogKey(bucket, region string, t time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prefix := ""
-	if b := s.st.TrailBuckets[bucket]; b != nil {
-		prefix = b.Prefix
+	b := s.st.TrailBuckets[bucket]
+	if b == nil {
+		b = &trailBucket{}
 	}
-	return s.trailLogKey(prefix, region, t.UTC().Truncate(trailFileInterval).Add(trailFileInterval))
+	return s.trailLogKey(b, region, t.UTC().Truncate(trailFileInterval).Add(trailFileInterval))
 }
 
-func (s *Server) trailLogKey(prefix, region string, delivered time.Time) string {
+func (s *Server) trailLogKey(b *trailBucket, region string, delivered time.Time) string {
 	sum := sha256.Sum256([]byte(region + delivered.Format(time.RFC3339) + s.st.Account))
-	k := "AWSLogs/" + s.st.Account + "/CloudTrail/" + region + "/" + delivered.Format("2006/01/02") + "/" +
+	k := s.st.Account + "/CloudTrail/" + region + "/" + delivered.Format("2006/01/02") + "/" +
 		s.st.Account + "_CloudTrail_" + region + "_" + delivered.Format("20060102T1504Z") + "_" + strings.ToUpper(hex.EncodeToString(sum[:8])) + ".json.gz"
-	if prefix != "" {
-		k = prefix + "/" + k
+	if b.Org != "" {
+		k = b.Org + "/" + k
+	}
+	k = "AWSLogs/" + k
+	if b.Prefix != "" {
+		k = b.Prefix + "/" + k
 	}
 	return k
 }
@@ -136,7 +148,7 @@ func (s *Server) bucketObjects(b *trailBucket) []s3Object {
 	files := map[string]*file{}
 	for _, ev := range s.st.Events {
 		delivered := ev.Time.UTC().Truncate(trailFileInterval).Add(trailFileInterval)
-		k := s.trailLogKey(b.Prefix, ev.Region, delivered)
+		k := s.trailLogKey(b, ev.Region, delivered)
 		f := files[k]
 		if f == nil {
 			f = &file{delivered: delivered}

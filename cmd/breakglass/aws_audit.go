@@ -38,10 +38,11 @@ IAM, and changes nothing:
      (AssumeRole with the session) and console sign-ins are not followed.
    - with --trail-bucket, the same from a trail's log files in S3
      (BUCKET/[--trail-prefix/]AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/,
-     for each --cloudtrail-region): the days of each release's session are
-     listed and read, for releases older than LookupEvents' 90 days or an
-     auditor with read access to the trail's bucket only
-     (--no-lookup-events). Events both sources have count once. A log file
+     for each --cloudtrail-region; an organization's trail, with
+     --trail-org-id, keeps them under AWSLogs/ORG-ID/ACCOUNT/): the days of
+     each release's session are listed and read, for releases older than
+     LookupEvents' 90 days or an auditor with read access to the trail's
+     bucket only (--no-lookup-events). Events both sources have count once. A log file
      that is not gzip or not CloudTrail's format stops the audit, naming
      it; objects and records of other accounts are left out (listed in the
      report). Unexplained calls outside the releases' days are found only
@@ -72,6 +73,7 @@ func awsAuditCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-cloudtrail", Usage: "do not read CloudTrail (the logbook and IAM only)"},
 			&cli.StringFlag{Name: "trail-bucket", Usage: "also read the trail's log files in the S3 `BUCKET` (the days of the releases' sessions)"},
 			&cli.StringFlag{Name: "trail-prefix", Usage: "the trail's S3 key `PREFIX` in --trail-bucket (before AWSLogs/)"},
+			&cli.StringFlag{Name: "trail-org-id", Usage: "the trail is the organization `ID`'s (o-…): its files are under AWSLogs/ID/ACCOUNT/"},
 			&cli.StringFlag{Name: "trail-bucket-region", Usage: "the `REGION` --trail-bucket is in (default: the configured region)"},
 			&cli.BoolFlag{Name: "no-lookup-events", Usage: "with --trail-bucket: read only the trail's log files, not LookupEvents"},
 		}, append(awsConnFlags(), caseFlags()...)...),
@@ -124,8 +126,8 @@ func runAWSAudit(c *cli.Context) error {
 	switch {
 	case c.Bool("no-cloudtrail") && (len(listValues(c, "cloudtrail-region", false)) > 0 || bucket != ""):
 		return usageError("--no-cloudtrail does not go with --cloudtrail-region or --trail-bucket")
-	case bucket == "" && (c.IsSet("trail-prefix") || c.Bool("no-lookup-events") || c.IsSet("trail-bucket-region")):
-		return usageError("--trail-prefix, --trail-bucket-region and --no-lookup-events need --trail-bucket")
+	case bucket == "" && (c.IsSet("trail-prefix") || c.IsSet("trail-org-id") || c.Bool("no-lookup-events") || c.IsSet("trail-bucket-region")):
+		return usageError("--trail-prefix, --trail-org-id, --trail-bucket-region and --no-lookup-events need --trail-bucket")
 	}
 	if !c.Bool("no-cloudtrail") {
 		regions := listValues(c, "cloudtrail-region", false)
@@ -136,7 +138,8 @@ func runAWSAudit(c *cli.Context) error {
 			if r := c.String("trail-bucket-region"); r != "" {
 				s3cfg.Region = r
 			}
-			tr, read, err := readTrailLogs(ctx, s3cfg, entries, rep, bucket, c.String("trail-prefix"), ct.Regions())
+			tb := aws.TrailBucket{Name: bucket, Prefix: c.String("trail-prefix"), Organization: c.String("trail-org-id")}
+			tr, read, err := readTrailLogs(ctx, s3cfg, entries, rep, tb, ct.Regions())
 			if err != nil {
 				return err
 			}
@@ -182,7 +185,7 @@ func runAWSAudit(c *cli.Context) error {
 
 // readTrailLogs reads the log files of the trail in bucket for the days
 // of rep's releases, for every account whose role the logbook names.
-func readTrailLogs(ctx context.Context, cfg awssdk.Config, entries []*logbook.Entry, rep *audit.Report, bucket, prefix string, regions []string) (audit.Trail, *audit.TrailLogsRead, error) {
+func readTrailLogs(ctx context.Context, cfg awssdk.Config, entries []*logbook.Entry, rep *audit.Report, tb aws.TrailBucket, regions []string) (audit.Trail, *audit.TrailLogsRead, error) {
 	var accounts []string
 	for _, e := range entries {
 		// arn:aws:iam::ACCOUNT:role/…
@@ -194,13 +197,13 @@ func readTrailLogs(ctx context.Context, cfg awssdk.Config, entries []*logbook.En
 	var trails []audit.Trail
 	var where []string
 	for _, acct := range accounts {
-		tl, err := aws.NewTrailLogs(cfg, bucket, prefix, acct, regions)
+		tl, err := aws.NewTrailLogs(cfg, tb, acct, regions)
 		if err != nil {
 			return nil, nil, usageError("--trail-bucket: %v", strings.TrimPrefix(err.Error(), "aws: "))
 		}
 		if err := tl.Read(ctx, audit.Windows(rep)); err != nil {
 			return nil, nil, withHints(awsErr("reading the trail's log files", err),
-				"the audit needs s3:ListBucket and s3:GetObject on "+bucket+" (in another region than the configured one: --trail-bucket-region)",
+				"the audit needs s3:ListBucket and s3:GetObject on "+tb.Name+" (in another region than the configured one: --trail-bucket-region)",
 				"a damaged log file is evidence: keep it, and ask who can write to the bucket")
 		}
 		where = append(where, tl.Location())
@@ -210,7 +213,7 @@ func readTrailLogs(ctx context.Context, cfg awssdk.Config, entries []*logbook.En
 		trails = append(trails, tl)
 	}
 	if len(where) == 0 {
-		where = append(where, "s3://"+bucket+"/"+strings.Trim(prefix+"/", "/"))
+		where = append(where, "s3://"+tb.Name+"/"+strings.Trim(tb.Prefix+"/", "/"))
 	}
 	read.Location = strings.Join(where, ", ")
 	return audit.Trails(trails...), read, nil

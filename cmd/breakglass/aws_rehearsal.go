@@ -58,6 +58,7 @@ func awsRehearsalServerCommand() *cli.Command {
 			&cli.BoolFlag{Name: "verbose", Usage: "log one line per request on stderr (never secrets)"},
 			&cli.StringFlag{Name: "trail-bucket", Usage: "serve a trail's log files of the recorded calls in the S3 `BUCKET`"},
 			&cli.StringFlag{Name: "trail-prefix", Usage: "the trail's key `PREFIX` in --trail-bucket"},
+			&cli.StringFlag{Name: "trail-org-id", Usage: "deliver as the trail of the organization `ID` (o-…), under AWSLogs/ID/ACCOUNT/"},
 		},
 		Action: runAWSRehearsalServer,
 	}
@@ -76,8 +77,8 @@ func runAWSRehearsalServer(c *cli.Context) error {
 		return withHints(fmt.Errorf("--addr %q is not a loopback address", addr),
 			"the rehearsal server holds fake secrets and listens on loopback only, e.g. --addr 127.0.0.1:4599")
 	}
-	if c.IsSet("trail-prefix") && c.String("trail-bucket") == "" {
-		return usageError("--trail-prefix needs --trail-bucket")
+	if (c.IsSet("trail-prefix") || c.IsSet("trail-org-id")) && c.String("trail-bucket") == "" {
+		return usageError("--trail-prefix and --trail-org-id need --trail-bucket")
 	}
 	opts := awstest.Options{Addr: addr, StatePath: c.String("state"), AccountID: c.String("account")}
 	if c.Bool("verbose") {
@@ -89,7 +90,7 @@ func runAWSRehearsalServer(c *cli.Context) error {
 	}
 	defer srv.Close()
 	if b := c.String("trail-bucket"); b != "" {
-		srv.AddTrailBucket(b, c.String("trail-prefix"))
+		srv.AddOrgTrailBucket(b, c.String("trail-prefix"), c.String("trail-org-id"))
 	}
 	credPath := c.String("admin-credentials")
 	if err := srv.WriteCredentialsFile(credPath); err != nil {

@@ -487,16 +487,19 @@ func awsScriptEnv(e *testscript.Env, bin, recs string) {
 
 func awsTrailCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: awstrail bucket NAME [PREFIX] | env NAME REGION | put [-gzip] NAME KEY FILE")
+		ts.Fatalf("usage: awstrail bucket NAME [PREFIX [ORG-ID]] | env NAME REGION | put [-gzip] NAME KEY FILE")
 	}
 	srv := awsServerOf(ts)
 	switch args[0] {
 	case "bucket":
-		prefix := ""
+		prefix, org := "", ""
 		if len(args) > 2 {
 			prefix = args[2]
 		}
-		srv.AddTrailBucket(args[1], prefix)
+		if len(args) > 3 {
+			org = args[3]
+		}
+		srv.AddOrgTrailBucket(args[1], prefix, org)
 	case "env":
 		if len(args) != 3 {
 			ts.Fatalf("usage: awstrail env NAME REGION")
