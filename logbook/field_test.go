@@ -26,6 +26,23 @@ func TestOneLine(t *testing.T) {
 	}
 }
 
+// TestCleanDetailsKeepsLongValues: machine values go into an entry whole,
+// however long; a tap's approval (base64 of a ~250-byte message) was cut at
+// 300 bytes.
+func TestCleanDetailsKeepsLongValues(t *testing.T) {
+	approval := strings.Repeat("QUJD", 120) // 480 bytes of base64
+	d := CleanDetails(map[string]string{"approval": approval, "empty": " \n", "list": " alice,bob\n"})
+	if d["approval"] != approval || d["list"] != "alice,bob" {
+		t.Errorf("CleanDetails = %q", d)
+	}
+	if _, ok := d["empty"]; ok {
+		t.Error("an empty value was kept")
+	}
+	if got := Value(strings.Repeat("é", 400)); got != strings.Repeat("é", 400) {
+		t.Errorf("Value cut %d bytes to %d", 800, len(got))
+	}
+}
+
 // FuzzOneLine: whatever goes in, what comes out is empty or a value the
 // entry format accepts, at most 300 bytes, and OneLine leaves it as it is;
 // a value that is already valid and short enough is unchanged.
@@ -46,6 +63,10 @@ func FuzzOneLine(f *testing.F) {
 		}
 		if len(s) <= 300 && checkValue("value", s) == nil && out != s {
 			t.Fatalf("OneLine changed the valid value %q to %q", s, out)
+		}
+		v := Value(s)
+		if v != "" && checkValue("value", v) != nil || Value(v) != v || checkValue("value", s) == nil && v != s {
+			t.Fatalf("Value(%q) = %q", s, v)
 		}
 	})
 }

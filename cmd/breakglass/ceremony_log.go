@@ -134,7 +134,7 @@ func checkOpenReleases(c *cli.Context, entries []*logbook.Entry, h *seal.Header,
 	}
 	if why := strings.TrimSpace(c.String("concurrent-release")); why != "" {
 		infof("warning: %v; going ahead because of --concurrent-release (recorded)", oe)
-		return why, nil
+		return logbook.OneLine(why), nil
 	}
 	if c.IsSet("concurrent-release") {
 		return "", usageError("--concurrent-release needs a reason")

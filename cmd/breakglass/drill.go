@@ -160,7 +160,7 @@ func runDrillVerify(c *cli.Context) error {
 	}
 	d := map[string]string{logbook.DetailResult: result, logbook.DetailTapped: session.Tapped(cm.approvals)}
 	if err != nil {
-		d["error"] = err.Error()
+		d["error"] = logbook.OneLine(err.Error())
 	}
 	d["approvals"] = approvalsDetail(cm.approvals)
 	if result == logbook.DrillAborted && cl.log != nil {

@@ -62,7 +62,7 @@ func (s *Session) AWSRelease(r AWSRelease) logbook.Entry {
 func (s *Session) AWSFailed(keyID, tapped string, cause error) logbook.Entry {
 	return s.Entry(logbook.KindNote, map[string]string{logbook.DetailAction: logbook.ActionAWSSession,
 		logbook.DetailResult: "failed", logbook.DetailKeyID: keyID, logbook.DetailTapped: tapped,
-		"error": cause.Error()})
+		"error": logbook.OneLine(cause.Error())})
 }
 
 // rfc3339 is t in UTC as RFC 3339, or "" for the zero time.

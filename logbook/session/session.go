@@ -146,7 +146,7 @@ func AbortReason(err error) string {
 // OutputFailed is the note that a recorded release did not reach the
 // operator, because of cause.
 func (s *Session) OutputFailed(cause error) logbook.Entry {
-	e := s.Entry(logbook.KindNote, map[string]string{"action": "release-output-failed", "error": cause.Error()})
+	e := s.Entry(logbook.KindNote, map[string]string{"action": "release-output-failed", "error": logbook.OneLine(cause.Error())})
 	e.Reason = "the release recorded before this entry did not reach the operator"
 	return e
 }

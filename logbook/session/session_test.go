@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -88,6 +89,34 @@ func TestEntryCarriesTheSession(t *testing.T) {
 	e.Details["output"] = "changed"
 	if s.Entry(logbook.KindDrill, nil).Details["output"] != "" {
 		t.Fatal("an entry's details leak into the next")
+	}
+}
+
+// TestTapKeepsTheApproval: a tap entry carries the whole approval and its
+// signature, so that the logbook says exactly what each custodian approved
+// and anyone can check it with the custodian's signing key. (A real
+// approval is about 250 bytes, 340 in base64; the entry used to cut every
+// detail at 300 bytes.)
+func TestTapKeepsTheApproval(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := approval.Request{Action: "unseal", Operator: "carol", Reason: "SSO outage: the identity provider is down", Ticket: "INC-4711", UseCase: "SSO is down"}
+	msg := approval.Message("prod-aws", [32]byte{1, 2, 3}, req, "alice", time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC))
+	sig, err := approval.Sign(key, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New("carol", "prod-aws", nil)
+	e := s.Tap(&approval.Approval{Custodian: "alice", Token: "piv 1", Message: msg, Signature: sig, KeyFingerprint: "3f2a 91c0"})
+	got, err := base64.StdEncoding.DecodeString(e.Details["approval"])
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("approval detail (%d bytes) decodes to %q, %v; want the %d-byte message", len(e.Details["approval"]), got, err, len(msg))
+	}
+	gotSig, err := base64.StdEncoding.DecodeString(e.Details["approval-signature"])
+	if err != nil || approval.Verify(&key.PublicKey, got, gotSig) != nil {
+		t.Fatalf("the approval in the entry does not verify: %v", err)
 	}
 }
 
