@@ -14,6 +14,7 @@ import (
 	"github.com/breakglass/breakglass/internal/atomicfile"
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
+	"github.com/breakglass/breakglass/logbook/session"
 	"github.com/breakglass/breakglass/logbook/witness"
 )
 
@@ -51,6 +52,14 @@ enrollment record in the case whose key the logbook did not admit or has
 retired. An entry signed by a key that was not admitted at that point fails
 the verification, naming the entry. Without a genesis it says "admission:
 not admitted", and how to migrate.
+
+A third line checks what each tap entry says its custodian approved: "tap
+approvals: 12 verified, 1 unsigned (paper)". An approval must be of the
+entry's secret, header and custodian, and verify with the signing key of
+the custodian's enrollment record; one that does not is named ("tap
+approval: entry N: …") and fails the verification. Approvals cut short by
+breakglass before 2026-12-03, and those by a key no record in the case has
+(--roster gives former custodians' records), are counted, not checked.
 
 The exit status says it all: 0 and a one-line summary when everything holds;
 1 and a message naming the first bad entry and what is wrong with it
@@ -121,6 +130,9 @@ func runLogVerify(c *cli.Context) error {
 		logPlural(l.Size(), "entry", "entries"), logPlural(int64(len(ckpts)), "checkpoint", "checkpoints"),
 		ck.N, base64.StdEncoding.EncodeToString(ck.Hash[:]))
 	if err := reportAdmission(stdout(c), cd); err != nil {
+		return err
+	}
+	if err := verifyApprovals(c, cd, l); err != nil {
 		return err
 	}
 	if dir := c.String("recordings"); dir != "" {
@@ -209,4 +221,45 @@ func verifyRecordings(c *cli.Context, l *logbook.Log, dir string) error {
 			"restore them from the case's history (git log -p "+dir+"), and ask who changed them")
 	}
 	return nil
+}
+
+// verifyApprovals checks what each tap entry says its custodian approved
+// (session.CheckApprovals) and reports it in one line.
+func verifyApprovals(c *cli.Context, cd *caseDir, l *logbook.Log) error {
+	recs, err := cd.Records()
+	if err != nil {
+		return recordError(err)
+	}
+	ac := session.CheckApprovals(l.Entries(), recs)
+	if ac.Verified+ac.Unsigned+len(ac.Cut)+len(ac.UnknownKey)+len(ac.Bad) == 0 {
+		return nil
+	}
+	parts := []string{fmt.Sprintf("%d verified", ac.Verified)}
+	if ac.Unsigned > 0 {
+		parts = append(parts, fmt.Sprintf("%d unsigned (paper)", ac.Unsigned))
+	}
+	if len(ac.Cut) > 0 {
+		parts = append(parts, fmt.Sprintf("%d cut short by breakglass before 2026-12-03, not checked (%s)", len(ac.Cut), entryList(ac.Cut)))
+	}
+	if len(ac.UnknownKey) > 0 {
+		parts = append(parts, fmt.Sprintf("%d by a key no record in the case has, not checked (%s; give the record with --roster)", len(ac.UnknownKey), entryList(ac.UnknownKey)))
+	}
+	fmt.Fprintf(stdout(c), "tap approvals: %s\n", strings.Join(parts, ", "))
+	for _, p := range ac.Bad {
+		fmt.Fprintf(stdout(c), "tap approval: %v\n", p)
+	}
+	if len(ac.Bad) > 0 {
+		return withHints(fmt.Errorf("%s not what the tap entry says", logPlural(int64(len(ac.Bad)), "approval is", "approvals are")),
+			"each entry is signed by its actor's token: ask who signed these entries, and compare the case's history (git log -p)")
+	}
+	return nil
+}
+
+// entryList names entries: "entries 3, 7".
+func entryList(ns []int64) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return map[bool]string{true: "entry ", false: "entries "}[len(ns) == 1] + strings.Join(s, ", ")
 }
