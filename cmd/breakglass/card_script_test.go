@@ -176,12 +176,26 @@ func TestCardScripts(t *testing.T) {
 	testscript.Run(t, cardScriptParams(t, "testdata/script-card"))
 }
 
-// TestCardSoloScripts runs testdata/script-card-solo: scripts that must know
-// every card connected (several cards and no --reader, so the command has to
-// choose). A top-level test that is not parallel runs alone, after the
-// parallel card scripts and their cards are gone.
+// TestCardSoloScripts runs testdata/script-card-solo: scripts whose
+// commands look at every card connected (several cards and no --reader, so
+// the command has to choose or find a card by its serial). A top-level test
+// that is not parallel runs alone, after the parallel card scripts and
+// their cards are gone; and its scripts run one at a time (testscript runs
+// the scripts of one Run in parallel), because a command that looks at
+// every reader holds each card for a moment, and another script's command
+// then finds its own card "not connected".
 func TestCardSoloScripts(t *testing.T) {
-	testscript.Run(t, cardScriptParams(t, "testdata/script-card-solo"))
+	files, err := filepath.Glob("testdata/script-card-solo/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no solo card scripts: %v", err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			p := cardScriptParams(t, "")
+			p.Files = []string{f}
+			testscript.Run(t, p)
+		})
+	}
 }
 
 func cardScriptParams(t *testing.T, dir string) testscript.Params {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/breakglass/breakglass/internal/secret"
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/piv/internal/pcsc"
 )
 
 // Default slots: the retired key-management slots 82–95 (NIST SP 800-73-4
@@ -103,25 +104,19 @@ func (e *ChoiceError) Error() string {
 
 // Find lists the cards the selector matches. Readers without a card are
 // skipped; a card another program holds is skipped too, and so is one that
-// does not answer yet (just put in). Find holds no card when it returns,
-// whatever went wrong (see probe).
+// does not answer yet (just put in). When no card matches and some reader's
+// card was held by another program, Find looks again for up to settleTime:
+// another command looking at every card (card list, say) holds each one
+// for a moment, and the card wanted may be that one. Find holds no card
+// when it returns, whatever went wrong (see probe).
 func Find(sel Selector) ([]Found, error) {
-	readers, err := Readers(sel)
+	found, busy, lastErr, err := findOnce(sel)
+	for deadline := time.Now().Add(settleTime); err == nil && len(found) == 0 && len(busy) > 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		found, busy, lastErr, err = findOnce(sel)
+	}
 	if err != nil {
 		return nil, err
-	}
-	var found []Found
-	var lastErr error
-	for _, r := range readers {
-		serial, err := probe(r)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		if sel.Serial != 0 && serial != sel.Serial {
-			continue
-		}
-		found = append(found, Found{Reader: r, Serial: serial})
 	}
 	if len(found) == 0 {
 		what := "no PIV card is connected"
@@ -131,9 +126,38 @@ func Find(sel Selector) ([]Found, error) {
 		if lastErr != nil && sel.Reader != "" {
 			return nil, translate(what, lastErr)
 		}
+		if len(busy) > 0 {
+			return nil, &token.NotPresentError{What: fmt.Sprintf("%s, or another program holds it (the card in %s is in use)", what, strings.Join(busy, ", ")), Reason: token.InUse}
+		}
 		return nil, &token.NotPresentError{What: what}
 	}
 	return found, nil
+}
+
+// findOnce looks at each reader the selector allows once: the cards that
+// match, the readers whose card another program holds, and the last
+// error a card gave.
+func findOnce(sel Selector) (found []Found, busy []string, lastErr, err error) {
+	readers, err := Readers(sel)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, r := range readers {
+		serial, err := probe(r)
+		var pe *pcsc.Error
+		if errors.As(err, &pe) && pe.RC == pcsc.SharingViol {
+			busy = append(busy, strconv.Quote(r))
+		}
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if sel.Serial != 0 && serial != sel.Serial {
+			continue
+		}
+		found = append(found, Found{Reader: r, Serial: serial})
+	}
+	return found, busy, lastErr, nil
 }
 
 // openOne opens the one card the selector matches, with piv-go, right

@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-piv/piv-go/v2/piv"
+
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/piv/internal/pcsc"
 	"github.com/breakglass/breakglass/token/tokentest"
 	"github.com/breakglass/breakglass/token/virtual"
 	"github.com/breakglass/breakglass/token/virtual/vcardtest"
-	"github.com/go-piv/piv-go/v2/piv"
 )
 
 const (
@@ -455,5 +457,44 @@ func TestPCSCDDown(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "PC/SC: the PC/SC daemon (pcscd) is not running") {
 		t.Fatalf("Open without pcscd: %v\n%s", err, out)
+	}
+}
+
+// TestFindWaitsForABusyCard: a card another program holds for a moment
+// (another command looking at every card) is found once it is let go; one
+// held for good is reported as possibly held, not just "not connected".
+func TestFindWaitsForABusyCard(t *testing.T) {
+	cs := vcardtest.Start(t, 2)
+	a, b := cs[0], cs[1]
+	hold := func(reader string) *pcsc.Conn {
+		t.Helper()
+		c, err := pcsc.Connect(reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	c := hold(b.Reader)
+	time.AfterFunc(500*time.Millisecond, func() { c.Close() })
+	found, err := Find(Selector{Serial: b.Serial})
+	if err != nil || len(found) != 1 || found[0].Serial != b.Serial {
+		t.Fatalf("Find of a card held for 0.5 s: %v, %v", found, err)
+	}
+	// The other card was free all along: found at once.
+	if found, err := Find(Selector{Serial: a.Serial}); err != nil || len(found) != 1 {
+		t.Fatalf("Find of a free card: %v, %v", found, err)
+	}
+
+	c = hold(b.Reader)
+	defer c.Close()
+	start := time.Now()
+	_, err = Find(Selector{Serial: b.Serial})
+	var ne *token.NotPresentError
+	if !errors.As(err, &ne) || ne.Reason != token.InUse || !strings.Contains(err.Error(), "another program holds it") || !strings.Contains(err.Error(), b.Reader) {
+		t.Fatalf("Find of a card held for good: %v", err)
+	}
+	if d := time.Since(start); d < settleTime {
+		t.Errorf("gave up after %v, before settleTime", d)
 	}
 }
