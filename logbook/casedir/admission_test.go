@@ -12,6 +12,7 @@ import (
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/tokentest"
 )
 
 type people struct {
@@ -44,7 +45,7 @@ func reopen(t *testing.T, c *Case) *Case {
 // addRecord adds a new software token's record to the case.
 func addRecord(t *testing.T, c *Case, p people, file, name string) {
 	t.Helper()
-	p.recs[file], p.keys[file] = softRecord(t, name)
+	p.recs[file], p.keys[file] = tokentest.SoftRecord(t, name)
 	writeRecord(t, p.recs[file], filepath.Join(c.Dir, CustodiansDir, file+".card.json"))
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/token"
+	"github.com/breakglass/breakglass/token/tokentest"
 )
 
 func TestNewGenesis(t *testing.T) {
@@ -165,7 +166,7 @@ func TestFounders(t *testing.T) {
 
 func TestGenesisSigners(t *testing.T) {
 	_, recs, keys := newCase(t)
-	recs["carol"], keys["carol"] = softRecord(t, "carol")
+	recs["carol"], keys["carol"] = tokentest.SoftRecord(t, "carol")
 	founders := []*token.Record{recs["alice"], recs["bob"], recs["carol"]}
 	person := func(n string) (*token.Record, error) {
 		if r, ok := recs[n]; ok {

@@ -3,8 +3,6 @@ package casedir
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,27 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breakglass/breakglass/token/tokentest"
+
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal"
 	"github.com/breakglass/breakglass/token"
 )
-
-// softRecord is the signed record of a software "PKCS#11 token".
-func softRecord(t testing.TB, name string) (*token.Record, *ecdsa.PrivateKey) {
-	t.Helper()
-	kx, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	sig, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	info := token.Info{Kind: token.KindPKCS11, Serial: "soft-" + name, Label: name,
-		URI: "pkcs11:token=" + name + "?module-path=/nonexistent/soft.so", KeyAgreementID: "01", SigningID: "02"}
-	r, err := token.NewRecord(token.Custodian{Name: name}, info, &kx.PublicKey, &sig.PublicKey, time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Sign(sig); err != nil {
-		t.Fatal(err)
-	}
-	return r, sig
-}
 
 func writeRecord(t testing.TB, r *token.Record, path string) {
 	t.Helper()
@@ -52,7 +35,7 @@ func newCase(t *testing.T) (*Case, map[string]*token.Record, map[string]*ecdsa.P
 	dir := t.TempDir()
 	recs, keys := map[string]*token.Record{}, map[string]*ecdsa.PrivateKey{}
 	for _, n := range []string{"alice", "bob"} {
-		recs[n], keys[n] = softRecord(t, n)
+		recs[n], keys[n] = tokentest.SoftRecord(t, n)
 		writeRecord(t, recs[n], filepath.Join(dir, CustodiansDir, n+".card.json"))
 	}
 	recs["erin"] = token.NewPaperRecord(token.Custodian{Name: "erin"}, "safe", time.Now())
@@ -127,7 +110,7 @@ func TestRecordsAndAppend(t *testing.T) {
 	if _, err := c.Append(-1, e, recs["erin"], keys["bob"]); !errors.Is(err, ErrNoSigner) {
 		t.Fatalf("paper signer: %v", err)
 	}
-	mallory, mk := softRecord(t, "mallory")
+	mallory, mk := tokentest.SoftRecord(t, "mallory")
 	var nr *NotInRosterError
 	if _, err := c.Append(-1, e, mallory, mk); !errors.As(err, &nr) {
 		t.Fatalf("stranger: %v", err)
@@ -161,7 +144,7 @@ func TestCheckEnrolledRoster(t *testing.T) {
 	if err := c.CheckEnrolledRoster(sealFor(t, recs["alice"], recs["erin"]).Header, nil); err != nil {
 		t.Fatal(err)
 	}
-	mallory, _ := softRecord(t, "mallory")
+	mallory, _ := tokentest.SoftRecord(t, "mallory")
 	var re *RosterError
 	if err := c.CheckEnrolledRoster(sealFor(t, recs["alice"], mallory).Header, nil); !errors.As(err, &re) || re.Custodian != "mallory" {
 		t.Fatalf("a stranger passed: %v", err)

@@ -2,8 +2,6 @@ package caselog
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breakglass/breakglass/token/tokentest"
+
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/logbook/casedir"
 	"github.com/breakglass/breakglass/logbook/session"
@@ -23,23 +23,6 @@ import (
 )
 
 const origin = "breakglass.example/test/caselog"
-
-// softRecord is the signed record of a software token.
-func softRecord(t testing.TB, name string) (*token.Record, *ecdsa.PrivateKey) {
-	t.Helper()
-	kx, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	sig, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	info := token.Info{Kind: token.KindPKCS11, Serial: "soft-" + name, Label: name,
-		URI: "pkcs11:token=" + name + "?module-path=/nonexistent/soft.so", KeyAgreementID: "01", SigningID: "02"}
-	r, err := token.NewRecord(token.Custodian{Name: name}, info, &kx.PublicKey, &sig.PublicKey, time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Sign(sig); err != nil {
-		t.Fatal(err)
-	}
-	return r, sig
-}
 
 // testCase is a case directory with software tokens.
 type testCase struct {
@@ -66,7 +49,7 @@ func newTestCase(t *testing.T, withLog bool, names ...string) *testCase {
 
 func (tc *testCase) add(t *testing.T, name string) {
 	t.Helper()
-	tc.recs[name], tc.keys[name] = softRecord(t, name)
+	tc.recs[name], tc.keys[name] = tokentest.SoftRecord(t, name)
 	b, err := tc.recs[name].Marshal()
 	if err != nil {
 		t.Fatal(err)

@@ -123,6 +123,29 @@ func bigFile(b *testing.B) string {
 	return path
 }
 
+// catDirect cats path on a bare pty copied to devNull (the terminal
+// without recording).
+func catDirect(b *testing.B, path string, devNull *os.File) {
+	cmd := exec.Command("cat", path)
+	master := startDirect(b, cmd)
+	io.CopyBuffer(devNull, master, make([]byte, 32<<10)) // until EIO
+	cmd.Wait()
+	master.Close()
+}
+
+// catRecorded cats path through a recorded session into recording file,
+// encrypted to k, with the terminal at devNull. The caller removes file.
+func catRecorded(b *testing.B, path, file string, k *age.X25519Identity, devNull *os.File) {
+	rec, err := Create(file, Options{Recipients: []age.Recipient{k.Recipient()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := rec.Run(exec.Command("cat", path), nil, devNull); err != nil {
+		b.Fatal(err)
+	}
+	rec.Close()
+}
+
 func BenchmarkCat100MBDirect(b *testing.B) {
 	path := bigFile(b)
 	devNull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
@@ -131,11 +154,7 @@ func BenchmarkCat100MBDirect(b *testing.B) {
 	defer reportCPU(b)()
 	b.ResetTimer()
 	for range b.N {
-		cmd := exec.Command("cat", path)
-		master := startDirect(b, cmd)
-		io.CopyBuffer(devNull, master, make([]byte, 32<<10)) // until EIO
-		cmd.Wait()
-		master.Close()
+		catDirect(b, path, devNull)
 	}
 }
 
@@ -149,16 +168,10 @@ func BenchmarkCat100MBRecorded(b *testing.B) {
 	defer reportCPU(b)()
 	b.ResetTimer()
 	for i := range b.N {
-		rec, err := Create(filepath.Join(dir, strconv.Itoa(i)+".cast.age"), Options{Recipients: []age.Recipient{k.Recipient()}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := rec.Run(exec.Command("cat", path), nil, devNull); err != nil {
-			b.Fatal(err)
-		}
-		rec.Close()
+		file := filepath.Join(dir, strconv.Itoa(i)+".cast.age")
+		catRecorded(b, path, file, k, devNull)
 		b.StopTimer()
-		os.Remove(rec.Path)
+		os.Remove(file)
 		b.StartTimer()
 	}
 }
@@ -173,28 +186,17 @@ func BenchmarkCat100MBPaired(b *testing.B) {
 	devNull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	defer devNull.Close()
 	k, _ := age.GenerateX25519Identity()
-	dir := b.TempDir()
+	file := filepath.Join(b.TempDir(), "p.cast.age")
 	direct := func() time.Duration {
 		start := time.Now()
-		cmd := exec.Command("cat", path)
-		master := startDirect(b, cmd)
-		io.CopyBuffer(devNull, master, make([]byte, 32<<10)) // until EIO
-		cmd.Wait()
-		master.Close()
+		catDirect(b, path, devNull)
 		return time.Since(start)
 	}
 	recorded := func() time.Duration {
 		start := time.Now()
-		rec, err := Create(filepath.Join(dir, "p.cast.age"), Options{Recipients: []age.Recipient{k.Recipient()}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := rec.Run(exec.Command("cat", path), nil, devNull); err != nil {
-			b.Fatal(err)
-		}
-		rec.Close()
+		catRecorded(b, path, file, k, devNull)
 		d := time.Since(start)
-		os.Remove(rec.Path)
+		os.Remove(file)
 		return d
 	}
 	var ratios []float64

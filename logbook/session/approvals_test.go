@@ -2,37 +2,20 @@ package session
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/breakglass/breakglass/token/tokentest"
 
 	"github.com/breakglass/breakglass/logbook"
 	"github.com/breakglass/breakglass/seal/approval"
 	"github.com/breakglass/breakglass/token"
 )
 
-// softRecord is the signed record of a software token named name.
-func softRecord(t *testing.T, name string) (*token.Record, *ecdsa.PrivateKey) {
-	t.Helper()
-	kx, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	sig, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	info := token.Info{Kind: token.KindPKCS11, Serial: "soft-" + name, Label: name,
-		URI: "pkcs11:token=" + name + "?module-path=/nonexistent/soft.so", KeyAgreementID: "01", SigningID: "02"}
-	r, err := token.NewRecord(token.Custodian{Name: name}, info, &kx.PublicKey, &sig.PublicKey, time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Sign(sig); err != nil {
-		t.Fatal(err)
-	}
-	return r, sig
-}
-
 func TestCheckApprovals(t *testing.T) {
-	alice, aliceKey := softRecord(t, "alice")
-	bob, bobKey := softRecord(t, "bob")
+	alice, aliceKey := tokentest.SoftRecord(t, "alice")
+	bob, bobKey := tokentest.SoftRecord(t, "bob")
 	hh := [32]byte{7}
 	s := New("carol", "prod", hh[:])
 	req := approval.Request{Action: "unseal", Operator: "carol", Reason: "SSO outage", Ticket: "INC-1"}
@@ -66,7 +49,7 @@ func TestCheckApprovals(t *testing.T) {
 	swapped := tap("alice", alice, aliceKey, "prod", hh)
 	swapped.Details["custodian"] = "bob"
 	swappedAt := add(swapped)
-	gone := tap("dave", func() *token.Record { r, _ := softRecord(t, "dave"); return r }(), aliceKey, "prod", hh)
+	gone := tap("dave", func() *token.Record { r, _ := tokentest.SoftRecord(t, "dave"); return r }(), aliceKey, "prod", hh)
 	goneAt := add(gone)
 	add(&logbook.Entry{Kind: logbook.KindRelease}) // not a tap
 

@@ -6,9 +6,11 @@ import (
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"testing"
+	"time"
 
 	"github.com/breakglass/breakglass/token"
 )
@@ -45,4 +47,23 @@ func CheckKeys(t testing.TB, tok token.Token) {
 	if !ecdsa.VerifyASN1(pub, d[:], sig) {
 		t.Fatal("the token's signature does not verify")
 	}
+}
+
+// SoftRecord is the signed enrollment record of a software "PKCS#11
+// token" named name, with fresh keys, and its signing key: for tests of
+// what signs with a record (the logbook, the case), not of a token.
+func SoftRecord(t testing.TB, name string) (*token.Record, *ecdsa.PrivateKey) {
+	t.Helper()
+	kx, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sig, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	info := token.Info{Kind: token.KindPKCS11, Serial: "soft-" + name, Label: name,
+		URI: "pkcs11:token=" + name + "?module-path=/nonexistent/soft.so", KeyAgreementID: "01", SigningID: "02"}
+	r, err := token.NewRecord(token.Custodian{Name: name}, info, &kx.PublicKey, &sig.PublicKey, time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sign(sig); err != nil {
+		t.Fatal(err)
+	}
+	return r, sig
 }
